@@ -1,0 +1,133 @@
+"""Build the Jupyter Book: execute the notebooks under a profile, then render.
+
+The committed notebooks keep the outputs of the ``ci`` profile (nbval guards
+them). ``make book PROFILE=name`` never touches them: it copies the book's
+sources into ``_build/src``, executes each notebook there with papermill and
+``params/NAME.yaml``, and renders that copy to ``_build/book/_build/html``.
+
+Execution is resumable: a notebook whose source and profile are unchanged since
+its last successful run is not executed again, and a failed run leaves the
+previous good copy in place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mtlsed.cli import UserError, add_command
+from mtlsed.profiles import load_profile
+
+BOOK_FILES = ["_config.yml", "_toc.yml", "README.md", "LICENSE"]
+BOOK_DIRS = ["book"]
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def _digest(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def stage_sources(root: Path, src: Path) -> None:
+    """Copy the prose and configuration of the book into ``src``."""
+    src.mkdir(parents=True, exist_ok=True)
+    for name in BOOK_FILES:
+        if (root / name).is_file():
+            shutil.copy2(root / name, src / name)
+    for name in BOOK_DIRS:
+        if (src / name).exists():
+            shutil.rmtree(src / name)
+        shutil.copytree(root / name, src / name)
+
+
+def execute_notebooks(root: Path, src: Path, profile_path: Path, log=print) -> list[Path]:
+    """Execute ``notebooks/*.ipynb`` with papermill into ``src/notebooks``; returns the outputs."""
+    import papermill
+
+    out_dir = src / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params = load_profile(profile_path).params
+    done: list[Path] = []
+    for nb in sorted((root / "notebooks").glob("*.ipynb")):
+        target = out_dir / nb.name
+        stamp = out_dir / (nb.stem + ".done.json")
+        key = _digest(nb, profile_path)
+        if target.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("key") == key:
+            log(f"  {nb.name}: unchanged since its last run under this profile, kept")
+            done.append(target)
+            continue
+        log(f"  executing {nb.name} ...")
+        start = time.perf_counter()
+        partial = out_dir / (nb.stem + ".partial.ipynb")
+        papermill.execute_notebook(
+            str(nb),
+            str(partial),
+            parameters=params,
+            cwd=str(root / "notebooks"),
+            kernel_name="python3",
+            progress_bar=False,
+        )
+        partial.replace(target)
+        seconds = time.perf_counter() - start
+        stamp.write_text(json.dumps({"key": key, "seconds": round(seconds, 1)}))
+        log(f"  {nb.name}: {seconds:.0f} s")
+        done.append(target)
+    return done
+
+
+def build_book(profile: str = "cpu", root: Path | None = None, out: Path | None = None, log=print) -> Path:
+    """Execute the notebooks under ``profile`` and build the HTML book; returns index.html."""
+    root = Path(root or repo_root())
+    out = Path(out or root / "_build")
+    profile_path = load_profile(profile).path
+    src = out / "src"
+    log(f"staging the book sources in {src}")
+    stage_sources(root, src)
+    if (root / "notebooks").is_dir():
+        log(f"executing notebooks under profile {profile!r} ({profile_path})")
+        execute_notebooks(root, src, profile_path, log=log)
+    html_root = out / "book"
+    cmd = [
+        str(Path(sys.executable).with_name("jupyter-book")),
+        "build",
+        str(src),
+        "--path-output",
+        str(html_root),
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
+    log("building the book: " + " ".join(cmd))
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout[-6000:] + result.stderr[-6000:])
+        raise UserError(f"jupyter-book build failed (exit {result.returncode}); see the log above")
+    index = html_root / "_build" / "html" / "index.html"
+    if not index.is_file():
+        raise UserError(f"the build finished but {index} is missing")
+    return index
+
+
+def _run(args: argparse.Namespace) -> int:
+    index = build_book(args.profile, out=Path(args.out) if args.out else None)
+    print(f"book built: {index}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    sub = add_command(
+        subparsers, "book", "execute the notebooks under a profile and build the HTML book", _run
+    )
+    sub.add_argument("--profile", default="cpu", help="a profile in params/ (default: cpu)")
+    sub.add_argument("--out", help="build folder (default: _build)")

@@ -1,0 +1,295 @@
+"""One configuration for everything: dataclasses, loaded from and saved to YAML.
+
+Every run directory holds the ``config.yaml`` it was trained with, so a run dir
+alone is enough to evaluate it. Loading is strict: an unknown key or a value of
+the wrong type raises :class:`ConfigError` naming the dotted key (``train.lr``),
+because a typo in a papermill parameter must never silently fall back to a
+default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is invalid; the message names the dotted key."""
+
+
+@dataclass
+class FeatureConfig:
+    """Log-mel front end (paper Sec. 4.1; Kong et al.'s setup for the details).
+
+    Window and hop are given in milliseconds, as in the paper, and converted to
+    samples at ``sample_rate``. With 32 kHz, 64 ms / 32 ms gives n_fft = 2048,
+    hop = 1024, and a 10 s clip gives 311 frames (``center=False``).
+    """
+
+    sample_rate: int = 32000
+    win_ms: float = 64.0
+    hop_ms: float = 32.0
+    n_mels: int = 64
+    fmin: float = 50.0
+    fmax: float | None = None  # None: sample_rate / 2
+    center: bool = False
+    log_eps: float = 1e-8
+
+    @property
+    def win_length(self) -> int:
+        return int(round(self.sample_rate * self.win_ms / 1000.0))
+
+    @property
+    def hop_length(self) -> int:
+        return int(round(self.sample_rate * self.hop_ms / 1000.0))
+
+    @property
+    def n_fft(self) -> int:
+        return self.win_length
+
+    @property
+    def f_max(self) -> float:
+        return float(self.fmax) if self.fmax is not None else self.sample_rate / 2.0
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames produced for a waveform of ``n_samples`` samples."""
+        if self.center:
+            return 1 + n_samples // self.hop_length
+        return 1 + (n_samples - self.n_fft) // self.hop_length
+
+
+@dataclass
+class DataConfig:
+    """Where the data set lies and how it is split and loaded."""
+
+    root: str = ""  # a dataset dir (audio/ + weak.tsv + strong.tsv); "" = embedded set
+    clip_seconds: float = 10.0
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    split_seed: int = 0
+    num_workers: int = 0
+
+
+@dataclass
+class ModelConfig:
+    """Which model and its size; see ``mtlsed.models`` for the registry."""
+
+    name: Literal["ddc_fap", "vgg_gwrp", "attention", "talnet"] = "ddc_fap"
+    channels: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
+    dilations: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
+    units_per_block: int = 2
+    dropout: float = 0.0
+
+
+@dataclass
+class LossConfig:
+    """Eq. (8): ``l1 * BCE + l2 * L_segment + l3 * L_silent``.
+
+    A weight of 0 switches a term off; the paper uses 1, 0.2, 0.2.
+    ``selection`` picks the active set: the clip labels (Eq. 5) or the
+    ``topk`` highest clip predictions (Eq. 6).
+    """
+
+    bce_weight: float = 1.0
+    segment_weight: float = 0.2
+    silent_weight: float = 0.2
+    selection: Literal["label", "topk"] = "label"
+    topk: int = 2
+    dice_eps: float = 1e-7
+
+
+@dataclass
+class TrainConfig:
+    """Optimiser, schedule and run control (paper Sec. 4.1)."""
+
+    batch_size: int = 24
+    iterations: int = 10000
+    lr: float = 1e-3
+    lr_decay: float = 0.9
+    lr_decay_every: int = 1000
+    seed: int = 0
+    device: str = "auto"  # auto: cuda, then mps, then cpu
+    amp: bool = True  # mixed precision, used on CUDA only
+    eval_every: int = 500
+    best_metric: str = "sed_map"
+    num_workers: int = 0
+
+
+@dataclass
+class EvalConfig:
+    """Post-processing and metric settings (REFERENCE.md Sec. 4-5)."""
+
+    clip_threshold: float = 0.5  # clip-level gate: frames of a class count only if its clip prob passes
+    frame_threshold: float = 0.5
+    median_filter_s: float = 0.45
+    t_collar: float = 0.2
+    percentage_of_length: float = 0.5
+
+
+@dataclass
+class Config:
+    """The whole configuration of a run."""
+
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    # -- conversion -------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Config:
+        return _build(cls, data or {}, prefix="")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the config as YAML (atomically: a crash never leaves half a file)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.to_yaml())
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Config:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML: {err}") from err
+        if data is not None and not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
+        try:
+            return cls.from_dict(data)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
+
+    def with_overrides(self, overrides: dict[str, Any] | list[str]) -> Config:
+        """A copy with dotted-key overrides applied.
+
+        ``overrides`` is a mapping ``{"train.lr": 0.01}`` or a list of
+        ``"key=value"`` strings as given on the command line (values parsed as YAML).
+        """
+        if isinstance(overrides, list):
+            overrides = parse_assignments(overrides)
+        data = self.to_dict()
+        for key, value in overrides.items():
+            parts = key.split(".")
+            node = data
+            for i, part in enumerate(parts[:-1]):
+                if not isinstance(node.get(part), dict):
+                    raise ConfigError(f"{'.'.join(parts[: i + 1])}: unknown config section")
+                node = node[part]
+            if parts[-1] not in node or isinstance(node[parts[-1]], dict):
+                raise ConfigError(f"{key}: unknown config key{_suggest(parts[-1], node)}")
+            node[parts[-1]] = value
+        return Config.from_dict(data)
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """Parse ``["train.lr=0.01", "model.channels=[8,8]"]`` into a dict of YAML values."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{item!r}: expected key=value, e.g. train.lr=0.001")
+        try:
+            out[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{key}: cannot parse value {raw!r}: {err}") from err
+    return out
+
+
+# -- strict construction ------------------------------------------------------
+
+
+def _suggest(name: str, known: typing.Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    where = prefix.rstrip(".") or "config"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__} {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            raise ConfigError(f"{prefix}{key}: unknown config key{_suggest(str(key), names)}")
+    kwargs = {}
+    for name in names:
+        if name not in data:
+            continue
+        kwargs[name] = _coerce(hints[name], data[name], prefix + name)
+    return cls(**kwargs)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; return it (ints widened to float)."""
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key + ".")
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(arg, value, key)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0])
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: expected one of {list(args)}, got {value!r}")
+        return value
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__} {value!r}")
+        return [_coerce(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {type(value).__name__} {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {type(value).__name__} {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {type(value).__name__} {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {type(value).__name__} {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported type {_type_name(tp)}")  # pragma: no cover
+
+
+def load_config(path: str | Path | None = None, overrides: dict | list | None = None) -> Config:
+    """Defaults, then the YAML file at ``path`` (if any), then ``overrides``."""
+    cfg = Config.load(path) if path else Config()
+    return cfg.with_overrides(overrides) if overrides else cfg

@@ -1,0 +1,91 @@
+"""Run profiles: the papermill parameter files in ``params/``.
+
+A profile is a flat YAML mapping of notebook parameters (papermill's ``-f``
+file), so the same file drives ``make book PROFILE=name``, a papermill call by
+hand, and ``mtlsed reproduce --profile name``. Its ``overrides`` entry holds
+dotted config keys applied on top of the defaults of :class:`mtlsed.config.Config`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mtlsed.config import Config, ConfigError, load_config
+
+# Keys every profile must define, with their types; anything else is rejected.
+PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "profile": str,
+    "description": str,
+    "overrides": dict,
+}
+
+
+def params_dir() -> Path:
+    """The ``params/`` folder of the source checkout this package runs from."""
+    return Path(__file__).resolve().parent.parent / "params"
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in params_dir().glob("*.yaml"))
+
+
+@dataclass
+class Profile:
+    """A parsed profile: its name, its raw parameters and the config it implies."""
+
+    name: str
+    params: dict[str, Any]
+    path: Path
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def config(self, extra: dict | list | None = None) -> Config:
+        cfg = load_config(None, self.overrides)
+        return cfg.with_overrides(extra) if extra else cfg
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Load ``params/NAME.yaml`` (or a YAML file path) and check it builds a valid config."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = params_dir() / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = ", ".join(available_profiles()) or "none"
+        raise ConfigError(f"profile {str(name_or_path)!r} not found at {path} (known: {known})")
+    params = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: a profile is a mapping of parameters")
+    for key, tp in PROFILE_KEYS.items():
+        if key not in params:
+            raise ConfigError(f"{path}: missing key {key!r}")
+        if not isinstance(params[key], tp):
+            raise ConfigError(f"{path}: {key!r} must be a {tp.__name__}")
+    overrides = params["overrides"]
+    try:
+        load_config(None, overrides)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: overrides: {err}") from None
+    return Profile(name=params["profile"], params=params, path=path, overrides=overrides)
+
+
+def _run_config(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config) if args.config else Config()
+    if args.profile:
+        cfg = cfg.with_overrides(load_profile(args.profile).overrides)
+    if args.set:
+        cfg = cfg.with_overrides(args.set)
+    print(cfg.to_yaml(), end="")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from mtlsed.cli import add_command
+
+    sub = add_command(subparsers, "config", "print the resolved configuration as YAML", _run_config)
+    sub.add_argument("--config", help="a YAML config file to start from")
+    sub.add_argument("--profile", help=f"a profile in params/ ({', '.join(available_profiles())})")
+    sub.add_argument("--set", nargs="+", metavar="KEY=VALUE", help="overrides, e.g. train.lr=0.001")

@@ -1,0 +1,105 @@
+"""The project's packaging: layout, pyproject vs environment.yml, profiles, CLI."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+import mtlsed
+from mtlsed.config import Config, ConfigError
+from mtlsed.profiles import available_profiles, load_profile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _normalise(req: str) -> tuple[str, str]:
+    r = Requirement(req)
+    return r.name.lower().replace("_", "-"), str(r.specifier)
+
+
+def test_layout_matches_the_design():
+    for name in [
+        "book",
+        "README.md",
+        "environment.yml",
+        "mtlsed",
+        "notebooks",
+        "tests",
+        "_config.yml",
+        "_toc.yml",
+        "pyproject.toml",
+        "Makefile",
+        "params",
+        "bench",
+        ".ci/run",
+        "LICENSE",
+        "CITATION.cff",
+    ]:
+        assert (ROOT / name).exists(), name
+
+
+def test_environment_yml_lists_the_same_dependencies_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {_normalise(r) for r in project["dependencies"] + project["optional-dependencies"]["book"]}
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    listed = {_normalise(r) for r in pip_section if not r.startswith("-e")}
+    assert listed == wanted, (
+        f"only in environment.yml: {sorted(listed - wanted)}; only in pyproject: {sorted(wanted - listed)}"
+    )
+    assert any(r.startswith("-e .[book]") for r in pip_section)
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python"))
+    assert python.removeprefix("python") == project["requires-python"]
+
+
+def test_every_dependency_has_lower_and_upper_bounds():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    groups = [project["dependencies"], *project["optional-dependencies"].values()]
+    for req in (Requirement(r) for g in groups for r in g):
+        ops = {s.operator for s in req.specifier}
+        assert ops & {">=", ">", "=="} and ops & {"<", "<=", "=="}, f"{req} needs both bounds"
+
+
+def test_profiles_build_valid_configs():
+    assert {"ci", "cpu", "paper"} <= set(available_profiles())
+    for name in available_profiles():
+        profile = load_profile(name)
+        assert profile.name == name
+        assert isinstance(profile.config(), Config)
+    assert load_profile("paper").config().features.sample_rate == 32000
+
+
+def test_a_bad_profile_is_rejected_with_its_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("profile: bad\ndescription: x\noverrides:\n  train.itrations: 5\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: overrides: train\.itrations: unknown config key"):
+        load_profile(bad)
+    with pytest.raises(ConfigError, match="profile 'nope' not found"):
+        load_profile("nope")
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "mtlsed", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_cli_help_version_and_config():
+    out = _cli("--help")
+    assert out.returncode == 0 and "usage: mtlsed" in out.stdout and "config" in out.stdout
+    out = _cli("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"mtlsed {mtlsed.__version__}"
+    out = _cli("config", "--profile", "ci", "--set", "train.lr=0.5")
+    assert out.returncode == 0
+    resolved = yaml.safe_load(out.stdout)
+    assert resolved["train"]["lr"] == 0.5 and resolved["features"]["sample_rate"] == 16000
+    out = _cli("config", "--set", "train.lrr=0.5")
+    assert out.returncode == 2
+    assert "mtlsed config: error: train.lrr: unknown config key" in out.stderr
+    assert "Traceback" not in out.stderr
