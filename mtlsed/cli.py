@@ -13,10 +13,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from mtlsed import __version__
+from mtlsed.audio import AudioError
 from mtlsed.config import ConfigError
+from mtlsed.data.format import FormatError
 
 # Modules that provide a ``register(subparsers)`` function, in help order.
 COMMAND_MODULES: list[str] = [
+    "mtlsed.data.commands",
     "mtlsed.profiles",
     "mtlsed.book",
 ]
@@ -62,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args._run(args) or 0)
-    except (UserError, ConfigError, FileNotFoundError) as err:
+    except (UserError, ConfigError, FormatError, AudioError, FileNotFoundError, FileExistsError) as err:
         print(f"mtlsed {args.command}: error: {err}", file=sys.stderr)
         return 2
 

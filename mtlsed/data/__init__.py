@@ -1,0 +1,1 @@
+"""Data: one dataset format (DESED's), the mixing protocols, sound sources and adapters."""

@@ -1,0 +1,73 @@
+"""The torch Dataset over a feature cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mtlsed.config import Config, FeatureConfig
+from mtlsed.data.format import DatasetIndex, Event, read_dataset
+from mtlsed.features import FeatureCache, build_feature_cache
+
+
+def frame_times(cfg: FeatureConfig, n_frames: int) -> np.ndarray:
+    """Centre time in seconds of each feature frame ``(T,)``."""
+    offset = 0 if cfg.center else cfg.n_fft / 2
+    return (np.arange(n_frames) * cfg.hop_length + offset) / cfg.sample_rate
+
+
+def frame_labels(events: list[Event], classes: list[str], times: np.ndarray) -> np.ndarray:
+    """``(K, T)`` 0/1: a frame is active for a class when its centre lies in ``[onset, offset)``."""
+    out = np.zeros((len(classes), len(times)), dtype=np.float32)
+    k_of = {c: k for k, c in enumerate(classes)}
+    for ev in events:
+        out[k_of[ev.label], (times >= ev.onset) & (times < ev.offset)] = 1.0
+    return out
+
+
+class SedDataset(torch.utils.data.Dataset):
+    """Items ``(features (T, F), clip labels (K,), frame labels (K, T))`` of one split.
+
+    Features are normalised with the training split's per-band statistics.
+    Frame labels are all zero for clips without strong labels; ``has_strong``
+    says which clips have them.
+    """
+
+    def __init__(
+        self, root: str | Path, cfg: Config, split: str | None = None, cache: FeatureCache | None = None
+    ):
+        self.index: DatasetIndex = read_dataset(root)
+        self.cfg = cfg
+        self.cache = cache or build_feature_cache(root, cfg.features, cfg.data.clip_seconds)
+        self.split = split
+        self.filenames = self.index.files_in(split)
+        pos = self.cache.position()
+        self.rows = np.array([pos[f] for f in self.filenames], dtype=np.int64)
+        self.classes = self.index.classes
+        n_frames = self.cache.meta["shape"][1]
+        self.times = frame_times(cfg.features, n_frames)
+        k_of = {c: k for k, c in enumerate(self.classes)}
+        self.clip_labels = np.zeros((len(self.filenames), len(self.classes)), dtype=np.float32)
+        for i, f in enumerate(self.filenames):
+            self.clip_labels[i, [k_of[c] for c in self.index.weak[f]]] = 1.0
+        self.has_strong = np.array([self.index.has_strong(f) for f in self.filenames])
+        self._features = None
+
+    def __len__(self) -> int:
+        return len(self.filenames)
+
+    def frame_labels(self, i: int) -> np.ndarray:
+        events = self.index.strong.get(self.filenames[i], []) if self.index.strong else []
+        return frame_labels(events, self.classes, self.times)
+
+    def __getitem__(self, i: int):
+        if self._features is None:  # opened lazily: each DataLoader worker maps the file itself
+            self._features = self.cache.features
+        x = (np.asarray(self._features[self.rows[i]]) - self.cache.mean) / self.cache.std
+        return (
+            torch.from_numpy(x.astype(np.float32)),
+            torch.from_numpy(self.clip_labels[i]),
+            torch.from_numpy(self.frame_labels(i)),
+        )

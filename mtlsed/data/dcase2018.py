@@ -1,0 +1,153 @@
+"""DCASE 2018 as sound sources for the paper's overlapped set (Table 1).
+
+- Events: DCASE 2018 task 2, FSDKaggle2018 (41 classes, 44.1 kHz mono), in
+  either layout it is distributed in:
+
+  - Kaggle: ``ROOT/train.csv`` + ``ROOT/audio_train/``
+  - Zenodo: ``ROOT/FSDKaggle2018.meta/train_post_competition.csv`` +
+    ``ROOT/FSDKaggle2018.audio_train/``
+
+  with columns ``fname,label,manually_verified`` (Zenodo adds more, ignored).
+  ``verified_only`` keeps the manually verified clips.
+- Backgrounds: DCASE 2018 task 1, TUT Urban Acoustic Scenes 2018 development
+  set: ``ROOT/meta.csv`` (tab-separated: ``filename scene_label identifier
+  source_label``) + ``ROOT/audio/``; when ``evaluation_setup/fold1_train.txt``
+  and ``fold1_evaluate.txt`` exist, fold 1 decides train vs test.
+
+Files listed but absent are skipped and counted in the report (partial copies
+are common); a malformed metadata line raises an error naming file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mtlsed.data.format import FormatError
+from mtlsed.data.pools import FileBackgrounds, FileEvents, split_files
+
+
+@dataclass
+class SourceReport:
+    """What an adapter found: counts per split and the files it skipped."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        parts = [f"{k}: {v}" for k, v in self.counts.items()]
+        text = ", ".join(parts)
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)} listed file(s) not found, e.g. {self.skipped[0]}"
+        return text
+
+
+def _fsd_layout(root: Path) -> tuple[Path, Path]:
+    kaggle = (root / "train.csv", root / "audio_train")
+    zenodo = (root / "FSDKaggle2018.meta" / "train_post_competition.csv", root / "FSDKaggle2018.audio_train")
+    for csv_path, audio in (kaggle, zenodo):
+        if csv_path.is_file():
+            if not audio.is_dir():
+                raise FormatError(f"{audio}: audio folder missing next to {csv_path}")
+            return csv_path, audio
+    raise FormatError(f"{root}: no FSDKaggle2018 metadata found (looked for {kaggle[0]} and {zenodo[0]})")
+
+
+def read_fsd2018(root: str | Path, verified_only: bool = True, report: SourceReport | None = None):
+    """``[(path, label)]`` of the FSDKaggle2018 training clips under ``root``."""
+    root = Path(root)
+    csv_path, audio = _fsd_layout(root)
+    items = []
+    with csv_path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        need = ["fname", "label", "manually_verified"]
+        if header is None or any(c not in header for c in need):
+            raise FormatError(f"{csv_path}:1: header {header} lacks one of {need}")
+        col = {c: header.index(c) for c in need}
+        for number, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) < len(header):
+                raise FormatError(f"{csv_path}:{number}: expected {len(header)} columns, got {len(row)}")
+            verified = row[col["manually_verified"]].strip()
+            if verified not in ("0", "1"):
+                raise FormatError(f"{csv_path}:{number}: manually_verified must be 0 or 1, got {verified!r}")
+            if verified_only and verified != "1":
+                continue
+            path = audio / row[col["fname"]].strip()
+            if not path.is_file():
+                if report is not None:
+                    report.skipped.append(str(path))
+                continue
+            items.append((path, row[col["label"]].strip()))
+    if not items:
+        raise FormatError(f"{csv_path}: no usable clips (verified_only={verified_only})")
+    return items
+
+
+def read_tut2018(root: str | Path, report: SourceReport | None = None) -> dict[str, list[Path]]:
+    """Background files of TUT Urban Acoustic Scenes 2018: ``{"fold1_train": [...], ...}``."""
+    root = Path(root)
+    meta = root / "meta.csv"
+    if not meta.is_file():
+        raise FormatError(f"{meta}: file not found (TUT Urban Acoustic Scenes 2018 metadata)")
+    files: list[Path] = []
+    lines = meta.read_text(encoding="utf-8").splitlines()
+    if not lines or lines[0].split("\t")[:2] != ["filename", "scene_label"]:
+        raise FormatError(f"{meta}:1: expected a tab-separated header 'filename<TAB>scene_label<TAB>...'")
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) < 2:
+            raise FormatError(f"{meta}:{number}: expected tab-separated filename and scene_label")
+        path = root / fields[0].strip()
+        if not path.is_file():
+            if report is not None:
+                report.skipped.append(str(path))
+            continue
+        files.append(path)
+    folds = {}
+    for name in ("fold1_train", "fold1_evaluate"):
+        f = root / "evaluation_setup" / f"{name}.txt"
+        if f.is_file():
+            listed = {ln.split("\t")[0].strip() for ln in f.read_text().splitlines() if ln.strip()}
+            folds[name] = [p for p in files if str(p.relative_to(root)) in listed]
+    folds["all"] = files
+    if not files:
+        raise FormatError(f"{meta}: no background files found")
+    return folds
+
+
+def dcase2018_sources(
+    fsd_root: str | Path,
+    tut_root: str | Path,
+    sr: int,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    verified_only: bool = True,
+):
+    """Per-split event and background pools: ``(sources, classes, report)``.
+
+    Event files are split per class (every class in every split); backgrounds
+    follow TUT's fold 1 when it is there (its test part for our test split).
+    """
+    report = SourceReport()
+    items = read_fsd2018(fsd_root, verified_only, report)
+    classes = sorted({label for _, label in items})
+    ev_split = split_files(items, seed, val_fraction, test_fraction, key=lambda it: it[1])
+    folds = read_tut2018(tut_root, report)
+    if "fold1_train" in folds and "fold1_evaluate" in folds:
+        bg = split_files(folds["fold1_train"], seed, val_fraction, 0.0)
+        bg["test"] = folds["fold1_evaluate"]
+    else:
+        bg = split_files(folds["all"], seed, val_fraction, test_fraction)
+    sources = {}
+    for split in ("train", "val", "test"):
+        sources[split] = (FileEvents(ev_split[split], sr, classes), FileBackgrounds(bg[split], sr))
+        report.counts[f"{split} events"] = len(ev_split[split])
+        report.counts[f"{split} backgrounds"] = len(bg[split])
+    return sources, classes, report
