@@ -50,8 +50,10 @@ def main() -> None:
             fn()
             times.append(time.perf_counter() - start)
         best[name] = args.clips / min(times)
-    print(f"config: {args.sr} Hz, n_fft {cfg.n_fft}, hop {cfg.hop_length}, {cfg.n_mels} mels; "
-          f"{args.clips} clips of 10 s; torch batch {args.batch}; {torch.get_num_threads()} threads")
+    print(
+        f"config: {args.sr} Hz, n_fft {cfg.n_fft}, hop {cfg.hop_length}, {cfg.n_mels} mels; "
+        f"{args.clips} clips of 10 s; torch batch {args.batch}; {torch.get_num_threads()} threads"
+    )
     print(f"torch   {best['torch']:8.1f} clips/s")
     print(f"librosa {best['librosa']:8.1f} clips/s")
     print(f"ratio torch / librosa: {best['torch'] / best['librosa']:.2f}x")

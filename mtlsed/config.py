@@ -78,13 +78,20 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Which model and its size; see ``mtlsed.models`` for the registry."""
+    """Which model and its size; see ``mtlsed.models`` for the registry.
+
+    ``channels`` lists one width per block (None: the model's own default, e.g.
+    32-64-128-128 for DDC-FAP and VGG-GWRP); ``dilations`` one dilation per
+    DDC block (None: 1, 2, 4, ...).
+    """
 
     name: Literal["ddc_fap", "vgg_gwrp", "attention", "talnet"] = "ddc_fap"
-    channels: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
-    dilations: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
+    channels: list[int] | None = None
+    dilations: list[int] | None = None
     units_per_block: int = 2
     dropout: float = 0.0
+    gru_hidden: int = 128  # attention and TALNet
+    gwrp_decay: float = 0.9998  # VGG-GWRP
 
 
 @dataclass

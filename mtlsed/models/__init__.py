@@ -1,0 +1,88 @@
+"""Models, registered by name and built from the config; every one returns a :class:`SedOutput`."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mtlsed.config import ModelConfig
+from mtlsed.models.attention import AttentionSED
+from mtlsed.models.ddc_fap import DDCFAP
+from mtlsed.models.output import SedOutput
+from mtlsed.models.talnet import TALNet
+from mtlsed.models.vgg_gwrp import VGGGWRP
+
+__all__ = ["MODELS", "SedOutput", "build_model", "count_macs", "model_summary"]
+
+
+def _ddc(cfg: ModelConfig, k: int, f: int) -> nn.Module:
+    return DDCFAP(k, f, cfg.channels, cfg.dilations, cfg.units_per_block, cfg.dropout)
+
+
+def _vgg(cfg: ModelConfig, k: int, f: int) -> nn.Module:
+    return VGGGWRP(k, f, cfg.channels, cfg.units_per_block, cfg.dropout, cfg.gwrp_decay)
+
+
+def _att(cfg: ModelConfig, k: int, f: int) -> nn.Module:
+    return AttentionSED(k, f, cfg.channels, cfg.gru_hidden, cfg.dropout)
+
+
+def _tal(cfg: ModelConfig, k: int, f: int) -> nn.Module:
+    return TALNet(k, f, cfg.channels, cfg.gru_hidden, cfg.dropout)
+
+
+MODELS = {"ddc_fap": _ddc, "vgg_gwrp": _vgg, "attention": _att, "talnet": _tal}
+DISPLAY_NAMES = {"ddc_fap": "DDC-FAP", "vgg_gwrp": "VGG-GWRP", "attention": "Attention", "talnet": "TALNet"}
+
+
+def build_model(cfg: ModelConfig, n_classes: int, n_mels: int) -> nn.Module:
+    if cfg.name not in MODELS:
+        raise ValueError(f"unknown model {cfg.name!r}; known: {sorted(MODELS)}")
+    return MODELS[cfg.name](cfg, n_classes, n_mels)
+
+
+def count_macs(model: nn.Module, n_frames: int = 311, n_mels: int = 64) -> int:
+    """Multiply-adds of one forward pass on one clip ``(1, T, F)`` (conv, linear and GRU layers)."""
+    total = 0
+
+    def conv_hook(m: nn.Conv2d, inp, out):
+        nonlocal total
+        total += out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+
+    def linear_hook(m: nn.Linear, inp, out):
+        nonlocal total
+        total += out.numel() * m.in_features
+
+    def gru_hook(m: nn.GRU, inp, out):
+        nonlocal total
+        steps = inp[0].shape[1] if m.batch_first else inp[0].shape[0]
+        dirs = 2 if m.bidirectional else 1
+        n_in = m.input_size
+        for _ in range(m.num_layers):
+            total += dirs * steps * 3 * (n_in * m.hidden_size + m.hidden_size * m.hidden_size)
+            n_in = dirs * m.hidden_size
+
+    hooks = []
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            hooks.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, nn.Linear):
+            hooks.append(m.register_forward_hook(linear_hook))
+        elif isinstance(m, nn.GRU):
+            hooks.append(m.register_forward_hook(gru_hook))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, n_frames, n_mels))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return total
+
+
+def model_summary(model: nn.Module, n_frames: int = 311, n_mels: int = 64) -> dict:
+    """Parameter count and multiply-adds for a clip of ``n_frames`` (311 = 10 s at the paper's front end)."""
+    params = sum(p.numel() for p in model.parameters())
+    return {"params": params, "macs": count_macs(model, n_frames, n_mels)}
