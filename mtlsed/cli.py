@@ -20,6 +20,8 @@ from mtlsed.data.format import FormatError
 # Modules that provide a ``register(subparsers)`` function, in help order.
 COMMAND_MODULES: list[str] = [
     "mtlsed.data.commands",
+    "mtlsed.train",
+    "mtlsed.evaluate",
     "mtlsed.profiles",
     "mtlsed.book",
 ]

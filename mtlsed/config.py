@@ -123,8 +123,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto: cuda, then mps, then cpu
     amp: bool = True  # mixed precision, used on CUDA only
-    eval_every: int = 500
-    best_metric: str = "sed_map"
+    eval_every: int = 500  # validate, log a row and save `last` every this many iterations
+    best_metric: Literal["auto", "sed_map", "at_map", "loss"] = "auto"  # auto: sed_map if val is strong
     num_workers: int = 0
 
 

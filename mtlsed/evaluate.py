@@ -1,0 +1,118 @@
+"""Evaluate a run on a split: raw scores to disk, post-processing, metrics.json.
+
+``mtlsed evaluate RUN_DIR DATA_DIR`` writes into the run directory:
+
+    scores_<split>.npz     clip and frame probabilities of every clip (raw, before post-processing)
+    events_<split>.tsv     the detected events, in the strong.tsv format
+    metrics.json           at_map, sed_map, er, d, i, s, f1, psds1, psds2 and what produced them
+
+Metrics can be recomputed from the scores file alone (:func:`metrics_from_scores`),
+e.g. with other post-processing settings, without the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from mtlsed.cli import UserError, add_command
+from mtlsed.config import Config, EvalConfig
+from mtlsed.data.dataset import SedDataset
+from mtlsed.data.format import Event, _write_tsv, read_dataset
+from mtlsed.metrics import (
+    Scores,
+    at_map,
+    detect_events,
+    event_based,
+    frame_boundaries,
+    psds_scores,
+    sed_map,
+)
+from mtlsed.train import load_run, pick_device, predict
+
+
+def score_split(run_dir: Path, data_dir: Path, split: str = "test", which: str = "best") -> Scores:
+    """Run the model of ``run_dir`` over a split and return its raw scores."""
+    device = pick_device("auto")
+    cfg, classes, model = load_run(run_dir, which, device)
+    dataset = SedDataset(data_dir, cfg, split)
+    if dataset.classes != classes:
+        raise UserError(f"{data_dir} has classes {dataset.classes}, the run was trained on {classes}")
+    clip, frame = predict(model, dataset, device)
+    return Scores(dataset.filenames, classes, clip, frame, frame_boundaries(cfg.features, frame.shape[-1]))
+
+
+def metrics_from_scores(scores: Scores, data_dir: str | Path, cfg: EvalConfig, clip_seconds: float = 10.0):
+    """All metrics of ``scores`` against the labels of ``data_dir``; returns (metrics, detected events)."""
+    index = read_dataset(data_dir)
+    k_of = {c: k for k, c in enumerate(scores.classes)}
+    clip_labels = np.zeros_like(scores.clip)
+    for i, name in enumerate(scores.filenames):
+        clip_labels[i, [k_of[c] for c in index.weak[name]]] = 1
+    metrics: dict = {"n_clips": len(scores.filenames), "at_map": at_map(clip_labels, scores.clip)}
+    strong = [i for i, n in enumerate(scores.filenames) if index.has_strong(n)]
+    events = {
+        scores.filenames[i]: detect_events(scores.frame[i], scores.clip[i], scores.boundaries, scores.classes, cfg)
+        for i in range(len(scores.filenames))
+    }
+    if strong:
+        centres = (scores.boundaries[:-1] + scores.boundaries[1:]) / 2
+        frame_labels = np.zeros(scores.frame[strong].shape, dtype=np.float32)
+        for j, i in enumerate(strong):
+            for ev in index.strong[scores.filenames[i]]:
+                frame_labels[j, k_of[ev.label], (centres >= ev.onset) & (centres < ev.offset)] = 1
+        metrics["sed_map"] = sed_map(frame_labels, scores.frame[strong])
+        reference = {scores.filenames[i]: index.strong[scores.filenames[i]] for i in strong}
+        metrics.update(event_based(reference, events, scores.classes, cfg.t_collar, cfg.percentage_of_length))
+        durations = dict.fromkeys(reference, clip_seconds)
+        metrics.update(psds_scores(scores, reference, durations))
+    metrics["n_strong_clips"] = len(strong)
+    return metrics, events
+
+
+def evaluate_run(run_dir: str | Path, data_dir: str | Path, split: str = "test", which: str = "best") -> dict:
+    """Score ``split`` with the run's ``which`` checkpoint, write scores, events and metrics.json."""
+    run_dir, data_dir = Path(run_dir), Path(data_dir)
+    cfg = Config.load(run_dir / "config.yaml")
+    scores = score_split(run_dir, data_dir, split, which)
+    scores.save(run_dir / f"scores_{split}.npz")
+    metrics, events = metrics_from_scores(scores, data_dir, cfg.eval, cfg.data.clip_seconds)
+    rows = [[n, f"{a:.3f}", f"{b:.3f}", lab] for n, evs in events.items() for a, b, lab in evs]
+    _write_tsv(run_dir / f"events_{split}.tsv", ["filename", "onset", "offset", "event_label"], rows)
+    metrics.update({
+        "split": split,
+        "checkpoint": which,
+        "data": str(data_dir.resolve()),
+        "post_processing": {
+            "clip_threshold": cfg.eval.clip_threshold,
+            "frame_threshold": cfg.eval.frame_threshold,
+            "median_filter_s": cfg.eval.median_filter_s,
+        },
+    })
+    tmp = run_dir / "metrics.json.tmp"
+    tmp.write_text(json.dumps(metrics, indent=1))
+    os.replace(tmp, run_dir / "metrics.json")
+    return metrics
+
+
+def _run(args: argparse.Namespace) -> int:
+    metrics = evaluate_run(args.run_dir, args.data_dir, args.split, args.checkpoint)
+    keys = ["at_map", "sed_map", "er", "d", "i", "f1", "psds1", "psds2"]
+    print("  ".join(f"{k} {metrics[k]:.3f}" for k in keys if k in metrics))
+    print(f"written to {Path(args.run_dir) / 'metrics.json'}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    sub = add_command(subparsers, "evaluate", "score a split with a trained run and write metrics.json", _run)
+    sub.add_argument("run_dir", type=Path)
+    sub.add_argument("data_dir", type=Path)
+    sub.add_argument("--split", default="test", choices=["train", "val", "test"])
+    sub.add_argument("--checkpoint", default="best", choices=["best", "last"])
+
+
+__all__ = ["Event", "evaluate_run", "metrics_from_scores", "score_split"]

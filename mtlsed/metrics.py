@@ -1,0 +1,187 @@
+"""Scores, post-processing and metrics.
+
+- AT-mAP: mean over classes of the average precision of clip probabilities.
+- SED-mAP: mean over classes of the average precision of frame probabilities
+  against frame-level reference activity (strongly labelled clips only).
+- Event-based ER, D, I, S and F1 with real ``sed_eval`` and the paper's collars
+  (200 ms onset, 200 ms / 50 % offset).
+- PSDS1 / PSDS2 with ``sed_scores_eval`` and DESED's settings.
+
+Average precision is undefined for a class without positives; such classes are
+left out of the mean (and counted in ``metrics.json``).
+
+Post-processing (the paper does not give it) turns frame probabilities into
+events: a clip-level gate (a class counts in a clip only if its clip
+probability reaches ``eval.clip_threshold``; Kong et al. 2019), a frame
+threshold (``eval.frame_threshold``, 0.5 as in the DCASE 2020 baseline) and a
+median filter (``eval.median_filter_s``, 0.45 s as in the DCASE 2020 baseline).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import median_filter
+from sklearn.metrics import average_precision_score
+
+from mtlsed.config import EvalConfig, FeatureConfig
+from mtlsed.data.format import Event
+
+METRIC_KEYS = ["at_map", "sed_map", "er", "d", "i", "s", "f1", "psds1", "psds2"]
+PSDS1 = {"dtc_threshold": 0.7, "gtc_threshold": 0.7, "cttc_threshold": None, "alpha_ct": 0.0, "alpha_st": 1.0}
+PSDS2 = {"dtc_threshold": 0.1, "gtc_threshold": 0.1, "cttc_threshold": 0.3, "alpha_ct": 0.5, "alpha_st": 1.0}
+
+
+@dataclass
+class Scores:
+    """Raw model outputs for a set of clips, saved so tables can be recomputed without the model.
+
+    clip ``(N, K)``, frame ``(N, K, T)``; ``boundaries`` ``(T + 1,)`` are the
+    frame edges in seconds (frame t spans ``boundaries[t]`` to ``boundaries[t + 1]``).
+    """
+
+    filenames: list[str]
+    classes: list[str]
+    clip: np.ndarray
+    frame: np.ndarray
+    boundaries: np.ndarray
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        np.savez_compressed(tmp, filenames=np.array(self.filenames), classes=np.array(self.classes),
+                            clip=self.clip, frame=self.frame, boundaries=self.boundaries)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Scores:
+        with np.load(path) as z:
+            return cls(list(z["filenames"]), list(z["classes"]), z["clip"], z["frame"], z["boundaries"])
+
+
+def frame_boundaries(cfg: FeatureConfig, n_frames: int) -> np.ndarray:
+    """Edges ``(T + 1,)`` in seconds of frames centred at ``(t * hop + offset) / sr``."""
+    offset = 0 if cfg.center else cfg.n_fft / 2
+    centres = (np.arange(n_frames) * cfg.hop_length + offset) / cfg.sample_rate
+    half = cfg.hop_length / cfg.sample_rate / 2
+    return np.append(centres - half, centres[-1] + half).clip(min=0.0)
+
+
+# -- threshold-free metrics ----------------------------------------------------------
+
+
+def mean_average_precision(y_true: np.ndarray, y_score: np.ndarray) -> tuple[float, int]:
+    """Mean AP over the columns of ``(M, K)`` arrays that have a positive; returns (mAP, classes used)."""
+    aps = [
+        average_precision_score(y_true[:, k], y_score[:, k])
+        for k in range(y_true.shape[1])
+        if y_true[:, k].any()
+    ]
+    return (float(np.mean(aps)) if aps else float("nan")), len(aps)
+
+
+def at_map(clip_labels: np.ndarray, clip_scores: np.ndarray) -> float:
+    return mean_average_precision(clip_labels, clip_scores)[0]
+
+
+def sed_map(frame_labels: np.ndarray, frame_scores: np.ndarray) -> float:
+    """Frame-level mAP of ``(N, K, T)`` arrays: each class's frames of all clips pooled."""
+    k = frame_labels.shape[1]
+    return mean_average_precision(
+        frame_labels.transpose(0, 2, 1).reshape(-1, k), frame_scores.transpose(0, 2, 1).reshape(-1, k)
+    )[0]
+
+
+# -- post-processing -----------------------------------------------------------------
+
+
+def median_width(cfg: EvalConfig, hop_s: float) -> int:
+    """Median filter length in frames: ``median_filter_s / hop``, made odd, at least 1."""
+    w = int(round(cfg.median_filter_s / hop_s))
+    return max(1, w + (w % 2 == 0))
+
+
+def detect_events(
+    frame: np.ndarray, clip: np.ndarray, boundaries: np.ndarray, classes: list[str], cfg: EvalConfig
+) -> list[tuple[float, float, str]]:
+    """Events ``(onset, offset, label)`` of one clip from frame ``(K, T)`` and clip ``(K,)`` probabilities."""
+    hop = float(boundaries[1] - boundaries[0])
+    active = frame >= cfg.frame_threshold
+    active &= (clip >= cfg.clip_threshold)[:, None]
+    w = median_width(cfg, hop)
+    if w > 1:
+        active = median_filter(active.astype(np.uint8), size=(1, w), mode="nearest").astype(bool)
+    events = []
+    for k, label in enumerate(classes):
+        padded = np.concatenate([[False], active[k], [False]])
+        edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            events.append((float(boundaries[start]), float(boundaries[stop]), label))
+    return events
+
+
+# -- event-based metrics (sed_eval) -------------------------------------------------
+
+
+def event_based(
+    reference: dict[str, list[Event]],
+    estimated: dict[str, list[tuple[float, float, str]]],
+    classes: list[str],
+    t_collar: float = 0.2,
+    percentage_of_length: float = 0.5,
+) -> dict[str, float]:
+    """Overall event-based ER, D, I, S and F1 with sed_eval, file by file."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import dcase_util
+        import sed_eval
+
+    metric = sed_eval.sound_event.EventBasedMetrics(
+        event_label_list=classes, t_collar=t_collar, percentage_of_length=percentage_of_length
+    )
+    for name, events in reference.items():
+        ref = dcase_util.containers.MetaDataContainer(
+            [{"filename": name, "onset": e.onset, "offset": e.offset, "event_label": e.label} for e in events]
+        )
+        est = dcase_util.containers.MetaDataContainer(
+            [{"filename": name, "onset": a, "offset": b, "event_label": lab} for a, b, lab in estimated.get(name, [])]
+        )
+        metric.evaluate(reference_event_list=ref, estimated_event_list=est)
+    overall = metric.results_overall_metrics()
+    er = overall["error_rate"]
+    return {
+        "er": float(er["error_rate"]),
+        "d": float(er["deletion_rate"]),
+        "i": float(er["insertion_rate"]),
+        "s": float(er["substitution_rate"]),
+        "f1": float(overall["f_measure"]["f_measure"]),
+    }
+
+
+# -- PSDS (sed_scores_eval) -----------------------------------------------------------
+
+
+def psds_scores(
+    scores: Scores, reference: dict[str, list[Event]], durations: dict[str, float]
+) -> dict[str, float]:
+    """PSDS1 and PSDS2 (DESED's settings, eFPR up to 100 per hour)."""
+    from sed_scores_eval import intersection_based
+    from sed_scores_eval.base_modules.scores import create_score_dataframe
+
+    index = {f: i for i, f in enumerate(scores.filenames)}
+    frames = {
+        name: create_score_dataframe(scores.frame[index[name]].T, scores.boundaries, scores.classes)
+        for name in reference
+    }
+    truth = {name: [(e.onset, e.offset, e.label) for e in events] for name, events in reference.items()}
+    out = {}
+    for key, settings in (("psds1", PSDS1), ("psds2", PSDS2)):
+        value, *_ = intersection_based.psds(
+            scores=frames, ground_truth=truth, audio_durations=durations, max_efpr=100.0, **settings
+        )
+        out[key] = float(value)
+    return out

@@ -1,0 +1,324 @@
+"""Training: Adam with step decay, per-term logging, atomic checkpoints, exact resume, AMP and DDP.
+
+A run directory holds::
+
+    config.yaml   the full configuration (with data.root set to the data set)
+    classes.txt   the class order of the outputs
+    log.csv       one row every ``train.eval_every`` iterations: each loss term
+                  averaged since the last row, the learning rate, validation metrics
+    last.pt       everything needed to resume (model, optimiser, scheduler,
+                  iteration, random state), rewritten atomically at every row
+    best.pt       the model with the best validation metric so far
+
+The batches of iteration ``it`` are a pure function of ``(train.seed, it)``
+(a seeded permutation per epoch), and the random state is saved with the
+checkpoint, so a killed run resumed with ``--resume`` ends with exactly the
+weights of an uninterrupted run on the CPU.
+
+Several processes (``torchrun --nproc_per_node N -m mtlsed train ...``) split
+each global batch of ``train.batch_size`` clips between them and average their
+gradients with DistributedDataParallel (NCCL on GPUs, gloo on CPUs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
+
+from mtlsed.cli import UserError, add_command
+from mtlsed.config import Config, load_config
+from mtlsed.data.dataset import SedDataset
+from mtlsed.losses import total_loss
+from mtlsed.metrics import at_map, sed_map
+from mtlsed.models import build_model
+
+LOG_COLUMNS = [
+    "iteration", "epoch", "lr", "loss", "bce", "segment", "silent",
+    "val_loss", "val_at_map", "val_sed_map", "seconds",
+]
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto``: CUDA, then Apple MPS, then CPU; otherwise the named device."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def batch_indices(n_items: int, batch_size: int, seed: int, iteration: int) -> list[int]:
+    """The clips of one iteration: epoch ``e`` is a permutation seeded by ``(seed, e)``, cut in batches."""
+    per_epoch = n_items // batch_size
+    if per_epoch == 0:
+        raise UserError(f"batch size {batch_size} is larger than the training split ({n_items} clips)")
+    epoch, j = divmod(iteration, per_epoch)
+    order = np.random.default_rng([seed, epoch]).permutation(n_items)
+    return order[j * batch_size : (j + 1) * batch_size].tolist()
+
+
+class IterationBatches(torch.utils.data.Sampler):
+    """Batch sampler from ``start`` to ``stop`` iterations; each rank takes its share of a batch."""
+
+    def __init__(self, n_items, batch_size, seed, start, stop, rank=0, world=1):
+        self.args = (n_items, batch_size, seed)
+        self.start, self.stop, self.rank, self.world = start, stop, rank, world
+
+    def __len__(self):
+        return self.stop - self.start
+
+    def __iter__(self):
+        for it in range(self.start, self.stop):
+            batch = batch_indices(*self.args, it)
+            share = len(batch) // self.world
+            yield batch[self.rank * share : (self.rank + 1) * share]
+
+
+def _save_atomic(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _unwrap(model):
+    return model.module if hasattr(model, "module") else model
+
+
+@torch.no_grad()
+def predict(model, dataset: SedDataset, device, batch_size: int = 16):
+    """Clip ``(N, K)`` and frame ``(N, K, T)`` probabilities of every clip of ``dataset``."""
+    model.eval()
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    clips, frames = [], []
+    for x, _, _ in loader:
+        out = model(x.to(device))
+        clips.append(out.clip.float().cpu())
+        frames.append(out.frame.float().cpu())
+    return torch.cat(clips).numpy(), torch.cat(frames).numpy()
+
+
+def validate(model, dataset: SedDataset, cfg: Config, device) -> dict[str, float]:
+    """Validation loss and mAPs (SED-mAP only when the split has strong labels)."""
+    model.eval()
+    losses = []
+    clip_all, frame_all = [], []
+    with torch.no_grad():
+        loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.train.batch_size, shuffle=False)
+        for x, y, _ in loader:
+            out = model(x.to(device))
+            losses.append(float(total_loss(out, y.to(device), cfg.loss).total) * len(x))
+            clip_all.append(out.clip.float().cpu().numpy())
+            frame_all.append(out.frame.float().cpu().numpy())
+    clip, frame = np.concatenate(clip_all), np.concatenate(frame_all)
+    result = {"val_loss": sum(losses) / len(dataset), "val_at_map": at_map(dataset.clip_labels, clip)}
+    strong = np.flatnonzero(dataset.has_strong)
+    if len(strong):
+        labels = np.stack([dataset.frame_labels(i) for i in strong])
+        result["val_sed_map"] = sed_map(labels, frame[strong])
+    else:
+        result["val_sed_map"] = float("nan")
+    model.train()
+    return result
+
+
+def _best_key(cfg: Config, val: SedDataset) -> tuple[str, float]:
+    """(log column, sign) of the metric that selects ``best.pt``; larger ``sign * value`` is better."""
+    name = cfg.train.best_metric
+    if name == "auto":
+        name = "sed_map" if val.has_strong.any() else "at_map"
+    if name == "sed_map" and not val.has_strong.any():
+        raise UserError("train.best_metric=sed_map needs strong labels in the validation split")
+    return ("val_loss", -1.0) if name == "loss" else (f"val_{name}", 1.0)
+
+
+def _read_log(path: Path, upto: int) -> list[dict]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as fh:
+        return [row for row in csv.DictReader(fh) if int(row["iteration"]) <= upto]
+
+
+def _write_log(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, LOG_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def train(
+    data_dir: str | Path,
+    cfg: Config,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool | None = None,
+) -> Path:
+    """Train ``cfg.model`` on the train split of ``data_dir`` into ``run_dir``; returns ``run_dir``."""
+    run_dir = Path(run_dir)
+    data_dir = Path(data_dir).resolve()
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    distributed = world > 1
+    device = pick_device(cfg.train.device)
+    if distributed:
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if cfg.train.batch_size % world:
+            raise UserError(f"train.batch_size {cfg.train.batch_size} is not divisible by {world} processes")
+    is_main = rank == 0
+
+    last = run_dir / "last.pt"
+    cfg = cfg.with_overrides({"data.root": str(data_dir)})
+    if resume and last.is_file():
+        saved = Config.load(run_dir / "config.yaml")
+        if saved.to_dict() != cfg.to_dict():
+            raise UserError(f"{run_dir}: --resume with a config that differs from {run_dir / 'config.yaml'}")
+    elif (run_dir / "config.yaml").is_file() and not resume:
+        raise UserError(f"{run_dir} already holds a run; use --resume to continue it or choose another folder")
+
+    seed_everything(cfg.train.seed)
+    train_set = SedDataset(data_dir, cfg, "train")
+    val_set = SedDataset(data_dir, cfg, "val", cache=train_set.cache)
+    n_mels = train_set.cache.meta["shape"][2]
+    model = build_model(cfg.model, len(train_set.classes), n_mels).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, cfg.train.lr_decay_every, cfg.train.lr_decay)
+    use_amp = cfg.train.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    best_col, sign = _best_key(cfg, val_set)
+
+    start, best = 0, -float("inf")
+    if resume and last.is_file():
+        state = torch.load(last, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng"])
+        start, best = state["iteration"], state["best"]
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cfg.save(run_dir / "config.yaml")
+        (run_dir / "classes.txt").write_text("".join(c + "\n" for c in train_set.classes))
+    rows = _read_log(run_dir / "log.csv", start) if is_main else []
+    if distributed:
+        model = torch.nn.parallel.DistributedDataParallel(model)
+
+    iterations = cfg.train.iterations
+    sampler = IterationBatches(len(train_set), cfg.train.batch_size, cfg.train.seed, start, iterations, rank, world)
+    loader = torch.utils.data.DataLoader(
+        train_set, batch_sampler=sampler, num_workers=cfg.train.num_workers,
+        generator=torch.Generator(),  # keep the global random state for the model alone
+        pin_memory=device.type == "cuda",
+    )
+    show = is_main and (sys.stderr.isatty() if progress is None else progress)
+    sums = dict.fromkeys(("total", "bce", "segment", "silent"), 0.0)
+    count = 0
+    tic = time.perf_counter()
+    model.train()
+    autocast = torch.autocast("cuda", dtype=torch.float16) if use_amp else nullcontext()
+    bar = tqdm(total=iterations, initial=start, disable=not show, desc="training", unit="it")
+    for it, (x, y, _) in enumerate(loader, start=start + 1):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with autocast:
+            out = model(x)
+        terms = total_loss(out, y, cfg.loss)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(terms.total).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        for k, v in terms.as_dict().items():
+            sums[k] += v
+        count += 1
+        bar.update()
+        if it % cfg.train.eval_every and it != iterations:
+            continue
+        means = {k: v / count for k, v in sums.items()}
+        if distributed:
+            t = torch.tensor([means[k] for k in sums], dtype=torch.float64)
+            dist.all_reduce(t)
+            means = dict(zip(sums, (t / world).tolist(), strict=True))
+        if is_main:
+            val = validate(_unwrap(model), val_set, cfg, device)
+            row = {"iteration": it, "epoch": round(it * cfg.train.batch_size / len(train_set), 3),
+                   "lr": scheduler.get_last_lr()[0], "loss": means["total"], "bce": means["bce"],
+                   "segment": means["segment"], "silent": means["silent"], **val,
+                   "seconds": round(time.perf_counter() - tic, 2)}
+            rows.append(row)
+            _write_log(run_dir / "log.csv", rows)
+            value = sign * row[best_col]
+            if value > best:
+                best = value
+                _save_atomic({"model": _unwrap(model).state_dict(), "iteration": it, best_col: row[best_col]},
+                             run_dir / "best.pt")
+            _save_atomic({
+                "model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                "rng": torch.get_rng_state(), "iteration": it, "best": best,
+            }, last)
+            bar.set_postfix(loss=f"{means['total']:.3f}", **{best_col: f"{row[best_col]:.3f}"})
+        if distributed:
+            dist.barrier()
+        sums = dict.fromkeys(sums, 0.0)
+        count = 0
+    bar.close()
+    if distributed:
+        dist.barrier()
+    return run_dir
+
+
+def load_run(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu"):
+    """The config, classes and model of a run (``which`` = ``best`` or ``last``)."""
+    run_dir = Path(run_dir)
+    path = run_dir / f"{which}.pt"
+    if not path.is_file():
+        raise UserError(f"{path}: no checkpoint (has the run finished its first evaluation?)")
+    cfg = Config.load(run_dir / "config.yaml")
+    classes = (run_dir / "classes.txt").read_text().splitlines()
+    state = torch.load(path, map_location=device, weights_only=False)
+    model = build_model(cfg.model, len(classes), cfg.features.n_mels)
+    model.load_state_dict(state["model"])
+    return cfg, classes, model.to(device).eval()
+
+
+def _run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.set)
+    train(args.data_dir, cfg, args.out, resume=args.resume)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"run saved in {args.out}")
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    sub = add_command(subparsers, "train", "train a model on the train split of a data set", _run)
+    sub.add_argument("data_dir", type=Path)
+    sub.add_argument("--config", help="a YAML config file (default: the built-in defaults)")
+    sub.add_argument("--out", type=Path, required=True, help="run directory")
+    sub.add_argument("--set", nargs="+", metavar="KEY=VALUE", help="config overrides, e.g. train.iterations=100")
+    sub.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
