@@ -22,6 +22,7 @@ COMMAND_MODULES: list[str] = [
     "mtlsed.data.commands",
     "mtlsed.train",
     "mtlsed.evaluate",
+    "mtlsed.experiments",
     "mtlsed.profiles",
     "mtlsed.book",
 ]

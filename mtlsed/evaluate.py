@@ -56,7 +56,9 @@ def metrics_from_scores(scores: Scores, data_dir: str | Path, cfg: EvalConfig, c
     metrics: dict = {"n_clips": len(scores.filenames), "at_map": at_map(clip_labels, scores.clip)}
     strong = [i for i, n in enumerate(scores.filenames) if index.has_strong(n)]
     events = {
-        scores.filenames[i]: detect_events(scores.frame[i], scores.clip[i], scores.boundaries, scores.classes, cfg)
+        scores.filenames[i]: detect_events(
+            scores.frame[i], scores.clip[i], scores.boundaries, scores.classes, cfg
+        )
         for i in range(len(scores.filenames))
     }
     if strong:
@@ -83,16 +85,18 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, split: str = "test",
     metrics, events = metrics_from_scores(scores, data_dir, cfg.eval, cfg.data.clip_seconds)
     rows = [[n, f"{a:.3f}", f"{b:.3f}", lab] for n, evs in events.items() for a, b, lab in evs]
     _write_tsv(run_dir / f"events_{split}.tsv", ["filename", "onset", "offset", "event_label"], rows)
-    metrics.update({
-        "split": split,
-        "checkpoint": which,
-        "data": str(data_dir.resolve()),
-        "post_processing": {
-            "clip_threshold": cfg.eval.clip_threshold,
-            "frame_threshold": cfg.eval.frame_threshold,
-            "median_filter_s": cfg.eval.median_filter_s,
-        },
-    })
+    metrics.update(
+        {
+            "split": split,
+            "checkpoint": which,
+            "data": str(data_dir.resolve()),
+            "post_processing": {
+                "clip_threshold": cfg.eval.clip_threshold,
+                "frame_threshold": cfg.eval.frame_threshold,
+                "median_filter_s": cfg.eval.median_filter_s,
+            },
+        }
+    )
     tmp = run_dir / "metrics.json.tmp"
     tmp.write_text(json.dumps(metrics, indent=1))
     os.replace(tmp, run_dir / "metrics.json")

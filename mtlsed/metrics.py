@@ -52,8 +52,14 @@ class Scores:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez_compressed(tmp, filenames=np.array(self.filenames), classes=np.array(self.classes),
-                            clip=self.clip, frame=self.frame, boundaries=self.boundaries)
+        np.savez_compressed(
+            tmp,
+            filenames=np.array(self.filenames),
+            classes=np.array(self.classes),
+            clip=self.clip,
+            frame=self.frame,
+            boundaries=self.boundaries,
+        )
         tmp.replace(path)
         return path
 
@@ -148,7 +154,10 @@ def event_based(
             [{"filename": name, "onset": e.onset, "offset": e.offset, "event_label": e.label} for e in events]
         )
         est = dcase_util.containers.MetaDataContainer(
-            [{"filename": name, "onset": a, "offset": b, "event_label": lab} for a, b, lab in estimated.get(name, [])]
+            [
+                {"filename": name, "onset": a, "offset": b, "event_label": lab}
+                for a, b, lab in estimated.get(name, [])
+            ]
         )
         metric.evaluate(reference_event_list=ref, estimated_event_list=est)
     overall = metric.results_overall_metrics()
@@ -173,8 +182,13 @@ def psds_scores(
     from sed_scores_eval.base_modules.scores import create_score_dataframe
 
     index = {f: i for i, f in enumerate(scores.filenames)}
+    # PSDS is undefined for a class without reference events: such classes are left out (as for mAP).
+    present = sorted({e.label for events in reference.values() for e in events}, key=scores.classes.index)
+    if not present:
+        return {"psds1": float("nan"), "psds2": float("nan")}
+    cols = [scores.classes.index(c) for c in present]
     frames = {
-        name: create_score_dataframe(scores.frame[index[name]].T, scores.boundaries, scores.classes)
+        name: create_score_dataframe(scores.frame[index[name]][cols].T, scores.boundaries, present)
         for name in reference
     }
     truth = {name: [(e.onset, e.offset, e.label) for e in events] for name, events in reference.items()}

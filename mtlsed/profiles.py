@@ -21,6 +21,8 @@ from mtlsed.config import Config, ConfigError, load_config
 PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "profile": str,
     "description": str,
+    "n_clips": int,  # clips of the embedded set the profile mixes
+    "seeds": list,  # training seeds of each experiment row
     "overrides": dict,
 }
 

@@ -17,7 +17,10 @@ weights of an uninterrupted run on the CPU.
 
 Several processes (``torchrun --nproc_per_node N -m mtlsed train ...``) split
 each global batch of ``train.batch_size`` clips between them and average their
-gradients with DistributedDataParallel (NCCL on GPUs, gloo on CPUs).
+gradients with DistributedDataParallel (NCCL on GPUs, gloo on CPUs). On GPUs
+batch norm is synchronised, so N processes train as one with the global batch;
+on CPUs (where PyTorch has no synchronised batch norm) each process normalises
+with the statistics of its own share, a small difference.
 """
 
 from __future__ import annotations
@@ -44,8 +47,17 @@ from mtlsed.metrics import at_map, sed_map
 from mtlsed.models import build_model
 
 LOG_COLUMNS = [
-    "iteration", "epoch", "lr", "loss", "bce", "segment", "silent",
-    "val_loss", "val_at_map", "val_sed_map", "seconds",
+    "iteration",
+    "epoch",
+    "lr",
+    "loss",
+    "bce",
+    "segment",
+    "silent",
+    "val_loss",
+    "val_at_map",
+    "val_sed_map",
+    "seconds",
 ]
 
 
@@ -197,7 +209,9 @@ def train(
         if saved.to_dict() != cfg.to_dict():
             raise UserError(f"{run_dir}: --resume with a config that differs from {run_dir / 'config.yaml'}")
     elif (run_dir / "config.yaml").is_file() and not resume:
-        raise UserError(f"{run_dir} already holds a run; use --resume to continue it or choose another folder")
+        raise UserError(
+            f"{run_dir} already holds a run; use --resume to continue it or choose another folder"
+        )
 
     seed_everything(cfg.train.seed)
     train_set = SedDataset(data_dir, cfg, "train")
@@ -225,12 +239,18 @@ def train(
         (run_dir / "classes.txt").write_text("".join(c + "\n" for c in train_set.classes))
     rows = _read_log(run_dir / "log.csv", start) if is_main else []
     if distributed:
+        if device.type == "cuda":  # batch statistics over the global batch, as in one process
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         model = torch.nn.parallel.DistributedDataParallel(model)
 
     iterations = cfg.train.iterations
-    sampler = IterationBatches(len(train_set), cfg.train.batch_size, cfg.train.seed, start, iterations, rank, world)
+    sampler = IterationBatches(
+        len(train_set), cfg.train.batch_size, cfg.train.seed, start, iterations, rank, world
+    )
     loader = torch.utils.data.DataLoader(
-        train_set, batch_sampler=sampler, num_workers=cfg.train.num_workers,
+        train_set,
+        batch_sampler=sampler,
+        num_workers=cfg.train.num_workers,
         generator=torch.Generator(),  # keep the global random state for the model alone
         pin_memory=device.type == "cuda",
     )
@@ -264,22 +284,38 @@ def train(
             means = dict(zip(sums, (t / world).tolist(), strict=True))
         if is_main:
             val = validate(_unwrap(model), val_set, cfg, device)
-            row = {"iteration": it, "epoch": round(it * cfg.train.batch_size / len(train_set), 3),
-                   "lr": scheduler.get_last_lr()[0], "loss": means["total"], "bce": means["bce"],
-                   "segment": means["segment"], "silent": means["silent"], **val,
-                   "seconds": round(time.perf_counter() - tic, 2)}
+            row = {
+                "iteration": it,
+                "epoch": round(it * cfg.train.batch_size / len(train_set), 3),
+                "lr": scheduler.get_last_lr()[0],
+                "loss": means["total"],
+                "bce": means["bce"],
+                "segment": means["segment"],
+                "silent": means["silent"],
+                **val,
+                "seconds": round(time.perf_counter() - tic, 2),
+            }
             rows.append(row)
             _write_log(run_dir / "log.csv", rows)
             value = sign * row[best_col]
             if value > best:
                 best = value
-                _save_atomic({"model": _unwrap(model).state_dict(), "iteration": it, best_col: row[best_col]},
-                             run_dir / "best.pt")
-            _save_atomic({
-                "model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                "rng": torch.get_rng_state(), "iteration": it, "best": best,
-            }, last)
+                _save_atomic(
+                    {"model": _unwrap(model).state_dict(), "iteration": it, best_col: row[best_col]},
+                    run_dir / "best.pt",
+                )
+            _save_atomic(
+                {
+                    "model": _unwrap(model).state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "iteration": it,
+                    "best": best,
+                },
+                last,
+            )
             bar.set_postfix(loss=f"{means['total']:.3f}", **{best_col: f"{row[best_col]:.3f}"})
         if distributed:
             dist.barrier()
@@ -320,5 +356,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.add_argument("data_dir", type=Path)
     sub.add_argument("--config", help="a YAML config file (default: the built-in defaults)")
     sub.add_argument("--out", type=Path, required=True, help="run directory")
-    sub.add_argument("--set", nargs="+", metavar="KEY=VALUE", help="config overrides, e.g. train.iterations=100")
+    sub.add_argument(
+        "--set", nargs="+", metavar="KEY=VALUE", help="config overrides, e.g. train.iterations=100"
+    )
     sub.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")

@@ -1,0 +1,293 @@
+"""The experiment grids of the paper's Table 1 and Table 2, over seeds, beside the paper's numbers.
+
+``mtlsed reproduce --table 1 --profile NAME`` trains and evaluates every row of
+a table for every seed of the profile, in ``runs/NAME/tableN/ROW/seedS``. A run
+with a ``metrics.json`` is finished and is skipped when the grid is run again;
+a run killed mid-way resumes from its last checkpoint. The tables
+(``tableN.csv`` and ``tableN.md``) give the mean and standard deviation over
+seeds of each metric next to the paper's value.
+
+Without ``--data``, the embedded synthetic set of the profile's size is mixed
+first (the ``overlapped`` recipe for Table 1, ``desed-like`` for Table 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+
+from mtlsed.cli import UserError, add_command
+from mtlsed.config import Config
+from mtlsed.envinfo import environment, hardware_line
+from mtlsed.profiles import Profile, load_profile
+
+METRICS = ["at_map", "sed_map", "er", "d", "i", "f1", "psds1", "psds2"]
+PAPER_METRICS = ["at_map", "sed_map", "er", "d", "i"]
+LOWER_IS_BETTER = {"er", "d", "i"}
+
+
+@dataclass
+class Row:
+    """One row of a table: a model and a loss setting."""
+
+    table: int
+    key: str  # folder name
+    method: str  # as in the paper's table
+    loss: str  # bce, segment, segment+silent
+    selection: str = ""  # label-guided, self-supervised
+    topk: int | None = None
+    overrides: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        parts = [self.method, self.loss]
+        if self.selection:
+            parts.append(self.selection + (f" top{self.topk}" if self.topk else ""))
+        return " / ".join(parts)
+
+
+def _mtl(loss: str, selection: str, topk: int | None = None) -> dict:
+    return {
+        "loss.segment_weight": 0.2,
+        "loss.silent_weight": 0.2 if loss == "segment+silent" else 0.0,
+        "loss.selection": "label" if selection == "label-guided" else "topk",
+        **({"loss.topk": topk} if topk else {}),
+    }
+
+
+BCE_ONLY = {"loss.segment_weight": 0.0, "loss.silent_weight": 0.0}
+
+
+def table_rows(table: int) -> list[Row]:
+    if table == 1:
+        rows = [Row(1, "ddc_fap", "DDC-FAP", "bce", overrides={"model.name": "ddc_fap", **BCE_ONLY})]
+        for loss in ("segment", "segment+silent"):
+            tag = loss.replace("+", "_")
+            rows.append(
+                Row(
+                    1,
+                    f"{tag}-label",
+                    "DDC-FAP",
+                    loss,
+                    "label-guided",
+                    overrides={"model.name": "ddc_fap", **_mtl(loss, "label-guided")},
+                )
+            )
+            for k in (2, 3, 5):
+                rows.append(
+                    Row(
+                        1,
+                        f"{tag}-top{k}",
+                        "DDC-FAP",
+                        loss,
+                        "self-supervised",
+                        k,
+                        overrides={"model.name": "ddc_fap", **_mtl(loss, "self-supervised", k)},
+                    )
+                )
+        return rows
+    if table == 2:
+        rows = [
+            Row(2, name, method, "bce", overrides={"model.name": name, **BCE_ONLY})
+            for name, method in (
+                ("attention", "Attention"),
+                ("talnet", "TALNet"),
+                ("vgg_gwrp", "VGG-GWRP"),
+                ("ddc_fap", "DDC-FAP"),
+            )
+        ]
+        rows.append(
+            Row(
+                2,
+                "mtl_ddc_fap",
+                "MTL-DDC-FAP",
+                "segment+silent",
+                "label-guided",
+                overrides={"model.name": "ddc_fap", **_mtl("segment+silent", "label-guided")},
+            )
+        )
+        return rows
+    raise UserError(f"the paper has tables 1 and 2, not {table}")
+
+
+def paper_numbers() -> list[dict]:
+    """The paper's Table 1 and 2 (``tables.csv``)."""
+    text = files("mtlsed").joinpath("paper_tables.csv").read_text()
+    return list(csv.DictReader(text.splitlines()))
+
+
+def paper_row(row: Row) -> dict | None:
+    for p in paper_numbers():
+        if (
+            int(p["table"]) == row.table
+            and p["method"] == row.method
+            and p["loss"] == row.loss
+            and p["selection"] == row.selection
+            and (p["topk"] or None) == (str(row.topk) if row.topk else None)
+        ):
+            return {m: float(p[m]) for m in PAPER_METRICS}
+    return None
+
+
+def default_data_dir(profile: Profile, table: int, root: Path) -> Path:
+    recipe = "overlapped" if table == 1 else "desed-like"
+    sr = profile.config().features.sample_rate
+    return root / f"{recipe}-{profile.params['n_clips']}clips-{sr}hz-seed{profile.params.get('data_seed', 0)}"
+
+
+def ensure_data(profile: Profile, table: int, root: Path) -> Path:
+    """Mix (or finish mixing) the embedded set a profile asks for."""
+    from mtlsed.data.build import BuildSpec, build_dataset
+
+    out = default_data_dir(profile, table, root)
+    if not (out / "weak.tsv").is_file():
+        recipe = "overlapped" if table == 1 else "desed-like"
+        spec = BuildSpec(
+            recipe,
+            profile.params["n_clips"],
+            profile.params.get("data_seed", 0),
+            profile.config().features.sample_rate,
+        )
+        build_dataset(out, spec)
+    return out
+
+
+def run_one(row: Row, seed: int, cfg: Config, data_dir: Path, run_dir: Path, log=print) -> dict:
+    """Train and evaluate one (row, seed); a finished run is read back, a started one resumed."""
+    from mtlsed.evaluate import evaluate_run
+    from mtlsed.train import train
+
+    metrics_path = run_dir / "metrics.json"
+    if metrics_path.is_file():
+        log(f"  {row.key} seed {seed}: done earlier, kept")
+        return json.loads(metrics_path.read_text())
+    start = time.perf_counter()
+    cfg = cfg.with_overrides({**row.overrides, "train.seed": seed})
+    train(data_dir, cfg, run_dir, resume=True, progress=False)
+    train_s = time.perf_counter() - start
+    metrics = evaluate_run(run_dir, data_dir)
+    metrics["train_seconds"] = round(train_s, 1)
+    metrics["environment"] = environment()
+    metrics_path.write_text(json.dumps(metrics, indent=1))
+    log(
+        f"  {row.key} seed {seed}: "
+        + "  ".join(f"{k} {metrics[k]:.3f}" for k in METRICS if k in metrics)
+        + f"  ({train_s:.0f} s)"
+    )
+    return metrics
+
+
+def aggregate(rows: list[Row], results: dict[str, list[dict]]) -> list[dict]:
+    """Mean and std over seeds per row and metric, with the paper's value."""
+    out = []
+    for row in rows:
+        runs = results.get(row.key, [])
+        entry = {
+            "table": row.table,
+            "row": row.key,
+            "method": row.method,
+            "loss": row.loss,
+            "selection": row.selection,
+            "topk": row.topk or "",
+            "n_seeds": len(runs),
+        }
+        paper = paper_row(row) or {}
+        for m in METRICS:
+            values = np.array([r[m] for r in runs if m in r and r[m] == r[m]], dtype=float)
+            entry[f"{m}_mean"] = float(values.mean()) if len(values) else float("nan")
+            entry[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+            entry[f"{m}_paper"] = paper.get(m, float("nan"))
+        out.append(entry)
+    return out
+
+
+def markdown_table(entries: list[dict], metrics=METRICS) -> str:
+    """Rows as markdown: ``ours (mean ± std) / paper`` per metric."""
+    head = ["Method", "Loss", "Selection", "Seeds"] + [m.upper().replace("_", "-") for m in metrics]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for e in entries:
+        sel = e["selection"] + (f" (top{e['topk']})" if e["topk"] else "")
+        cells = [e["method"], e["loss"], sel or "/", str(e["n_seeds"])]
+        for m in metrics:
+            mean, std, paper = e[f"{m}_mean"], e[f"{m}_std"], e[f"{m}_paper"]
+            ours = "n/a" if mean != mean else (f"{mean:.3f}" + (f" ± {std:.3f}" if std == std else ""))
+            cells.append(ours + (f" ({paper:.3f})" if paper == paper else ""))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_tables(entries: list[dict], out: Path, table: int, header: str) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = out / f"table{table}.csv", out / f"table{table}.md"
+    with csv_path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, list(entries[0]))
+        writer.writeheader()
+        writer.writerows(entries)
+    md_path.write_text(header + "\n\n" + markdown_table(entries) + "\n")
+    return csv_path, md_path
+
+
+def reproduce(
+    table: int,
+    profile_name: str,
+    data_dir: Path | None = None,
+    out: Path | None = None,
+    data_root: Path | None = None,
+    rows: list[str] | None = None,
+    log=print,
+) -> list[dict]:
+    """Run (or finish) the grid of a table under a profile and write its tables."""
+    profile = load_profile(profile_name)
+    root = Path.cwd()
+    out = Path(out or root / "runs" / profile.name / f"table{table}")
+    selected = table_rows(table)
+    if rows:
+        unknown = set(rows) - {r.key for r in selected}
+        if unknown:
+            raise UserError(
+                f"unknown row(s) {sorted(unknown)}; table {table} has {[r.key for r in selected]}"
+            )
+        selected = [r for r in selected if r.key in rows]
+    data = Path(data_dir) if data_dir else ensure_data(profile, table, Path(data_root or root / "data"))
+    seeds = profile.params["seeds"]
+    log(f"table {table}, profile {profile.name}: {len(selected)} rows x {len(seeds)} seeds on {data}")
+    results: dict[str, list[dict]] = {}
+    for row in selected:
+        for seed in seeds:
+            m = run_one(row, seed, profile.config(), data, out / row.key / f"seed{seed}", log)
+            results.setdefault(row.key, []).append(m)
+    entries = aggregate(selected, results)
+    env = next(iter(results.values()))[0].get("environment", environment())
+    header = (
+        f"Table {table} reproduced with profile `{profile.name}` ({profile.params['description']}) "
+        f"on {data.name}; seeds {seeds}; hardware: {hardware_line(env)}; torch {env['torch']}. "
+        "Cells: our mean ± std over seeds (the paper's value)."
+    )
+    csv_path, md_path = write_tables(entries, out, table, header)
+    log(f"tables written: {csv_path}, {md_path}")
+    return entries
+
+
+def _run(args: argparse.Namespace) -> int:
+    entries = reproduce(args.table, args.profile, args.data, args.out, args.data_root, args.rows)
+    print(markdown_table(entries, ["at_map", "sed_map", "er", "d", "i"]))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    sub = add_command(
+        subparsers, "reproduce", "run the grid of the paper's Table 1 or 2 under a profile", _run
+    )
+    sub.add_argument("--table", type=int, choices=[1, 2], required=True)
+    sub.add_argument("--profile", required=True, help="a profile in params/ (ci, cpu, paper) or a YAML path")
+    sub.add_argument("--data", type=Path, help="a dataset folder (default: mix the embedded set)")
+    sub.add_argument("--data-root", type=Path, help="where embedded sets are mixed (default: ./data)")
+    sub.add_argument("--out", type=Path, help="grid folder (default: runs/PROFILE/tableN)")
+    sub.add_argument("--rows", nargs="+", help="only these rows (folder names)")

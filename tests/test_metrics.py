@@ -1,0 +1,112 @@
+"""Metrics on small hand-built cases whose values are worked out here."""
+
+import numpy as np
+import pytest
+
+from mtlsed.config import EvalConfig, FeatureConfig
+from mtlsed.data.format import Event
+from mtlsed.metrics import (
+    Scores,
+    at_map,
+    detect_events,
+    event_based,
+    frame_boundaries,
+    median_width,
+    psds_scores,
+    sed_map,
+)
+
+
+def test_at_map_by_hand():
+    labels = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 0], [0, 0, 0]])
+    scores = np.array([[0.9, 0.2, 0.5], [0.8, 0.3, 0.5], [0.7, 0.9, 0.5], [0.1, 0.1, 0.5]])
+    # class 0: ranked 1, 0, 1, 0 -> precisions at the hits 1 and 2/3 -> AP 5/6
+    # class 1: ranked 0 (0.9), 1 (0.3) -> precision 1/2 at the hit -> AP 1/2
+    # class 2: no positive -> left out
+    assert at_map(labels, scores) == pytest.approx((5 / 6 + 1 / 2) / 2)
+
+
+def test_sed_map_pools_frames_of_all_clips():
+    labels = np.zeros((2, 1, 3))
+    labels[0, 0, 0] = 1
+    labels[1, 0, 2] = 1
+    scores = np.array([[[0.9, 0.8, 0.1]], [[0.2, 0.3, 0.7]]])
+    # frames ranked by score: 0.9 (hit), 0.8, 0.7 (hit) -> precisions 1 and 2/3 -> AP 5/6
+    assert sed_map(labels, scores) == pytest.approx(5 / 6)
+
+
+def test_frame_boundaries_follow_the_front_end():
+    b = frame_boundaries(FeatureConfig(sample_rate=32000), 311)
+    assert len(b) == 312
+    assert b[0] == pytest.approx((1024 - 512) / 32000) and b[1] - b[0] == pytest.approx(0.032)
+
+
+def test_post_processing_by_hand():
+    boundaries = np.arange(21) * 0.1
+    frame = np.zeros((2, 20))
+    frame[0, 5:10] = 0.8  # an event over frames 5-9
+    frame[0, 15] = 0.9  # a one-frame spike, removed by a 3-frame median filter
+    frame[1, 2:6] = 0.9  # class 1: frames high, but its clip probability is below the gate
+    cfg = EvalConfig(clip_threshold=0.5, frame_threshold=0.5, median_filter_s=0.3)
+    assert median_width(cfg, 0.1) == 3
+    events = detect_events(frame, np.array([0.7, 0.3]), boundaries, ["dog", "cat"], cfg)
+    assert events == [(pytest.approx(0.5), pytest.approx(1.0), "dog")]
+    no_filter = EvalConfig(clip_threshold=0.0, frame_threshold=0.5, median_filter_s=0.0)
+    events = detect_events(frame, np.array([0.7, 0.3]), boundaries, ["dog", "cat"], no_filter)
+    rounded = sorted((round(a, 6), round(b, 6), lab) for a, b, lab in events)
+    assert rounded == [(0.2, 0.6, "cat"), (0.5, 1.0, "dog"), (1.5, 1.6, "dog")]
+
+
+def test_event_based_metrics_by_hand():
+    reference = {"a.wav": [Event("a.wav", 1.0, 3.0, "dog"), Event("a.wav", 5.0, 6.0, "cat")]}
+    estimated = {
+        "a.wav": [
+            (1.1, 3.2, "dog"),  # onset within 200 ms, offset within max(200 ms, 50 % of 2 s): correct
+            (5.5, 6.0, "cat"),  # onset 500 ms late: not correct -> the reference cat is a deletion
+            (8.0, 9.0, "siren"),  # nothing there: insertion
+        ]
+    }
+    m = event_based(reference, estimated, ["dog", "cat", "siren"], t_collar=0.2, percentage_of_length=0.5)
+    # N = 2 reference events, 1 correct, S = 0, D = 1, I = 2 -> ER = 3 / 2
+    assert m["er"] == pytest.approx(1.5)
+    assert m["d"] == pytest.approx(0.5) and m["i"] == pytest.approx(1.0) and m["s"] == 0
+    # precision 1/3, recall 1/2 -> F1 = 2 * (1/6) / (5/6) = 0.4
+    assert m["f1"] == pytest.approx(0.4)
+    # same boundaries, wrong label: a substitution
+    m = event_based(reference, {"a.wav": [(1.0, 3.0, "cat"), (5.0, 6.0, "cat")]}, ["dog", "cat"])
+    assert m["s"] == pytest.approx(0.5) and m["er"] == pytest.approx(0.5)
+
+
+def _scores_for(events_by_file, detected, classes, n_frames=100, hop=0.1):
+    boundaries = np.arange(n_frames + 1) * hop
+    centres = boundaries[:-1] + hop / 2
+    frame = np.zeros((len(events_by_file), len(classes), n_frames))
+    for i, name in enumerate(events_by_file):
+        for ev in events_by_file[name]:
+            if (name, ev.label, ev.onset) in detected:
+                frame[i, classes.index(ev.label), (centres >= ev.onset) & (centres < ev.offset)] = 1.0
+    return Scores(list(events_by_file), classes, frame.max(-1), frame, boundaries)
+
+
+def test_psds_perfect_half_and_nothing():
+    classes = ["dog", "cat"]
+    # 0.5 s events in 10 s clips: at the lowest threshold every class is "on" for the
+    # whole clip, which overlaps an event by 5 %, below even PSDS2's 10 % criteria,
+    # so that detection is a false alarm and not a hit.
+    ref = {
+        "a.wav": [Event("a.wav", 1.0, 1.5, "dog"), Event("a.wav", 4.0, 4.5, "cat")],
+        "b.wav": [Event("b.wav", 2.0, 2.5, "dog"), Event("b.wav", 6.0, 6.5, "cat")],
+    }
+    durations = dict.fromkeys(ref, 10.0)
+    everything = {(n, e.label, e.onset) for n, evs in ref.items() for e in evs}
+    perfect = psds_scores(_scores_for(ref, everything, classes), ref, durations)
+    assert perfect["psds1"] == pytest.approx(1.0) and perfect["psds2"] == pytest.approx(1.0)
+    # one of the two events of each class found, no false alarm below 100 per hour
+    # (one false alarm in 20 s of audio is 180 per hour): TPR 0.5 for both classes, no spread
+    half = psds_scores(
+        _scores_for(ref, {("a.wav", "dog", 1.0), ("b.wav", "cat", 6.0)}, classes), ref, durations
+    )
+    assert half["psds1"] == pytest.approx(0.5) and half["psds2"] == pytest.approx(0.5)
+    # dog found twice, cat never: mean TPR 0.5 minus alpha_st = 1 times its std 0.5 -> 0
+    lopsided = {("a.wav", "dog", 1.0), ("b.wav", "dog", 2.0)}
+    assert psds_scores(_scores_for(ref, lopsided, classes), ref, durations)["psds1"] == pytest.approx(0.0)

@@ -1,0 +1,148 @@
+"""The trainer: determinism, kill-and-resume bit-exactness, DDP with gloo, run-dir contents."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from mtlsed.cli import UserError
+from mtlsed.config import Config
+from mtlsed.models import build_model
+from mtlsed.train import batch_indices, pick_device, train
+
+TINY = [
+    "features.sample_rate=16000",
+    "model.channels=[4, 4]",
+    "train.batch_size=4",
+    "train.lr_decay_every=4",
+    "data.clip_seconds=10.0",
+]
+
+
+def tiny_cfg(**extra) -> Config:
+    return Config().with_overrides(TINY + [f"{k}={v}" for k, v in extra.items()])
+
+
+def weights(run_dir, which="last"):
+    return torch.load(run_dir / f"{which}.pt", weights_only=False)["model"]
+
+
+def read_log(run_dir):
+    with (run_dir / "log.csv").open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_device_and_batches():
+    assert pick_device("auto").type in ("cuda", "mps", "cpu")
+    assert pick_device("cpu").type == "cpu"
+    first = [batch_indices(10, 4, 0, it) for it in range(2)]  # epoch 0: two batches of a permutation
+    assert len(set(first[0]) | set(first[1])) == 8
+    assert batch_indices(10, 4, 0, 2) != batch_indices(10, 4, 0, 0)  # epoch 1 is another permutation
+    assert batch_indices(10, 4, 0, 1) == first[1]
+    with pytest.raises(UserError, match="larger than the training split"):
+        batch_indices(3, 4, 0, 0)
+
+
+def test_same_seed_same_results_and_run_dir_contents(small_set, tmp_path):
+    cfg = tiny_cfg(**{"train.iterations": 6, "train.eval_every": 3})
+    a = train(small_set, cfg, tmp_path / "a")
+    b = train(small_set, cfg, tmp_path / "b")
+    for name in ("config.yaml", "classes.txt", "log.csv", "last.pt", "best.pt"):
+        assert (a / name).is_file()
+    log_a, log_b = read_log(a), read_log(b)
+    assert [r["iteration"] for r in log_a] == ["3", "6"]
+    for col in ("loss", "bce", "segment", "silent", "val_loss", "val_at_map", "val_sed_map", "lr"):
+        assert [r[col] for r in log_a] == [r[col] for r in log_b], col
+    assert float(log_a[-1]["lr"]) == pytest.approx(1e-3 * 0.9)  # one decay after 4 iterations
+    # total = 1 * bce + 0.2 * segment + 0.2 * silent, term by term
+    r = log_a[0]
+    assert float(r["loss"]) == pytest.approx(
+        float(r["bce"]) + 0.2 * float(r["segment"]) + 0.2 * float(r["silent"])
+    )
+    wa, wb = weights(a), weights(b)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    saved = Config.load(a / "config.yaml")
+    assert saved.data.root == str(small_set.resolve()) and saved.model.channels == [4, 4]
+    other = train(
+        small_set, tiny_cfg(**{"train.iterations": 6, "train.eval_every": 3, "train.seed": 1}), tmp_path / "c"
+    )
+    assert any(not torch.equal(wa[k], weights(other)[k]) for k in wa)
+    with pytest.raises(UserError, match="already holds a run"):
+        train(small_set, cfg, a)
+    with pytest.raises(UserError, match="differs from"):
+        train(small_set, tiny_cfg(**{"train.iterations": 7, "train.eval_every": 3}), a, resume=True)
+
+
+def _cli_train(data, out, overrides, resume=False):
+    cmd = [sys.executable, "-m", "mtlsed", "train", str(data), "--out", str(out), "--set", *overrides]
+    return cmd + (["--resume"] if resume else [])
+
+
+def test_kill_and_resume_is_bit_exact(small_set, tmp_path):
+    overrides = TINY + ["train.iterations=120", "train.eval_every=5", "model.dropout=0.2"]
+    reference = tmp_path / "reference"
+    subprocess.run(_cli_train(small_set, reference, overrides), check=True, capture_output=True)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        _cli_train(small_set, killed, overrides), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (killed / "log.csv").is_file() and len((killed / "log.csv").read_text().splitlines()) >= 4:
+            break
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_at_kill = torch.load(killed / "last.pt", weights_only=False)["iteration"]
+    assert 5 <= done_at_kill < 120, "the kill must land mid-training"
+    resumed = subprocess.run(
+        _cli_train(small_set, killed, overrides, resume=True), capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    ref, got = weights(reference), weights(killed)
+    assert all(torch.equal(ref[k], got[k]) for k in ref)
+    assert [r["loss"] for r in read_log(killed)] == [r["loss"] for r in read_log(reference)]
+    assert not list(killed.glob("*.tmp"))
+
+
+def test_ddp_with_two_gloo_processes_matches_one_process(small_set, tmp_path):
+    overrides = TINY + ["train.iterations=4", "train.eval_every=4", "train.batch_size=8"]
+    single = tmp_path / "single"
+    subprocess.run(_cli_train(small_set, single, overrides), check=True, capture_output=True)
+    ddp = tmp_path / "ddp"
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "mtlsed",
+        "train",
+        str(small_set),
+        "--out",
+        str(ddp),
+        "--set",
+        *overrides,
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    a, b = weights(single), weights(ddp)
+    torch.manual_seed(0)  # the initial weights, as the trainer draws them
+    init = build_model(Config.load(single / "config.yaml").model, 10, 64).state_dict()
+    params = [k for k in a if a[k].is_floating_point() and "running" not in k]
+    step_a = torch.cat([(a[k] - init[k]).flatten() for k in params])
+    step_b = torch.cat([(b[k] - init[k]).flatten() for k in params])
+    agree = float((torch.sign(step_a) == torch.sign(step_b)).float().mean())
+    cosine = float(torch.nn.functional.cosine_similarity(step_a, step_b, dim=0))
+    assert agree > 0.9 and cosine > 0.95, (agree, cosine)
+    loss_single, loss_ddp = float(read_log(single)[0]["loss"]), float(read_log(ddp)[0]["loss"])
+    assert loss_ddp == pytest.approx(loss_single, rel=0.02)
+    assert len(read_log(ddp)) == 1
