@@ -18,7 +18,7 @@ SHELL := /bin/bash
 # names but lacks; keep the real messages, drop that noise.
 PIPQUIET := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: test book env lint clean help
+.PHONY: test book env lint clean help notebooks
 .DEFAULT_GOAL := help
 
 help:
@@ -45,6 +45,10 @@ test: $(STAMP)
 
 book: $(STAMP)
 	$(PY) -m mtlsed book --profile $(PROFILE)
+
+# Maintainers: rebuild notebooks/*.ipynb from their .py twins with ci outputs (what nbval guards).
+notebooks: $(STAMP)
+	$(PY) -m mtlsed book --refresh-notebooks
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

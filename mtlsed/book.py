@@ -119,7 +119,48 @@ def build_book(profile: str = "cpu", root: Path | None = None, out: Path | None 
     return index
 
 
+def twin_text(notebook: Path) -> str:
+    """The py:percent text a notebook pairs to (jupytext's CLI, so jupytext.toml's filters apply)."""
+    jupytext = str(Path(sys.executable).with_name("jupytext"))
+    result = subprocess.run(
+        [jupytext, "--to", "py:percent", "--output", "-", str(notebook)],
+        capture_output=True,
+        text=True,
+        cwd=notebook.parent,
+        check=True,
+    )
+    return result.stdout
+
+
+def refresh_notebooks(root: Path | None = None, log=print) -> None:
+    """Rebuild the committed notebooks from their text twins and execute them with the ci defaults.
+
+    The ``parameters`` cell of every notebook holds the ``ci`` profile's values, so an
+    execution without parameters is the ``ci`` run whose outputs nbval guards.
+    """
+    import papermill
+
+    root = Path(root or repo_root())
+    jupytext = str(Path(sys.executable).with_name("jupytext"))
+    for twin in sorted((root / "notebooks").glob("[0-9]*.py")):
+        nb = twin.with_suffix(".ipynb")
+        subprocess.run(
+            [jupytext, "--to", "ipynb", "--update" if nb.exists() else "--quiet", str(twin), "-q"],
+            check=True,
+            cwd=twin.parent,
+        )
+        log(f"  executing {nb.name} with the ci defaults ...")
+        papermill.execute_notebook(
+            str(nb), str(nb), cwd=str(nb.parent), kernel_name="python3", progress_bar=False
+        )
+        if twin_text(nb) != twin.read_text():
+            raise UserError(f"{nb} and {twin} differ after the refresh")
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.refresh_notebooks:
+        refresh_notebooks()
+        return 0
     index = build_book(args.profile, out=Path(args.out) if args.out else None)
     print(f"book built: {index}")
     return 0
@@ -131,3 +172,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     sub.add_argument("--profile", default="cpu", help="a profile in params/ (default: cpu)")
     sub.add_argument("--out", help="build folder (default: _build)")
+    sub.add_argument(
+        "--refresh-notebooks",
+        action="store_true",
+        help="rebuild notebooks/*.ipynb from their twins and execute them with the ci defaults",
+    )

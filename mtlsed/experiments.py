@@ -234,6 +234,11 @@ def write_tables(entries: list[dict], out: Path, table: int, header: str) -> tup
     return csv_path, md_path
 
 
+def grid_dir(profile_name: str, table: int, root: Path | None = None) -> Path:
+    """Where ``reproduce`` keeps the runs and tables of a table under a profile."""
+    return Path(root or Path.cwd()) / "runs" / profile_name / f"table{table}"
+
+
 def reproduce(
     table: int,
     profile_name: str,
@@ -242,11 +247,15 @@ def reproduce(
     data_root: Path | None = None,
     rows: list[str] | None = None,
     log=print,
+    root: Path | None = None,
 ) -> list[dict]:
-    """Run (or finish) the grid of a table under a profile and write its tables."""
+    """Run (or finish) the grid of a table under a profile and write its tables.
+
+    ``root`` (default: the working folder) holds ``runs/`` and ``data/``.
+    """
     profile = load_profile(profile_name)
-    root = Path.cwd()
-    out = Path(out or root / "runs" / profile.name / f"table{table}")
+    root = Path(root or Path.cwd())
+    out = Path(out or grid_dir(profile.name, table, root))
     selected = table_rows(table)
     if rows:
         unknown = set(rows) - {r.key for r in selected}

@@ -68,6 +68,12 @@ class LogMel(torch.nn.Module):
         return torch.log(mel + self.cfg.log_eps)
 
 
+def logmel(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Log-mel ``(T, F)`` of one waveform ``(S,)`` with the torch front end (no gradient)."""
+    with torch.no_grad():
+        return LogMel(cfg)(torch.from_numpy(np.asarray(y, dtype=np.float32)))[0].numpy()
+
+
 def logmel_librosa(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """Reference log-mel of one waveform ``(S,)`` with librosa: ``(T, F)``."""
     mel = librosa.feature.melspectrogram(

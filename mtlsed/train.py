@@ -74,7 +74,7 @@ def pick_device(name: str = "auto") -> torch.device:
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 -- seeds legacy global draws in user code too
     torch.manual_seed(seed)
 
 

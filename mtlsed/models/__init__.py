@@ -12,7 +12,7 @@ from mtlsed.models.output import SedOutput
 from mtlsed.models.talnet import TALNet
 from mtlsed.models.vgg_gwrp import VGGGWRP
 
-__all__ = ["MODELS", "SedOutput", "build_model", "count_macs", "model_summary"]
+__all__ = ["MODELS", "SedOutput", "build_model", "count_macs", "model_summary", "receptive_field"]
 
 
 def _ddc(cfg: ModelConfig, k: int, f: int) -> nn.Module:
@@ -86,3 +86,15 @@ def model_summary(model: nn.Module, n_frames: int = 311, n_mels: int = 64) -> di
     """Parameter count and multiply-adds for a clip of ``n_frames`` (311 = 10 s at the paper's front end)."""
     params = sum(p.numel() for p in model.parameters())
     return {"params": params, "macs": count_macs(model, n_frames, n_mels)}
+
+
+def receptive_field(model: nn.Module) -> int:
+    """Receptive field in frames (and bands) of the stride-free conv stack in front of the masks.
+
+    Each 3x3 conv with dilation d widens it by 2 d; 1x1 convs add nothing.
+    """
+    rf = 1
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            rf += (m.kernel_size[0] - 1) * m.dilation[0]
+    return rf

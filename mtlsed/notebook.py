@@ -1,0 +1,211 @@
+"""What the notebooks share: checking papermill parameters, the run card, and the profile's data and run.
+
+Notebook cells stay thin: they call these functions and show what comes back.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mtlsed.config import Config, ConfigError
+from mtlsed.envinfo import environment, hardware_line
+from mtlsed.profiles import PROFILE_KEYS, load_profile
+
+# The parameters every notebook takes: the keys of a profile file.
+NOTEBOOK_PARAMETERS = set(PROFILE_KEYS)
+
+
+class ParameterError(ValueError):
+    """A papermill parameter is unknown or has the wrong type."""
+
+
+def _injected_parameter_names() -> set[str]:
+    """Names assigned by papermill's injected ``# Parameters`` cell, read from the kernel's input history."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return set()
+    shell = get_ipython()
+    if shell is None:
+        return set()
+    names: set[str] = set()
+    for source in shell.user_ns.get("In", []):
+        if source.lstrip().startswith("# Parameters"):
+            for node in ast.parse(source).body:
+                if isinstance(node, ast.Assign):
+                    names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
+
+
+@dataclass
+class Session:
+    """The state of one notebook run: its profile, config, paths and start time."""
+
+    profile: str
+    description: str
+    n_clips: int
+    seeds: list[int]
+    overrides: dict
+    config: Config
+    root: Path
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs" / self.profile
+
+    @property
+    def data_root(self) -> Path:
+        return self.root / "data"
+
+    def card(self) -> str:
+        """Which profile, hardware and package versions produce this notebook's numbers."""
+        env = environment()
+        versions = ", ".join(f"{k} {env[k]}" for k in ("mtlsed", "torch", "numpy", "librosa", "sed_eval"))
+        return (
+            f"profile: {self.profile} ({self.description})\n"
+            f"hardware: {hardware_line(env)}; device used: {self.device}\n"
+            f"software: Python {env['python']}, {versions}"
+        )
+
+    @property
+    def device(self) -> str:
+        from mtlsed.train import pick_device
+
+        return str(pick_device(self.config.train.device))
+
+    def finish(self) -> str:
+        return (
+            f"wall time of this notebook: {time.perf_counter() - self.started:.0f} s (profile {self.profile})"
+        )
+
+
+def project_root() -> Path:
+    """The checkout the notebook runs in (notebooks/ sits below it), else the working folder (Colab)."""
+    here = Path.cwd()
+    return here.parent if (here.parent / "params").is_dir() else here
+
+
+def setup(
+    profile: str, description: str, n_clips, seeds, overrides, root: str | Path | None = None
+) -> Session:
+    """Check the parameters (names, types, config keys) and return the session of this notebook run."""
+    unknown = _injected_parameter_names() - NOTEBOOK_PARAMETERS
+    if unknown:
+        raise ParameterError(
+            f"unknown notebook parameter(s) {sorted(unknown)}; "
+            f"the notebooks take {sorted(NOTEBOOK_PARAMETERS)} "
+            "(configuration keys go inside 'overrides', e.g. -p overrides '{\"train.iterations\": 100}')"
+        )
+    if not isinstance(n_clips, int) or isinstance(n_clips, bool) or n_clips < 10:
+        raise ParameterError(f"parameter n_clips must be an integer >= 10, got {n_clips!r}")
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
+        raise ParameterError(f"parameter seeds must be a non-empty list of integers, got {seeds!r}")
+    if not isinstance(overrides, dict):
+        raise ParameterError(f"parameter overrides must be a mapping of config keys, got {overrides!r}")
+    try:
+        config = Config().with_overrides(overrides)
+    except ConfigError as err:
+        raise ParameterError(f"parameter overrides: {err}") from None
+    if profile in {p.stem for p in (Path(__file__).parent.parent / "params").glob("*.yaml")}:
+        load_profile(profile)  # a named profile must itself be valid
+    return Session(
+        profile,
+        description,
+        n_clips,
+        list(seeds),
+        dict(overrides),
+        config,
+        Path(root or project_root()).resolve(),
+    )
+
+
+def profile_data(session: Session, recipe: str = "overlapped") -> Path:
+    """The embedded data set of the session's size (mixed on first use, then reused)."""
+    from mtlsed.data.build import BuildSpec, build_dataset
+
+    sr = session.config.features.sample_rate
+    out = session.data_root / f"{recipe}-{session.n_clips}clips-{sr}hz-seed0"
+    if not (out / "weak.tsv").is_file():
+        build_dataset(out, BuildSpec(recipe, session.n_clips, 0, sr), progress=False)
+    return out
+
+
+def profile_run(session: Session, data_dir: Path, name: str = "mtl_ddc_fap") -> Path:
+    """The notebooks' main run: MTL-DDC-FAP (segment + silent, label-guided) trained once per profile."""
+    from mtlsed.evaluate import evaluate_run
+    from mtlsed.train import train
+
+    run_dir = session.runs / "notebook" / name
+    if not (run_dir / "metrics.json").is_file():
+        train(
+            data_dir,
+            session.config.with_overrides({"train.seed": session.seeds[0]}),
+            run_dir,
+            resume=True,
+            progress=False,
+        )
+        evaluate_run(run_dir, data_dir)
+    return run_dir
+
+
+@dataclass
+class ClipView:
+    """One test clip seen through a trained model."""
+
+    filename: str
+    audio: object  # (S,) waveform at the feature rate
+    features: object  # (T, F) normalised log-mel
+    clip: object  # (K,)
+    frame: object  # (K, T)
+    masks: object  # (K, T, F) or None
+    events: list
+    labels: list[str]
+    times: object  # (T,) frame centres in seconds
+
+
+def inspect_clip(run_dir: Path, data_dir: Path, i: int = 0, split: str = "test") -> ClipView:
+    """Run the trained model of ``run_dir`` on clip ``i`` of a split and keep everything it gives."""
+    import torch
+
+    from mtlsed.audio import load_audio
+    from mtlsed.data.dataset import SedDataset
+    from mtlsed.train import load_run
+
+    cfg, classes, model = load_run(run_dir, "best", "cpu")
+    ds = SedDataset(data_dir, cfg, split)
+    x, _, _ = ds[i]
+    with torch.no_grad():
+        out = model(x[None])
+    name = ds.filenames[i]
+    audio = load_audio(ds.index.audio_path(name), cfg.features.sample_rate, cfg.data.clip_seconds)
+    return ClipView(
+        name,
+        audio,
+        x.numpy(),
+        out.clip[0].numpy(),
+        out.frame[0].numpy(),
+        None if out.masks is None else out.masks[0].numpy(),
+        ds.index.strong.get(name, []) if ds.index.strong else [],
+        ds.index.weak[name],
+        ds.times,
+    )
+
+
+def model_batch(run_dir: Path, data_dir: Path, n: int = 8, split: str = "test"):
+    """The trained model's output and the clip labels for the first ``n`` clips of a split."""
+    import torch
+
+    from mtlsed.data.dataset import SedDataset
+    from mtlsed.train import load_run
+
+    cfg, classes, model = load_run(run_dir, "best", "cpu")
+    ds = SedDataset(data_dir, cfg, split)
+    x = torch.stack([ds[i][0] for i in range(min(n, len(ds)))])
+    with torch.no_grad():
+        out = model(x)
+    labels = torch.from_numpy(ds.clip_labels[: len(x)])
+    return out, labels, classes, ds.filenames[: len(x)]

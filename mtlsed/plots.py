@@ -1,0 +1,214 @@
+"""Plot helpers for the notebooks, libfmp style: each takes ``ax=None`` and returns ``(fig, ax)``.
+
+Small default sizes and one palette (matplotlib's ``tab10``), so that class
+colours agree between figures.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+FIGSIZE = (7.0, 2.6)
+
+
+def class_colour(k: int):
+    return plt.get_cmap("tab10")(k % 10)
+
+
+def _axes(ax, figsize=FIGSIZE):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def plot_logmel(
+    logmel: np.ndarray, hop_s: float = 0.032, ax=None, title: str | None = None, dynamic_db: float = 80
+):
+    """A log-mel spectrogram ``(T, F)`` (natural-log power) as an image in dB, time in seconds."""
+    standalone = ax is None
+    fig, ax = _axes(ax)
+    db = 10 * logmel / np.log(10)
+    img = ax.imshow(
+        db.T,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        vmin=db.max() - dynamic_db,
+        vmax=db.max(),
+        extent=(0, logmel.shape[0] * hop_s, 0, logmel.shape[1]),
+    )
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("mel band")
+    fig.colorbar(img, ax=ax, label="dB", fraction=0.03) if standalone else None
+    if title:
+        ax.set_title(title)
+    return fig, ax
+
+
+def plot_event_roll(events, classes: list[str], duration: float = 10.0, ax=None, title: str | None = None):
+    """Events ``[(onset, offset, label)]`` (or objects with those attributes) as bars, one row per class."""
+    fig, ax = _axes(ax, (7.0, 0.25 * len(classes) + 0.8))
+    for ev in events:
+        onset, offset, label = (ev.onset, ev.offset, ev.label) if hasattr(ev, "onset") else ev
+        k = classes.index(label)
+        ax.broken_barh([(onset, offset - onset)], (k - 0.4, 0.8), color=class_colour(k))
+    ax.set_yticks(range(len(classes)), classes, fontsize=8)
+    ax.set_ylim(-0.6, len(classes) - 0.4)
+    ax.set_xlim(0, duration)
+    ax.set_xlabel("time (s)")
+    ax.grid(axis="x", alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return fig, ax
+
+
+def overlay_events(ax, events, classes: list[str], n_bands: int = 64):
+    """Draw event boxes (active part) over a spectrogram axis."""
+    for ev in events:
+        onset, offset, label = (ev.onset, ev.offset, ev.label) if hasattr(ev, "onset") else ev
+        k = classes.index(label)
+        ax.add_patch(
+            plt.Rectangle(
+                (onset, 0.5), offset - onset, n_bands - 1, fill=False, lw=1.5, ec=class_colour(k), label=label
+            )
+        )
+    if events:
+        ax.legend(loc="upper right", fontsize=7)
+    return ax
+
+
+def plot_masks(masks: np.ndarray, classes: list[str], hop_s: float = 0.032, active=None, axes=None):
+    """Masks ``(K, T, F)`` as a grid of images; ``active`` classes get a bold title. Returns (fig, axes)."""
+    k = masks.shape[0]
+    cols = 5
+    rows = int(np.ceil(k / cols))
+    if axes is None:
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(2.0 * cols, 1.6 * rows), sharex=True, sharey=True, squeeze=False
+        )
+    else:
+        fig = np.asarray(axes).flat[0].figure
+    flat = np.asarray(axes).ravel()
+    for i, ax in enumerate(flat):
+        if i >= k:
+            ax.axis("off")
+            continue
+        ax.imshow(
+            masks[i].T,
+            origin="lower",
+            aspect="auto",
+            vmin=0,
+            vmax=1,
+            cmap="viridis",
+            extent=(0, masks.shape[1] * hop_s, 0, masks.shape[2]),
+        )
+        bold = active is not None and active[i]
+        ax.set_title(classes[i], fontsize=8, fontweight="bold" if bold else "normal")
+    return fig, axes
+
+
+def plot_matrix(
+    matrix: np.ndarray,
+    labels: list[str],
+    ax=None,
+    title: str | None = None,
+    fmt: str = ".2f",
+    vmax: float | None = 1.0,
+):
+    """A square matrix (e.g. the pairwise dice of one clip) as an annotated heatmap."""
+    fig, ax = _axes(ax, (4.2, 3.6))
+    img = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=vmax)
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    if len(labels) <= 12:
+        for i in range(len(labels)):
+            for j in range(len(labels)):
+                ax.text(
+                    j,
+                    i,
+                    format(matrix[i, j], fmt),
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if matrix[i, j] > 0.6 * (vmax or matrix.max()) else "black",
+                )
+    fig.colorbar(img, ax=ax, fraction=0.046)
+    if title:
+        ax.set_title(title)
+    return fig, ax
+
+
+def plot_curves(log, columns: list[str], ax=None, title: str | None = None, ylabel: str = ""):
+    """Training curves from a ``log.csv`` DataFrame: one line per column against iteration."""
+    fig, ax = _axes(ax, (4.5, 2.8))
+    for i, col in enumerate(columns):
+        data = log[["iteration", col]].dropna()
+        ax.plot(data["iteration"], data[col], marker="o", ms=3, label=col, color=class_colour(i))
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return fig, ax
+
+
+def plot_frame_probs(
+    frame: np.ndarray,
+    classes: list[str],
+    times: np.ndarray,
+    reference=None,
+    ax=None,
+    title: str | None = None,
+    threshold: float | None = None,
+):
+    """Frame probabilities ``(K, T)`` of the classes that matter, with reference events shaded."""
+    fig, ax = _axes(ax)
+    shown = set()
+    if reference:
+        for ev in reference:
+            k = classes.index(ev.label)
+            ax.axvspan(ev.onset, ev.offset, color=class_colour(k), alpha=0.15)
+            shown.add(k)
+    shown |= {k for k in range(len(classes)) if frame[k].max() > 0.3}
+    for k in sorted(shown):
+        ax.plot(times, frame[k], color=class_colour(k), label=classes[k])
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", ls="--", lw=0.8)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("probability")
+    ax.legend(fontsize=7, loc="upper right")
+    if title:
+        ax.set_title(title)
+    return fig, ax
+
+
+def plot_class_gallery(sr: int = 16000, seed: int = 0, seconds: float = 4.0, axes=None):
+    """One example spectrogram of every embedded class (the same front end as the models)."""
+    import torch
+
+    from mtlsed.audio import fix_length
+    from mtlsed.config import FeatureConfig
+    from mtlsed.data.synthetic import GENERATORS, synth_event
+    from mtlsed.features import LogMel
+
+    cfg = FeatureConfig(sample_rate=sr)
+    front = LogMel(cfg)
+    names = list(GENERATORS)
+    if axes is None:
+        fig, axes = plt.subplots(2, 5, figsize=(11, 4), sharex=True, sharey=True)
+    else:
+        fig = np.asarray(axes).flat[0].figure
+    for ax, name in zip(np.asarray(axes).ravel(), names, strict=False):
+        y = fix_length(synth_event(name, np.random.default_rng(seed), sr), int(seconds * sr))
+        logmel = front(torch.from_numpy(y))[0].numpy()
+        plot_logmel(logmel, cfg.hop_ms / 1000, ax=ax, title=name, dynamic_db=70)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    fig.supxlabel("time (s)", fontsize=9)
+    fig.supylabel("mel band", fontsize=9)
+    fig.tight_layout()
+    return fig, axes

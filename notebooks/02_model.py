@@ -1,0 +1,189 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 2. The mask-based model: DDC blocks and frequency-dependent auto-pooling
+#
+# DDC-FAP turns the log-mel spectrogram of a clip into **one time-frequency mask per
+# class** and pools each mask into a clip probability. This chapter opens the model:
+# its size next to the baselines, how far each mask value can see, the masks a trained
+# model produces for a test clip, and how FAP weights the mel bands to give the
+# frame-level detection of Eq. (1).
+
+# %% tags=["remove-cell"]
+# Colab: install mtlsed when it is missing (Colab's own torch is kept); does nothing locally.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("mtlsed") is None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/mtlsed/mtlsed"], check=True
+    )
+
+# %% tags=["parameters"]
+# Papermill parameters: a profile from params/ (`-f params/cpu.yaml`) replaces these.
+profile = "ci"
+description = "smoke test of the real code path on a tiny embedded set (CPU, seconds per run)"
+n_clips = 48
+seeds = [0]
+overrides = {
+    "features.sample_rate": 16000,
+    "model.channels": [8, 8],
+    "model.dilations": [1, 2],
+    "train.batch_size": 8,
+    "train.iterations": 20,
+    "train.eval_every": 10,
+    "train.lr_decay_every": 1000,
+}
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+
+import mtlsed.notebook as nb
+from mtlsed import plots
+from mtlsed.config import ModelConfig
+from mtlsed.models import DISPLAY_NAMES, MODELS, build_model, model_summary, receptive_field
+from mtlsed.models.pooling import autopool, gwrp, linear_softmax
+
+session = nb.setup(profile, description, n_clips, seeds, overrides)
+print(session.card())
+
+# %% [markdown]
+# ## Sizes: the paper's models and this profile's
+#
+# Parameters and multiply-adds for one 10 s clip (311 frames x 64 bands). The DDC block
+# replaces each 3x3 convolution by a dilated depthwise 3x3 and a pointwise 1x1, which
+# is where DDC-FAP's savings over Kong's VGG-like block come from.
+
+# %% tags=["nbval-check-output"]
+rows = []
+for name in MODELS:
+    summary = model_summary(build_model(ModelConfig(name=name), 10, 64))
+    rows.append(
+        {
+            "model": DISPLAY_NAMES[name],
+            "parameters": summary["params"],
+            "GMAC per clip": round(summary["macs"] / 1e9, 2),
+        }
+    )
+ours = build_model(session.config.model, 10, 64)
+summary = model_summary(ours)
+rows.append(
+    {
+        "model": f"DDC-FAP, profile {session.profile}",
+        "parameters": summary["params"],
+        "GMAC per clip": round(summary["macs"] / 1e9, 3),
+    }
+)
+pd.DataFrame(rows).set_index("model")
+
+# %% [markdown]
+# The masks keep the full resolution of the input: there is no pooling or stride in
+# the network. Growing dilations widen what each mask value depends on:
+
+# %% tags=["nbval-check-output"]
+full = build_model(ModelConfig(name="ddc_fap"), 10, 64)
+hop_ms = session.config.features.hop_ms
+for label, model in (("paper size", full), (f"profile {session.profile}", ours)):
+    rf = receptive_field(model)
+    print(f"{label}: receptive field {rf} frames ({rf * hop_ms / 1000:.2f} s) x {rf} mel bands")
+
+# %% [markdown]
+# ## The masks of a trained model
+#
+# The profile's model, MTL-DDC-FAP (segment and silent losses, label-guided), is
+# trained once per profile and reused by the later chapters; chapter 4 shows its
+# training in detail.
+
+# %%
+data_dir = nb.profile_data(session, "overlapped")
+run_dir = nb.profile_run(session, data_dir)
+view = nb.inspect_clip(run_dir, data_dir, i=0)
+classes = (run_dir / "classes.txt").read_text().split()
+hop_s = hop_ms / 1000
+print(f"test clip {view.filename}: weak label {', '.join(view.labels)}")
+
+# %%
+fig, ax = plots.plot_logmel(view.features * 3, hop_s, title=f"{view.filename} (normalised log-mel)")
+plots.overlay_events(ax, view.events, classes)
+
+# %%
+active = [c in view.labels for c in classes]
+fig, axes = plots.plot_masks(view.masks, classes, hop_s, active=active)
+fig.suptitle("masks of every class (labelled classes in bold)", fontsize=10)
+fig.tight_layout()
+
+# %% [markdown]
+# ## Frequency-dependent auto-pooling
+#
+# For class $k$ and band $f$, FAP auto-pools the mask over time with its own
+# sharpness $\alpha_{kf}$ and weights the bands with $w_k(f) = \mathrm{softmax}_f(\beta_{kf})$.
+# Both start at zero (the plain mean); training moves them. The learned band weights
+# show where each class lives in frequency:
+
+# %%
+fap = build_model(session.config.model, len(classes), 64)
+fap.load_state_dict(torch.load(run_dir / "best.pt", weights_only=False)["model"])
+weights = fap.pool.band_weights().detach().numpy()
+fig, ax = plt.subplots(figsize=(7, 2.8))
+img = ax.imshow(weights, aspect="auto", cmap="viridis", origin="lower")
+ax.set_yticks(range(len(classes)), classes, fontsize=7)
+ax.set_xlabel("mel band f")
+ax.set_title("learned band weights $w_k(f)$")
+fig.colorbar(img, ax=ax, fraction=0.03)
+fig.tight_layout()
+
+# %% [markdown]
+# Eq. (1) gives the frame-level probability $\hat{y}_k(t) = \sum_f w_k(f) \hat{M}_k(t, f)$,
+# the detection output, here against the reference events (shaded):
+
+# %%
+fig, ax = plots.plot_frame_probs(
+    view.frame,
+    classes,
+    view.times,
+    view.events,
+    title="frame probabilities, Eq. (1)",
+    threshold=session.config.eval.frame_threshold,
+)
+
+# %% [markdown]
+# ## FAP beside the baselines' pooling
+#
+# The baselines pool differently: VGG-GWRP ranks all mask values of a class and
+# weights them by $0.9998^{j}$; TALNet pools frame probabilities with linear softmax
+# $\sum p^2 / \sum p$; auto-pool with one $\alpha$ per class sits between mean and
+# max. On the masks of this clip:
+
+# %%
+masks = torch.from_numpy(view.masks)
+frame_mean = masks.mean(-1)
+table = pd.DataFrame(
+    {
+        "label": [int(a) for a in active],
+        "FAP (model)": view.clip,
+        "mean": masks.mean((1, 2)).numpy(),
+        "max": masks.amax((1, 2)).numpy(),
+        "GWRP": gwrp(masks[None])[0].numpy(),
+        "linear-softmax": linear_softmax(frame_mean, -1).numpy(),
+        "auto-pool a=5": autopool(frame_mean, 5.0, -1).numpy(),
+    },
+    index=classes,
+).round(3)
+table
+
+# %%
+print(session.finish())

@@ -1,0 +1,98 @@
+"""Experiment grids: the rows, the paper's numbers, aggregation, and `reproduce` end to end."""
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mtlsed.experiments import aggregate, markdown_table, paper_row, table_rows
+
+
+def test_rows_of_both_tables_and_their_paper_numbers():
+    t1, t2 = table_rows(1), table_rows(2)
+    assert len(t1) == 9 and len(t2) == 5
+    assert [r.key for r in t2] == ["attention", "talnet", "vgg_gwrp", "ddc_fap", "mtl_ddc_fap"]
+    with open(__file__.replace("tests/test_experiments.py", "mtlsed/paper_tables.csv")) as fh:
+        paper = list(csv.DictReader(fh))
+    assert len(paper) == 14
+    for row in t1 + t2:
+        numbers = paper_row(row)
+        assert numbers is not None, row.key
+    by_key = {r.key: r for r in t1}
+    assert paper_row(by_key["ddc_fap"])["at_map"] == 0.662
+    assert paper_row(by_key["segment_silent-label"])["i"] == 0.612
+    assert paper_row(by_key["segment-top5"])["er"] == 1.631
+    assert by_key["segment-top3"].overrides["loss.topk"] == 3
+    assert by_key["segment-label"].overrides["loss.silent_weight"] == 0.0
+    assert by_key["ddc_fap"].overrides["loss.segment_weight"] == 0.0
+    assert {r.overrides["model.name"] for r in t2} == {"attention", "talnet", "vgg_gwrp", "ddc_fap"}
+
+
+def test_aggregate_mean_and_sample_std():
+    rows = table_rows(1)[:2]
+    results = {
+        rows[0].key: [{"at_map": 0.5, "er": 2.0}, {"at_map": 0.7, "er": 1.0}, {"at_map": 0.6, "er": 1.5}],
+        rows[1].key: [{"at_map": 0.4, "er": float("nan")}],
+    }
+    entries = aggregate(rows, results)
+    assert entries[0]["at_map_mean"] == pytest.approx(0.6)
+    assert entries[0]["at_map_std"] == pytest.approx(0.1)  # sample std of 0.5, 0.7, 0.6
+    assert entries[0]["er_std"] == pytest.approx(0.5)
+    assert entries[0]["at_map_paper"] == 0.662 and entries[0]["n_seeds"] == 3
+    assert np.isnan(entries[1]["at_map_std"]) and np.isnan(entries[1]["er_mean"])
+    md = markdown_table(entries, ["at_map", "er"])
+    assert "0.600 ± 0.100 (0.662)" in md and "0.400 (0.683)" in md and "n/a (1.661)" in md
+
+
+def _reproduce(tmp_path, *args):
+    cmd = [
+        sys.executable,
+        "-m",
+        "mtlsed",
+        "reproduce",
+        "--profile",
+        "ci",
+        "--data-root",
+        str(tmp_path / "data"),
+        "--out",
+        str(tmp_path / "grid"),
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def test_reproduce_table1_ci_end_to_end_and_resume(tmp_path):
+    first = _reproduce(tmp_path, "--table", "1")
+    assert first.returncode == 0, first.stderr[-3000:]
+    grid = tmp_path / "grid"
+    for row in table_rows(1):
+        assert (grid / row.key / "seed0" / "metrics.json").is_file()
+    with (grid / "table1.csv").open() as fh:
+        entries = list(csv.DictReader(fh))
+    assert len(entries) == 9
+    for e in entries:
+        for m in ("at_map", "sed_map", "er", "d", "i"):
+            assert 0 <= float(e[f"{m}_mean"]) and float(e[f"{m}_paper"]) > 0
+    md = (grid / "table1.md").read_text()
+    assert "profile `ci`" in md and "hardware:" in md and "(0.662)" in md
+    again = _reproduce(tmp_path, "--table", "1")
+    assert again.returncode == 0
+    assert again.stdout.count("done earlier, kept") == 9
+    assert (grid / "table1.md").read_text() == md
+
+
+def test_reproduce_table2_rows_and_bad_input(tmp_path):
+    run = _reproduce(tmp_path, "--table", "2", "--rows", "attention", "mtl_ddc_fap")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (tmp_path / "data" / "desed-like-48clips-16000hz-seed0" / "weak.tsv").is_file()
+    assert "| Attention |" in (tmp_path / "grid" / "table2.md").read_text()
+    bad = _reproduce(tmp_path, "--table", "2", "--rows", "resnet")
+    assert bad.returncode == 2 and "unknown row(s) ['resnet']" in bad.stderr
+    bad = subprocess.run(
+        [sys.executable, "-m", "mtlsed", "reproduce", "--table", "1", "--profile", "gpu"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "profile 'gpu' not found" in bad.stderr

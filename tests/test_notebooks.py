@@ -1,0 +1,103 @@
+"""Notebook guards: text twins, parameters, papermill end to end, and a clear error for a bad parameter."""
+
+import ast
+import json
+import shutil
+from pathlib import Path
+
+import papermill
+import pytest
+import yaml
+
+from mtlsed.book import twin_text
+from mtlsed.profiles import load_profile
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+
+
+def test_five_paired_notebooks():
+    assert [nb.stem for nb in NOTEBOOKS] == [
+        "01_data",
+        "02_model",
+        "03_losses",
+        "04_training",
+        "05_evaluation",
+    ]
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_text_twin_matches_by_content(nb):
+    assert twin_text(nb) == nb.with_suffix(".py").read_text(), f"run `jupytext --sync {nb}`"
+
+
+def _parameters(nb: Path) -> dict:
+    cells = json.loads(nb.read_text())["cells"]
+    cell = next(c for c in cells if "parameters" in c["metadata"].get("tags", []))
+    values = {}
+    for node in ast.parse("".join(cell["source"])).body:
+        values[node.targets[0].id] = ast.literal_eval(node.value)
+    return values
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_defaults_are_the_ci_profile_and_outputs_are_clean(nb):
+    ci = yaml.safe_load((ROOT / "params" / "ci.yaml").read_text())
+    assert _parameters(nb) == ci
+    cells = json.loads(nb.read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert all(c.get("execution_count") for c in code), "commit the notebooks executed (make notebooks)"
+    for c in code:
+        for out in c.get("outputs", []):
+            assert out["output_type"] != "error"
+            assert out.get("name") != "stderr", (
+                f"stderr in a stored output: {''.join(out.get('text', ''))[:200]}"
+            )
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    """A folder laid out like the checkout, so the notebooks put data/ and runs/ there."""
+    root = tmp_path_factory.mktemp("book")
+    shutil.copytree(ROOT / "params", root / "params")
+    (root / "notebooks").mkdir()
+    return root
+
+
+@pytest.mark.parametrize("name", ["04_training", "05_evaluation"])
+def test_papermill_runs_notebooks_with_the_ci_profile(sandbox, name):
+    out = sandbox / "notebooks" / f"{name}.ipynb"
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / f"{name}.ipynb"),
+        str(out),
+        parameters=load_profile("ci").params,
+        cwd=str(out.parent),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    text = out.read_text()
+    assert "profile: ci" in text and "wall time of this notebook" in text
+    if name == "05_evaluation":
+        assert (sandbox / "runs" / "ci" / "table1" / "table1.md").is_file()
+        assert (sandbox / "runs" / "ci" / "table2" / "table2.md").is_file()
+
+
+@pytest.mark.parametrize(
+    "parameters, message",
+    [
+        ({"n_clip": 50}, r"unknown notebook parameter\(s\) \['n_clip'\]"),
+        ({"overrides": {"train.lrr": 0.1}}, r"parameter overrides: train.lrr: unknown config key"),
+        ({"seeds": "0"}, r"parameter seeds must be a non-empty list of integers"),
+    ],
+)
+def test_a_bad_parameter_fails_with_a_clear_message(sandbox, parameters, message):
+    out = sandbox / "notebooks" / "bad.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError, match=message):
+        papermill.execute_notebook(
+            str(ROOT / "notebooks" / "01_data.ipynb"),
+            str(out),
+            parameters=parameters,
+            cwd=str(out.parent),
+            kernel_name="python3",
+            progress_bar=False,
+        )
