@@ -26,7 +26,7 @@ from pathlib import Path
 import librosa
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from mtlsed.audio import load_audio
 from mtlsed.config import FeatureConfig

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from mtlsed.cli import UserError, add_command
 from mtlsed.config import Config, load_config

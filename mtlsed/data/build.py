@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from mtlsed.audio import write_audio
 from mtlsed.data.format import SPLITS, Event, write_dataset_index

@@ -1,0 +1,64 @@
+"""Listening to masks, and the plot helpers' libfmp-style interface."""
+
+import librosa
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from mtlsed import plots  # noqa: E402
+from mtlsed.config import FeatureConfig  # noqa: E402
+from mtlsed.data.format import Event  # noqa: E402
+from mtlsed.envinfo import environment, hardware_line  # noqa: E402
+from mtlsed.separation import separate  # noqa: E402
+
+CFG = FeatureConfig(sample_rate=16000, fmin=0.0)
+SR = 16000
+
+
+def test_masks_pass_block_and_pick_out_a_tone():
+    t = np.arange(10 * SR) / SR
+    low, high = np.sin(2 * np.pi * 1000 * t), np.sin(2 * np.pi * 5000 * t)
+    n_frames = CFG.n_frames(len(t))
+    mix = (0.5 * (low + high)).astype(np.float32)
+    kept = separate(mix, np.ones((n_frames, 64)), CFG)
+    assert np.abs(kept - mix)[SR:-SR].max() < 0.02  # an all-ones mask gives the mixture back
+    assert np.abs(separate(mix, np.zeros((n_frames, 64)), CFG)).max() == 0.0
+    centres = librosa.mel_frequencies(66, fmin=0.0, fmax=SR / 2)[1:-1]
+    mask = np.zeros((n_frames, 64))
+    mask[:, np.abs(centres - 1000) < 300] = 1.0
+    only_low = separate(mix, mask, CFG)[SR:-SR]
+    assert np.corrcoef(only_low, low[SR:-SR])[0, 1] > 0.99
+    assert abs(np.corrcoef(only_low, high[SR:-SR])[0, 1]) < 0.01
+
+
+def test_plot_helpers_take_ax_and_return_fig_ax():
+    classes = ["dog", "cat"]
+    events = [Event("a", 1.0, 2.0, "dog"), (3.0, 4.0, "cat")]
+    log = pd.DataFrame({"iteration": [10, 20], "loss": [1.0, 0.5], "val_at_map": [0.2, None]})
+    calls = [
+        lambda ax: plots.plot_logmel(np.random.default_rng(0).normal(size=(50, 64)), ax=ax),
+        lambda ax: plots.plot_event_roll(events, classes, ax=ax),
+        lambda ax: plots.plot_matrix(np.eye(2), classes, ax=ax),
+        lambda ax: plots.plot_curves(log, ["loss", "val_at_map"], ax=ax),
+        lambda ax: plots.plot_frame_probs(np.full((2, 50), 0.5), classes, np.arange(50) * 0.1, events[:1], ax=ax),
+    ]
+    for call in calls:
+        fig, ax = call(None)
+        assert isinstance(fig, plt.Figure) and ax in fig.axes
+        own_fig, own_ax = plt.subplots()
+        fig2, ax2 = call(own_ax)
+        assert fig2 is own_fig and ax2 is own_ax
+        plt.close("all")
+    fig, axes = plots.plot_masks(np.random.default_rng(0).random((7, 30, 16)), [f"c{i}" for i in range(7)])
+    assert axes.shape == (2, 5)
+    plt.close("all")
+
+
+def test_environment_names_hardware_and_versions():
+    info = environment()
+    for key in ("python", "cpu", "cpu_cores", "gpu", "torch", "mtlsed", "sed_eval"):
+        assert info[key] not in ("", None)
+    assert str(info["cpu_cores"]) in hardware_line(info)
