@@ -29,6 +29,7 @@ from mtlsed.metrics import (
     detect_events,
     event_based,
     frame_boundaries,
+    merge_overlaps,
     psds_scores,
     sed_map,
 )
@@ -68,7 +69,7 @@ def metrics_from_scores(scores: Scores, data_dir: str | Path, cfg: EvalConfig, c
             for ev in index.strong[scores.filenames[i]]:
                 frame_labels[j, k_of[ev.label], (centres >= ev.onset) & (centres < ev.offset)] = 1
         metrics["sed_map"] = sed_map(frame_labels, scores.frame[strong])
-        reference = {scores.filenames[i]: index.strong[scores.filenames[i]] for i in strong}
+        reference = {scores.filenames[i]: merge_overlaps(index.strong[scores.filenames[i]]) for i in strong}
         metrics.update(event_based(reference, events, scores.classes, cfg.t_collar, cfg.percentage_of_length))
         durations = dict.fromkeys(reference, clip_seconds)
         metrics.update(psds_scores(scores, reference, durations))

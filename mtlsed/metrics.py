@@ -130,6 +130,26 @@ def detect_events(
     return events
 
 
+def merge_overlaps(events: list[Event]) -> list[Event]:
+    """Merge events of the same class that overlap or touch into one (as an annotator would).
+
+    Mixed soundscapes can repeat a class over itself; sed_scores_eval refuses such
+    references, and no detector could tell the two apart anyway.
+    """
+    out: list[Event] = []
+    for label in dict.fromkeys(e.label for e in events):
+        spans = sorted((e.onset, e.offset) for e in events if e.label == label)
+        start, end = spans[0]
+        for a, b in spans[1:]:
+            if a <= end:
+                end = max(end, b)
+            else:
+                out.append(Event(events[0].filename, start, end, label))
+                start, end = a, b
+        out.append(Event(events[0].filename, start, end, label))
+    return sorted(out, key=lambda e: (e.onset, e.label))
+
+
 # -- event-based metrics (sed_eval) -------------------------------------------------
 
 

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import ast
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mtlsed.config import Config, ConfigError
 from mtlsed.envinfo import environment, hardware_line
 from mtlsed.profiles import PROFILE_KEYS, load_profile
+
+# librosa's lazy import of pooch pulls in tqdm.auto, which warns in a kernel without
+# ipywidgets; our progress bars are off in notebooks, so the warning is noise.
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 # The parameters every notebook takes: the keys of a profile file.
 NOTEBOOK_PARAMETERS = set(PROFILE_KEYS)

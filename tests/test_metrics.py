@@ -12,6 +12,7 @@ from mtlsed.metrics import (
     event_based,
     frame_boundaries,
     median_width,
+    merge_overlaps,
     psds_scores,
     sed_map,
 )
@@ -110,3 +111,19 @@ def test_psds_perfect_half_and_nothing():
     # dog found twice, cat never: mean TPR 0.5 minus alpha_st = 1 times its std 0.5 -> 0
     lopsided = {("a.wav", "dog", 1.0), ("b.wav", "dog", 2.0)}
     assert psds_scores(_scores_for(ref, lopsided, classes), ref, durations)["psds1"] == pytest.approx(0.0)
+
+
+def test_overlapping_same_class_references_are_merged():
+    evs = [
+        Event("a", 1.0, 4.0, "dog"),
+        Event("a", 3.0, 6.0, "dog"),
+        Event("a", 6.0, 7.0, "dog"),
+        Event("a", 8.0, 9.0, "dog"),
+        Event("a", 2.0, 3.0, "cat"),
+    ]
+    merged = merge_overlaps(evs)
+    assert [(e.onset, e.offset, e.label) for e in merged] == [
+        (1.0, 7.0, "dog"),
+        (2.0, 3.0, "cat"),
+        (8.0, 9.0, "dog"),
+    ]

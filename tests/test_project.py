@@ -79,8 +79,11 @@ def test_profiles_build_valid_configs():
 
 def test_a_bad_profile_is_rejected_with_its_key(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("profile: bad\ndescription: x\noverrides:\n  train.itrations: 5\n")
+    bad.write_text("profile: bad\ndescription: x\nn_clips: 10\nseeds: [0]\noverrides: {train.itrations: 5}\n")
     with pytest.raises(ConfigError, match=r"bad.yaml: overrides: train\.itrations: unknown config key"):
+        load_profile(bad)
+    bad.write_text("profile: bad\ndescription: x\nseeds: [0]\noverrides: {}\n")
+    with pytest.raises(ConfigError, match="bad.yaml: missing key 'n_clips'"):
         load_profile(bad)
     with pytest.raises(ConfigError, match="profile 'nope' not found"):
         load_profile("nope")

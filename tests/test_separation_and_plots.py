@@ -43,7 +43,9 @@ def test_plot_helpers_take_ax_and_return_fig_ax():
         lambda ax: plots.plot_event_roll(events, classes, ax=ax),
         lambda ax: plots.plot_matrix(np.eye(2), classes, ax=ax),
         lambda ax: plots.plot_curves(log, ["loss", "val_at_map"], ax=ax),
-        lambda ax: plots.plot_frame_probs(np.full((2, 50), 0.5), classes, np.arange(50) * 0.1, events[:1], ax=ax),
+        lambda ax: plots.plot_frame_probs(
+            np.full((2, 50), 0.5), classes, np.arange(50) * 0.1, events[:1], ax=ax
+        ),
     ]
     for call in calls:
         fig, ax = call(None)
