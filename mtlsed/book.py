@@ -5,8 +5,8 @@ them). ``make book PROFILE=name`` never touches them: it copies the book's
 sources into ``_build/src``, executes each notebook there with papermill and
 ``params/NAME.yaml``, and renders that copy to ``_build/book/_build/html``.
 
-Execution is resumable: a notebook whose source and profile are unchanged since
-its last successful run is not executed again, and a failed run leaves the
+Execution is resumable: a notebook whose source, profile and package code are
+unchanged since its last successful run is not executed again, and a failed run leaves the
 previous good copy in place.
 """
 
@@ -58,11 +58,13 @@ def execute_notebooks(root: Path, src: Path, profile_path: Path, log=print) -> l
     out_dir = src / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     params = load_profile(profile_path).params
+    # a notebook is executed again when it, its profile or the package code changed
+    package_sources = sorted(Path(__file__).resolve().parent.rglob("*.py"))
     done: list[Path] = []
     for nb in sorted((root / "notebooks").glob("*.ipynb")):
         target = out_dir / nb.name
         stamp = out_dir / (nb.stem + ".done.json")
-        key = _digest(nb, profile_path)
+        key = _digest(nb, profile_path, *package_sources)
         if target.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("key") == key:
             log(f"  {nb.name}: unchanged since its last run under this profile, kept")
             done.append(target)

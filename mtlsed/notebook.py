@@ -111,6 +111,9 @@ def setup(
         raise ParameterError(f"parameter seeds must be a non-empty list of integers, got {seeds!r}")
     if not isinstance(overrides, dict):
         raise ParameterError(f"parameter overrides must be a mapping of config keys, got {overrides!r}")
+    import pandas as pd
+
+    pd.set_option("display.max_colwidth", 120)  # the notebooks' tables hold sentences
     try:
         config = Config().with_overrides(overrides)
     except ConfigError as err:
