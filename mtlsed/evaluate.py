@@ -22,7 +22,7 @@ import numpy as np
 from mtlsed.cli import UserError, add_command
 from mtlsed.config import Config, EvalConfig
 from mtlsed.data.dataset import SedDataset
-from mtlsed.data.format import Event, _write_tsv, read_dataset
+from mtlsed.data.format import Event, read_dataset, write_tsv
 from mtlsed.metrics import (
     Scores,
     at_map,
@@ -85,7 +85,7 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, split: str = "test",
     scores.save(run_dir / f"scores_{split}.npz")
     metrics, events = metrics_from_scores(scores, data_dir, cfg.eval, cfg.data.clip_seconds)
     rows = [[n, f"{a:.3f}", f"{b:.3f}", lab] for n, evs in events.items() for a, b, lab in evs]
-    _write_tsv(run_dir / f"events_{split}.tsv", ["filename", "onset", "offset", "event_label"], rows)
+    write_tsv(run_dir / f"events_{split}.tsv", ["filename", "onset", "offset", "event_label"], rows)
     metrics.update(
         {
             "split": split,

@@ -217,3 +217,36 @@ def model_batch(run_dir: Path, data_dir: Path, n: int = 8, split: str = "test"):
         out = model(x)
     labels = torch.from_numpy(ds.clip_labels[: len(x)])
     return out, labels, classes, ds.filenames[: len(x)]
+
+
+def selection_table(out, labels, classes: list[str], names: list[str], topks=(2, 3, 5)):
+    """Per clip: its labels, the classes each top-k rule selects, and the segment loss of each rule."""
+    import pandas as pd
+
+    from mtlsed.losses import segment_loss, select_active
+
+    rows = []
+    for n, name in enumerate(names):
+        row = {"clip": name, "labels": ", ".join(c for c, y in zip(classes, labels[n], strict=True) if y > 0)}
+        rules = [("label-guided", "label", 0)] + [(f"top{k}", "topk", k) for k in topks]
+        for tag, rule, k in rules:
+            active = select_active(out.clip[n : n + 1], labels[n : n + 1], rule, k or 1)
+            if rule == "topk":
+                row[f"{tag} selects"] = ", ".join(c for c, a in zip(classes, active[0], strict=True) if a)
+            row[f"segment {tag}"] = round(float(segment_loss(out.masks[n : n + 1], active)), 4)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("clip")
+
+
+def per_seed_metrics(grid: Path, rows: list[str], seeds: list[int], metrics=("i", "d", "er")):
+    """One line per (row, seed) of a finished grid with the chosen metrics from its metrics.json."""
+    import json
+
+    import pandas as pd
+
+    lines = []
+    for key in rows:
+        for seed in seeds:
+            m = json.loads((grid / key / f"seed{seed}" / "metrics.json").read_text())
+            lines.append({"row": key, "seed": seed, **{name.upper(): m[name] for name in metrics}})
+    return pd.DataFrame(lines)

@@ -58,7 +58,7 @@ import torch
 
 import mtlsed.notebook as nb
 from mtlsed import plots
-from mtlsed.losses import pairwise_dice, segment_loss, select_active, silent_loss, total_loss
+from mtlsed.losses import pairwise_dice, silent_loss, total_loss
 
 session = nb.setup(profile, description, n_clips, seeds, overrides)
 print(session.card())
@@ -115,20 +115,7 @@ print("labelled classes of this clip:", ", ".join(label_set))
 # loss (the dice summed over ordered pairs of selected classes):
 
 # %%
-rows = []
-for n_ in range(len(names)):
-    row = {
-        "clip": names[n_],
-        "labels": ", ".join(c for c, y in zip(classes, labels[n_], strict=True) if y > 0),
-    }
-    for rule, k in (("label", 2), ("topk", 2), ("topk", 3), ("topk", 5)):
-        active = select_active(out.clip[n_ : n_ + 1], labels[n_ : n_ + 1], rule, k)
-        tag = "label-guided" if rule == "label" else f"top{k}"
-        if rule == "topk":
-            row[f"{tag} selects"] = ", ".join(c for c, a in zip(classes, active[0], strict=True) if a)
-        row[f"segment {tag}"] = round(float(segment_loss(out.masks[n_ : n_ + 1], active)), 4)
-    rows.append(row)
-pd.DataFrame(rows).set_index("clip")
+nb.selection_table(out, labels, classes, names)
 
 # %% [markdown]
 # When $Topk$ is larger than the number of events in a clip, the extra classes are

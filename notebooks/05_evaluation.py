@@ -96,12 +96,7 @@ display(Markdown(markdown_table(table1, ["f1", "psds1", "psds2"])))
 
 # %%
 grid1 = grid_dir(session.profile, 1, session.root)
-rows = []
-for key in ("ddc_fap", "segment-label", "segment_silent-label"):
-    for seed in session.seeds:
-        metrics = pd.read_json(grid1 / key / f"seed{seed}" / "metrics.json", typ="series")
-        rows.append({"row": key, "seed": seed, "I": metrics["i"], "D": metrics["d"], "ER": metrics["er"]})
-per_seed = pd.DataFrame(rows)
+per_seed = nb.per_seed_metrics(grid1, ["ddc_fap", "segment-label", "segment_silent-label"], session.seeds)
 fig, ax = plt.subplots(figsize=(5, 2.6))
 for k, (_row, group) in enumerate(per_seed.groupby("row", sort=False)):
     ax.scatter([k] * len(group), group["I"], color=plots.class_colour(k), zorder=3)

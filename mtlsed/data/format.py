@@ -318,7 +318,7 @@ def _problem_from(err: FormatError, path: Path) -> Problem:
 # -- writing ------------------------------------------------------------------
 
 
-def _write_tsv(path: Path, header: list[str], rows: Iterable[list[str]]) -> None:
+def write_tsv(path: Path, header: list[str], rows: Iterable[list[str]]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
@@ -342,7 +342,7 @@ def write_dataset_index(
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / "classes.txt").write_text("".join(c + "\n" for c in classes), encoding="utf-8")
-    _write_tsv(root / "weak.tsv", WEAK_HEADER, ([f, ",".join(labels)] for f, labels in weak.items()))
+    write_tsv(root / "weak.tsv", WEAK_HEADER, ([f, ",".join(labels)] for f, labels in weak.items()))
     if strong is not None:
         rows = []
         for f, events in strong.items():
@@ -350,6 +350,6 @@ def write_dataset_index(
                 rows.append([f, "", "", ""])
             for ev in sorted(events, key=lambda e: (e.onset, e.label)):
                 rows.append([f, _fmt_time(ev.onset), _fmt_time(ev.offset), ev.label])
-        _write_tsv(root / "strong.tsv", STRONG_HEADER, rows)
+        write_tsv(root / "strong.tsv", STRONG_HEADER, rows)
     if split:
-        _write_tsv(root / "split.tsv", SPLIT_HEADER, ([f, s] for f, s in split.items()))
+        write_tsv(root / "split.tsv", SPLIT_HEADER, ([f, s] for f, s in split.items()))
