@@ -80,12 +80,50 @@ def execute_notebooks(root: Path, src: Path, profile_path: Path, log=print) -> l
             kernel_name="python3",
             progress_bar=False,
         )
+        present_parameters(partial, _display_path(profile_path, root))
         partial.replace(target)
         seconds = time.perf_counter() - start
         stamp.write_text(json.dumps({"key": key, "seconds": round(seconds, 1)}))
         log(f"  {nb.name}: {seconds:.0f} s")
         done.append(target)
     return done
+
+
+def _display_path(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def present_parameters(notebook: Path, profile_file: str) -> None:
+    """Show the reader the parameters a notebook ran with, once.
+
+    Papermill keeps the notebook's own ``parameters`` cell (the ``ci`` defaults) and adds
+    an ``injected-parameters`` cell after it; rendered as is, the page would show two
+    parameter cells that disagree. The defaults are removed from the page and the
+    injected cell says where its values come from.
+    """
+    data = json.loads(notebook.read_text())
+    cells = data["cells"]
+    injected = [c for c in cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    if not injected:
+        return
+    for cell in cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    header = (
+        f"# Parameters from {profile_file}, injected by papermill;\n"
+        "# they replace the notebook's defaults (the `ci` profile).\n"
+    )
+    for cell in injected:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        lines = source.splitlines(keepends=True)
+        if lines and lines[0].strip() == "# Parameters":
+            lines = lines[1:]
+        cell["source"] = header + "".join(lines)
+    notebook.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
 def build_book(profile: str = "cpu", root: Path | None = None, out: Path | None = None, log=print) -> Path:

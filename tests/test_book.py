@@ -21,3 +21,8 @@ def test_book_builds_and_pages_render(tmp_path):
     assert "Liu" in (html / "book" / "bibliography.html").read_text()
     landing = re.sub(r"<[^>]+>", "", (html / "README.html").read_text())
     assert "make test\nmake book" in landing
+    # Each notebook page shows one parameters cell: the profile's, not also the ci defaults.
+    for page in sorted((html / "notebooks").glob("0*.html")):
+        text = re.sub(r"<[^>]+>", "", page.read_text())
+        assert "Parameters from params/ci.yaml, injected by papermill" in text, page.name
+        assert text.count("description =") == 1, page.name
