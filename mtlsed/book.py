@@ -51,6 +51,13 @@ def stage_sources(root: Path, src: Path) -> None:
         shutil.copytree(root / name, src / name)
 
 
+def _kernel_config():
+    """Encrypt the kernel's local traffic when pyzmq can (ipykernel 7 warns on every start otherwise)."""
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport_encryption": "auto"}})
+
+
 def execute_notebooks(root: Path, src: Path, profile_path: Path, log=print) -> list[Path]:
     """Execute ``notebooks/*.ipynb`` with papermill into ``src/notebooks``; returns the outputs."""
     import papermill
@@ -79,6 +86,7 @@ def execute_notebooks(root: Path, src: Path, profile_path: Path, log=print) -> l
             cwd=str(root / "notebooks"),
             kernel_name="python3",
             progress_bar=False,
+            config=_kernel_config(),
         )
         present_parameters(partial, _display_path(profile_path, root))
         partial.replace(target)
@@ -200,7 +208,12 @@ def refresh_notebooks(root: Path | None = None, log=print) -> None:
         )
         log(f"  executing {nb.name} with the ci defaults ...")
         papermill.execute_notebook(
-            str(nb), str(nb), cwd=str(nb.parent), kernel_name="python3", progress_bar=False
+            str(nb),
+            str(nb),
+            cwd=str(nb.parent),
+            kernel_name="python3",
+            progress_bar=False,
+            config=_kernel_config(),
         )
         _drop_empty_tags(nb)
         twin.write_text(twin_text(nb))  # the twin in jupytext's canonical form

@@ -77,8 +77,17 @@ def metrics_from_scores(scores: Scores, data_dir: str | Path, cfg: EvalConfig, c
     return metrics, events
 
 
-def evaluate_run(run_dir: str | Path, data_dir: str | Path, split: str = "test", which: str = "best") -> dict:
-    """Score ``split`` with the run's ``which`` checkpoint, write scores, events and metrics.json."""
+def evaluate_run(
+    run_dir: str | Path,
+    data_dir: str | Path,
+    split: str = "test",
+    which: str = "best",
+    extra: dict | None = None,
+) -> dict:
+    """Score ``split`` with the run's ``which`` checkpoint, write scores, events and metrics.json.
+
+    ``extra`` entries (e.g. the training time) go into metrics.json in the same atomic write.
+    """
     run_dir, data_dir = Path(run_dir), Path(data_dir)
     cfg = Config.load(run_dir / "config.yaml")
     scores = score_split(run_dir, data_dir, split, which)
@@ -96,6 +105,7 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, split: str = "test",
                 "frame_threshold": cfg.eval.frame_threshold,
                 "median_filter_s": cfg.eval.median_filter_s,
             },
+            **(extra or {}),
         }
     )
     tmp = run_dir / "metrics.json.tmp"

@@ -159,27 +159,34 @@ def ensure_data(profile: Profile, table: int, root: Path) -> Path:
     return out
 
 
-def run_one(row: Row, seed: int, cfg: Config, data_dir: Path, run_dir: Path, log=print) -> dict:
-    """Train and evaluate one (row, seed); a finished run is read back, a started one resumed."""
+def train_and_evaluate(cfg: Config, data_dir: Path, run_dir: Path) -> dict:
+    """Train ``cfg`` into ``run_dir`` (resuming a started run), then evaluate it on the test split.
+
+    ``metrics.json`` also holds the training time of this call (seconds) and the environment;
+    it is written last and atomically, so its presence marks a finished run.
+    """
     from mtlsed.evaluate import evaluate_run
     from mtlsed.train import train
 
+    start = time.perf_counter()
+    train(data_dir, cfg, run_dir, resume=True, progress=False)
+    train_s = time.perf_counter() - start
+    return evaluate_run(
+        run_dir, data_dir, extra={"train_seconds": round(train_s, 1), "environment": environment()}
+    )
+
+
+def run_one(row: Row, seed: int, cfg: Config, data_dir: Path, run_dir: Path, log=print) -> dict:
+    """Train and evaluate one (row, seed); a finished run is read back, a started one resumed."""
     metrics_path = run_dir / "metrics.json"
     if metrics_path.is_file():
         log(f"  {row.key} seed {seed}: done earlier, kept")
         return json.loads(metrics_path.read_text())
-    start = time.perf_counter()
-    cfg = cfg.with_overrides({**row.overrides, "train.seed": seed})
-    train(data_dir, cfg, run_dir, resume=True, progress=False)
-    train_s = time.perf_counter() - start
-    metrics = evaluate_run(run_dir, data_dir)
-    metrics["train_seconds"] = round(train_s, 1)
-    metrics["environment"] = environment()
-    metrics_path.write_text(json.dumps(metrics, indent=1))
+    metrics = train_and_evaluate(cfg.with_overrides({**row.overrides, "train.seed": seed}), data_dir, run_dir)
     log(
         f"  {row.key} seed {seed}: "
         + "  ".join(f"{k} {metrics[k]:.3f}" for k in METRICS if k in metrics)
-        + f"  ({train_s:.0f} s)"
+        + f"  ({metrics['train_seconds']:.0f} s)"
     )
     return metrics
 
@@ -203,13 +210,18 @@ def aggregate(rows: list[Row], results: dict[str, list[dict]]) -> list[dict]:
             values = np.array([r[m] for r in runs if m in r and r[m] == r[m]], dtype=float)
             entry[f"{m}_mean"] = float(values.mean()) if len(values) else float("nan")
             entry[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+            entry[f"{m}_n"] = len(values)  # seeds where the metric is defined (F1 needs a detection)
             entry[f"{m}_paper"] = paper.get(m, float("nan"))
         out.append(entry)
     return out
 
 
 def markdown_table(entries: list[dict], metrics=METRICS) -> str:
-    """Rows as markdown: ``ours (mean ± std) / paper`` per metric."""
+    """Rows as markdown: ``mean ± std (paper)`` per metric.
+
+    A metric defined for only some of the seeds (event F1 of a run that detects nothing)
+    is followed by ``[n/N seeds]``; ``n/a`` where it is defined for none.
+    """
     head = ["Method", "Loss", "Selection", "Seeds"] + [m.upper().replace("_", "-") for m in metrics]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in entries:
@@ -218,6 +230,9 @@ def markdown_table(entries: list[dict], metrics=METRICS) -> str:
         for m in metrics:
             mean, std, paper = e[f"{m}_mean"], e[f"{m}_std"], e[f"{m}_paper"]
             ours = "n/a" if mean != mean else (f"{mean:.3f}" + (f" ± {std:.3f}" if std == std else ""))
+            n = e.get(f"{m}_n", e["n_seeds"])
+            if 0 < n < e["n_seeds"]:
+                ours += f" [{n}/{e['n_seeds']} seeds]"
             cells.append(ours + (f" ({paper:.3f})" if paper == paper else ""))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

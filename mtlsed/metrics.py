@@ -33,6 +33,7 @@ from mtlsed.data.format import Event
 METRIC_KEYS = ["at_map", "sed_map", "er", "d", "i", "s", "f1", "psds1", "psds2"]
 PSDS1 = {"dtc_threshold": 0.7, "gtc_threshold": 0.7, "cttc_threshold": None, "alpha_ct": 0.0, "alpha_st": 1.0}
 PSDS2 = {"dtc_threshold": 0.1, "gtc_threshold": 0.1, "cttc_threshold": 0.3, "alpha_ct": 0.5, "alpha_st": 1.0}
+PSDS_SETTINGS = {"psds1": PSDS1, "psds2": PSDS2}
 
 
 @dataclass
@@ -194,28 +195,50 @@ def event_based(
 # -- PSDS (sed_scores_eval) -----------------------------------------------------------
 
 
-def psds_scores(
-    scores: Scores, reference: dict[str, list[Event]], durations: dict[str, float]
-) -> dict[str, float]:
-    """PSDS1 and PSDS2 (DESED's settings, eFPR up to 100 per hour)."""
-    from sed_scores_eval import intersection_based
+def _psds_inputs(scores: Scores, reference: dict[str, list[Event]]):
+    """Score frames and ground truth in sed_scores_eval's format, for the classes that occur."""
     from sed_scores_eval.base_modules.scores import create_score_dataframe
 
     index = {f: i for i, f in enumerate(scores.filenames)}
     # PSDS is undefined for a class without reference events: such classes are left out (as for mAP).
     present = sorted({e.label for events in reference.values() for e in events}, key=scores.classes.index)
-    if not present:
-        return {"psds1": float("nan"), "psds2": float("nan")}
     cols = [scores.classes.index(c) for c in present]
     frames = {
         name: create_score_dataframe(scores.frame[index[name]][cols].T, scores.boundaries, present)
         for name in reference
     }
     truth = {name: [(e.onset, e.offset, e.label) for e in events] for name, events in reference.items()}
-    out = {}
-    for key, settings in (("psds1", PSDS1), ("psds2", PSDS2)):
-        value, *_ = intersection_based.psds(
-            scores=frames, ground_truth=truth, audio_durations=durations, max_efpr=100.0, **settings
-        )
-        out[key] = float(value)
-    return out
+    return frames, truth, present
+
+
+def _psds(scores, reference, durations, settings):
+    from sed_scores_eval import intersection_based
+
+    frames, truth, present = _psds_inputs(scores, reference)
+    if not present:
+        return float("nan"), {}
+    value, per_class, *_ = intersection_based.psds(
+        scores=frames, ground_truth=truth, audio_durations=durations, max_efpr=100.0, **settings
+    )
+    return float(value), {c: float(per_class[c]) for c in present}
+
+
+def psds_scores(
+    scores: Scores, reference: dict[str, list[Event]], durations: dict[str, float]
+) -> dict[str, float]:
+    """PSDS1 and PSDS2 (DESED's settings, eFPR up to 100 per hour)."""
+    return {key: _psds(scores, reference, durations, settings)[0] for key, settings in PSDS_SETTINGS.items()}
+
+
+def psds_per_class(
+    scores: Scores, reference: dict[str, list[Event]], durations: dict[str, float], scenario: str = "psds1"
+) -> dict[str, float]:
+    """Each class's own PSD-ROC area under ``scenario`` (``psds1`` or ``psds2``).
+
+    PSDS averages the classes' true-positive rates and subtracts ``alpha_st`` (1 in
+    DESED's scenarios) times their spread across classes, so a model that finds some
+    classes and misses others can score 0 while single classes score high; this shows them.
+    """
+    if scenario not in PSDS_SETTINGS:
+        raise ValueError(f"unknown PSDS scenario {scenario!r}; known: {sorted(PSDS_SETTINGS)}")
+    return _psds(scores, reference, durations, PSDS_SETTINGS[scenario])[1]

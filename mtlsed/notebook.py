@@ -13,14 +13,14 @@ from pathlib import Path
 
 from mtlsed.config import Config, ConfigError
 from mtlsed.envinfo import environment, hardware_line
-from mtlsed.profiles import PROFILE_KEYS, load_profile
+from mtlsed.profiles import OPTIONAL_KEYS, PROFILE_KEYS, load_profile
 
 # librosa's lazy import of pooch pulls in tqdm.auto, which warns in a kernel without
 # ipywidgets; our progress bars are off in notebooks, so the warning is noise.
 warnings.filterwarnings("ignore", message="IProgress not found")
 
 # The parameters every notebook takes: the keys of a profile file.
-NOTEBOOK_PARAMETERS = set(PROFILE_KEYS)
+NOTEBOOK_PARAMETERS = set(PROFILE_KEYS) | set(OPTIONAL_KEYS)
 
 
 class ParameterError(ValueError):
@@ -56,6 +56,7 @@ class Session:
     overrides: dict
     config: Config
     root: Path
+    run_overrides: dict = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -95,7 +96,13 @@ def project_root() -> Path:
 
 
 def setup(
-    profile: str, description: str, n_clips, seeds, overrides, root: str | Path | None = None
+    profile: str,
+    description: str,
+    n_clips,
+    seeds,
+    overrides,
+    run_overrides=None,
+    root: str | Path | None = None,
 ) -> Session:
     """Check the parameters (names, types, config keys) and return the session of this notebook run."""
     unknown = _injected_parameter_names() - NOTEBOOK_PARAMETERS
@@ -111,6 +118,11 @@ def setup(
         raise ParameterError(f"parameter seeds must be a non-empty list of integers, got {seeds!r}")
     if not isinstance(overrides, dict):
         raise ParameterError(f"parameter overrides must be a mapping of config keys, got {overrides!r}")
+    run_overrides = {} if run_overrides is None else run_overrides
+    if not isinstance(run_overrides, dict):
+        raise ParameterError(
+            f"parameter run_overrides must be a mapping of config keys, got {run_overrides!r}"
+        )
     import pandas as pd
 
     pd.set_option("display.max_colwidth", 120)  # the notebooks' tables hold sentences
@@ -118,6 +130,10 @@ def setup(
         config = Config().with_overrides(overrides)
     except ConfigError as err:
         raise ParameterError(f"parameter overrides: {err}") from None
+    try:
+        config.with_overrides(run_overrides)
+    except ConfigError as err:
+        raise ParameterError(f"parameter run_overrides: {err}") from None
     if profile in {p.stem for p in (Path(__file__).parent.parent / "params").glob("*.yaml")}:
         load_profile(profile)  # a named profile must itself be valid
     return Session(
@@ -128,6 +144,7 @@ def setup(
         dict(overrides),
         config,
         Path(root or project_root()).resolve(),
+        dict(run_overrides),
     )
 
 
@@ -143,20 +160,21 @@ def profile_data(session: Session, recipe: str = "overlapped") -> Path:
 
 
 def profile_run(session: Session, data_dir: Path, name: str = "mtl_ddc_fap") -> Path:
-    """The notebooks' main run: MTL-DDC-FAP (segment + silent, label-guided) trained once per profile."""
-    from mtlsed.evaluate import evaluate_run
-    from mtlsed.train import train
+    """The notebooks' main run: MTL-DDC-FAP (segment + silent, label-guided) trained once per profile.
 
-    run_dir = session.runs / "notebook" / name
+    It uses the profile's ``overrides`` and then its ``run_overrides`` (e.g. more iterations
+    than each run of the tables gets), with the first seed.
+    """
+    import hashlib
+
+    from mtlsed.experiments import train_and_evaluate
+
+    config = session.config.with_overrides({**session.run_overrides, "train.seed": session.seeds[0]})
+    # keyed by its configuration: a changed profile trains a new run and never reuses a stale one
+    key = hashlib.sha256(config.to_yaml().encode()).hexdigest()[:8]
+    run_dir = session.runs / "notebook" / f"{name}-{key}"
     if not (run_dir / "metrics.json").is_file():
-        train(
-            data_dir,
-            session.config.with_overrides({"train.seed": session.seeds[0]}),
-            run_dir,
-            resume=True,
-            progress=False,
-        )
-        evaluate_run(run_dir, data_dir)
+        train_and_evaluate(config, data_dir, run_dir)
     return run_dir
 
 
@@ -250,3 +268,50 @@ def per_seed_metrics(grid: Path, rows: list[str], seeds: list[int], metrics=("i"
             m = json.loads((grid / key / f"seed{seed}" / "metrics.json").read_text())
             lines.append({"row": key, "seed": seed, **{name.upper(): m[name] for name in metrics}})
     return pd.DataFrame(lines)
+
+
+def psds_by_class(runs: dict[str, Path], data_dir: Path, scenario: str = "psds1", split: str = "test"):
+    """Each class's PSD-ROC area (rows) for each run (columns), from the runs' saved scores.
+
+    ``runs`` maps a column label to a run folder holding ``scores_<split>.npz`` and
+    ``config.yaml``; see :func:`mtlsed.metrics.psds_per_class`.
+    """
+    import pandas as pd
+
+    from mtlsed.config import Config
+    from mtlsed.data.format import read_dataset
+    from mtlsed.metrics import Scores, merge_overlaps, psds_per_class
+
+    index = read_dataset(data_dir)
+    columns = {}
+    for label, run in runs.items():
+        scores = Scores.load(Path(run) / f"scores_{split}.npz")
+        clip_seconds = Config.load(Path(run) / "config.yaml").data.clip_seconds
+        reference = {n: merge_overlaps(index.strong[n]) for n in scores.filenames if index.has_strong(n)}
+        columns[label] = psds_per_class(scores, reference, dict.fromkeys(reference, clip_seconds), scenario)
+    return pd.DataFrame(columns)
+
+
+def model_sizes(configs: dict, n_classes: int = 10, n_mels: int = 64, n_frames: int = 311):
+    """Parameters and multiply-adds per clip of ``(n_frames, n_mels)`` for each labelled ``ModelConfig``."""
+    import pandas as pd
+
+    from mtlsed.models import build_model, model_summary
+
+    rows = {}
+    for label, model_cfg in configs.items():
+        summary = model_summary(build_model(model_cfg, n_classes, n_mels), n_frames, n_mels)
+        rows[label] = {"parameters": summary["params"], "GMAC per clip": round(summary["macs"] / 1e9, 3)}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "model"
+    return frame
+
+
+def profile_model_sizes(session: Session, names: list[str], n_classes: int = 10):
+    """:func:`model_sizes` of the named models at the session's sizes, for a clip of ``data.clip_seconds``."""
+    from mtlsed.models import DISPLAY_NAMES
+
+    cfg = session.config
+    n_frames = cfg.features.n_frames(int(round(cfg.data.clip_seconds * cfg.features.sample_rate)))
+    configs = {DISPLAY_NAMES[n]: cfg.with_overrides({"model.name": n}).model for n in names}
+    return model_sizes(configs, n_classes, cfg.features.n_mels, n_frames)

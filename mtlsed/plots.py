@@ -64,8 +64,8 @@ def plot_event_roll(events, classes: list[str], duration: float = 10.0, ax=None,
     return fig, ax
 
 
-def overlay_events(ax, events, classes: list[str], n_bands: int = 64):
-    """Draw event boxes (active part) over a spectrogram axis."""
+def overlay_events(ax, events, classes: list[str], n_bands: int = 64) -> None:
+    """Draw event boxes (active part) over a spectrogram axis, in place (nothing to show as a cell result)."""
     for ev in events:
         onset, offset, label = (ev.onset, ev.offset, ev.label) if hasattr(ev, "onset") else ev
         k = classes.index(label)
@@ -76,7 +76,6 @@ def overlay_events(ax, events, classes: list[str], n_bands: int = 64):
         )
     if events:
         ax.legend(loc="upper right", fontsize=7)
-    return ax
 
 
 def plot_masks(masks: np.ndarray, classes: list[str], hop_s: float = 0.032, active=None, axes=None):

@@ -3,7 +3,9 @@
 A profile is a flat YAML mapping of notebook parameters (papermill's ``-f``
 file), so the same file drives ``make book PROFILE=name``, a papermill call by
 hand, and ``mtlsed reproduce --profile name``. Its ``overrides`` entry holds
-dotted config keys applied on top of the defaults of :class:`mtlsed.config.Config`.
+dotted config keys applied on top of the defaults of :class:`mtlsed.config.Config`;
+``run_overrides`` adds keys for the one run the notebooks look inside (its masks,
+curves and separations), which may train longer than the tables' many runs.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "description": str,
     "n_clips": int,  # clips of the embedded set the profile mixes
     "seeds": list,  # training seeds of each experiment row
-    "overrides": dict,
+    "overrides": dict,  # config keys of every run
+}
+# Optional keys, with their types and defaults.
+OPTIONAL_KEYS: dict[str, tuple[type, Any]] = {
+    # further keys for the notebooks' own run (chapters 2-4), e.g. longer training
+    "run_overrides": (dict, {}),
 }
 
 
@@ -66,11 +73,23 @@ def load_profile(name_or_path: str | Path) -> Profile:
             raise ConfigError(f"{path}: missing key {key!r}")
         if not isinstance(params[key], tp):
             raise ConfigError(f"{path}: {key!r} must be a {tp.__name__}")
+    for key, (tp, default) in OPTIONAL_KEYS.items():
+        params.setdefault(key, default)
+        if not isinstance(params[key], tp):
+            raise ConfigError(f"{path}: {key!r} must be a {tp.__name__}")
+    unknown = sorted(set(params) - set(PROFILE_KEYS) - set(OPTIONAL_KEYS))
+    if unknown:
+        known = sorted({*PROFILE_KEYS, *OPTIONAL_KEYS})
+        raise ConfigError(f"{path}: unknown key(s) {unknown}; a profile has {known}")
     overrides = params["overrides"]
     try:
         load_config(None, overrides)
     except ConfigError as err:
         raise ConfigError(f"{path}: overrides: {err}") from None
+    try:
+        load_config(None, overrides).with_overrides(params["run_overrides"])
+    except ConfigError as err:
+        raise ConfigError(f"{path}: run_overrides: {err}") from None
     return Profile(name=params["profile"], params=params, path=path, overrides=overrides)
 
 

@@ -50,6 +50,7 @@ overrides = {
     "train.eval_every": 10,
     "train.lr_decay_every": 1000,
 }
+run_overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
@@ -64,7 +65,7 @@ from mtlsed.data.mix import mix_overlapped
 from mtlsed.data.synthetic import CLASS_NOTES, SyntheticBackgrounds, SyntheticEvents
 from mtlsed.features import logmel
 
-session = nb.setup(profile, description, n_clips, seeds, overrides)
+session = nb.setup(profile, description, n_clips, seeds, overrides, run_overrides)
 print(session.card())
 
 # %% [markdown]

@@ -49,6 +49,7 @@ overrides = {
     "train.eval_every": 10,
     "train.lr_decay_every": 1000,
 }
+run_overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
@@ -58,10 +59,11 @@ import torch
 import mtlsed.notebook as nb
 from mtlsed import plots
 from mtlsed.config import ModelConfig
-from mtlsed.models import DISPLAY_NAMES, MODELS, build_model, model_summary, receptive_field
+from mtlsed.features import logmel
+from mtlsed.models import DISPLAY_NAMES, MODELS, build_model, receptive_field
 from mtlsed.models.pooling import autopool, gwrp, linear_softmax
 
-session = nb.setup(profile, description, n_clips, seeds, overrides)
+session = nb.setup(profile, description, n_clips, seeds, overrides, run_overrides)
 print(session.card())
 
 # %% [markdown]
@@ -72,26 +74,9 @@ print(session.card())
 # is where DDC-FAP's savings over Kong's VGG-like block come from.
 
 # %% tags=["nbval-check-output"]
-rows = []
-for name in MODELS:
-    summary = model_summary(build_model(ModelConfig(name=name), 10, 64))
-    rows.append(
-        {
-            "model": DISPLAY_NAMES[name],
-            "parameters": summary["params"],
-            "GMAC per clip": round(summary["macs"] / 1e9, 2),
-        }
-    )
-ours = build_model(session.config.model, 10, 64)
-summary = model_summary(ours)
-rows.append(
-    {
-        "model": f"DDC-FAP, profile {session.profile}",
-        "parameters": summary["params"],
-        "GMAC per clip": round(summary["macs"] / 1e9, 3),
-    }
-)
-pd.DataFrame(rows).set_index("model")
+sizes = {DISPLAY_NAMES[name]: ModelConfig(name=name) for name in MODELS}
+sizes[f"DDC-FAP, profile {session.profile}"] = session.config.model
+nb.model_sizes(sizes)
 
 # %% [markdown]
 # The masks keep the full resolution of the input: there is no pooling or stride in
@@ -100,6 +85,7 @@ pd.DataFrame(rows).set_index("model")
 # %% tags=["nbval-check-output"]
 full = build_model(ModelConfig(name="ddc_fap"), 10, 64)
 hop_ms = session.config.features.hop_ms
+ours = build_model(session.config.model, 10, 64)
 for label, model in (("paper size", full), (f"profile {session.profile}", ours)):
     rf = receptive_field(model)
     print(f"{label}: receptive field {rf} frames ({rf * hop_ms / 1000:.2f} s) x {rf} mel bands")
@@ -108,8 +94,8 @@ for label, model in (("paper size", full), (f"profile {session.profile}", ours))
 # ## The masks of a trained model
 #
 # The profile's model, MTL-DDC-FAP (segment and silent losses, label-guided), is
-# trained once per profile and reused by the later chapters; chapter 4 shows its
-# training in detail.
+# trained once per profile (with the profile's `run_overrides`, e.g. longer training)
+# and reused by the later chapters; chapter 4 shows its training in detail.
 
 # %%
 data_dir = nb.profile_data(session, "overlapped")
@@ -120,13 +106,15 @@ hop_s = hop_ms / 1000
 print(f"test clip {view.filename}: weak label {', '.join(view.labels)}")
 
 # %%
-fig, ax = plots.plot_logmel(view.features * 3, hop_s, title=f"{view.filename} (normalised log-mel)")
+fig, ax = plots.plot_logmel(
+    logmel(view.audio, session.config.features), hop_s, title=f"{view.filename}, with its strong labels"
+)
 plots.overlay_events(ax, view.events, classes)
 
 # %%
 active = [c in view.labels for c in classes]
 fig, axes = plots.plot_masks(view.masks, classes, hop_s, active=active)
-fig.suptitle("masks of every class (labelled classes in bold)", fontsize=10)
+fig.suptitle("masks of every class, 0 (dark) to 1 (yellow); labelled classes in bold", fontsize=10)
 fig.tight_layout()
 
 # %% [markdown]

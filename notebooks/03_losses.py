@@ -49,6 +49,7 @@ overrides = {
     "train.eval_every": 10,
     "train.lr_decay_every": 1000,
 }
+run_overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
@@ -60,7 +61,7 @@ import mtlsed.notebook as nb
 from mtlsed import plots
 from mtlsed.losses import pairwise_dice, silent_loss, total_loss
 
-session = nb.setup(profile, description, n_clips, seeds, overrides)
+session = nb.setup(profile, description, n_clips, seeds, overrides, run_overrides)
 print(session.card())
 
 # %% [markdown]

@@ -28,6 +28,11 @@
 # mtlsed train ... --resume        # continue a run that was interrupted
 # torchrun --nproc_per_node 2 -m mtlsed train ...   # several GPUs or machines
 # ```
+#
+# The run is trained once per profile and configuration and kept in
+# `runs/PROFILE/notebook/` (chapter 2 may already have trained it, and a rerun of this
+# notebook reuses it); the table below gives its own training time and hardware. The
+# profile's `run_overrides` may train it longer than each run of the tables.
 
 # %% tags=["remove-cell"]
 # Colab: install mtlsed when it is missing (Colab's own torch is kept); does nothing locally.
@@ -55,6 +60,7 @@ overrides = {
     "train.eval_every": 10,
     "train.lr_decay_every": 1000,
 }
+run_overrides = {}
 
 # %%
 import pandas as pd
@@ -66,13 +72,14 @@ from mtlsed.config import Config
 from mtlsed.features import logmel
 from mtlsed.separation import separate
 
-session = nb.setup(profile, description, n_clips, seeds, overrides)
+session = nb.setup(profile, description, n_clips, seeds, overrides, run_overrides)
 print(session.card())
 
 # %%
 data_dir = nb.profile_data(session, "overlapped")
 run_dir = nb.profile_run(session, data_dir)
 cfg = Config.load(run_dir / "config.yaml")
+metrics = pd.read_json(run_dir / "metrics.json", typ="series")
 pd.Series(
     {
         "model": f"{cfg.model.name}, channels {cfg.model.channels}, dilations {cfg.model.dilations}",
@@ -85,6 +92,7 @@ pd.Series(
         "iterations x batch": f"{cfg.train.iterations} x {cfg.train.batch_size}",
         "learning rate": f"{cfg.train.lr}, x{cfg.train.lr_decay} every {cfg.train.lr_decay_every} iterations",
         "seed": cfg.train.seed,
+        "training time": f"{metrics['train_seconds']:.0f} s on {nb.hardware_line(metrics['environment'])}",
     },
     name="this run",
 ).to_frame()

@@ -57,6 +57,7 @@ overrides = {
     "train.eval_every": 10,
     "train.lr_decay_every": 1000,
 }
+run_overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
@@ -68,7 +69,7 @@ from mtlsed import plots
 from mtlsed.data.format import read_dataset, read_strong
 from mtlsed.experiments import grid_dir, markdown_table, reproduce
 
-session = nb.setup(profile, description, n_clips, seeds, overrides)
+session = nb.setup(profile, description, n_clips, seeds, overrides, run_overrides)
 print(session.card())
 
 # %% [markdown]
@@ -83,10 +84,31 @@ table1 = reproduce(1, session.profile, root=session.root, log=lambda *a: None)
 display(Markdown(markdown_table(table1, ["at_map", "sed_map", "er", "d", "i"])))
 
 # %% [markdown]
-# Beyond the paper: event F1 and PSDS (no paper value).
+# Beyond the paper: event F1 and PSDS (no paper value). F1 is undefined for a run that
+# detects no event at all; a cell marked `[n/N seeds]` averages the seeds where it is defined.
 
 # %%
 display(Markdown(markdown_table(table1, ["f1", "psds1", "psds2"])))
+
+# %% [markdown]
+# Both PSDS scenarios subtract the spread of the true-positive rate across classes from
+# its mean ($\alpha_{st} = 1$, DESED's setting), so a model that finds some classes and
+# misses others can score 0 although single classes are found well; short training
+# gives exactly such models. Each class's own PSD-ROC area (scenario 1, first seed)
+# shows which classes are found:
+
+# %%
+grid1 = grid_dir(session.profile, 1, session.root)
+data_dir = nb.profile_data(session, "overlapped")
+first_seed = f"seed{session.seeds[0]}"
+per_class = nb.psds_by_class(
+    {
+        "BCE only": grid1 / "ddc_fap" / first_seed,
+        "+ segment + silent": grid1 / "segment_silent-label" / first_seed,
+    },
+    data_dir,
+)
+per_class.round(3)
 
 # %% [markdown]
 # ## Insertions with and without the silent loss
@@ -95,7 +117,6 @@ display(Markdown(markdown_table(table1, ["f1", "psds1", "psds2"])))
 # it silences the masks of absent classes. Per seed:
 
 # %%
-grid1 = grid_dir(session.profile, 1, session.root)
 per_seed = nb.per_seed_metrics(grid1, ["ddc_fap", "segment-label", "segment_silent-label"], session.seeds)
 fig, ax = plt.subplots(figsize=(5, 2.6))
 for k, (_row, group) in enumerate(per_seed.groupby("row", sort=False)):
@@ -114,8 +135,7 @@ fig.tight_layout()
 # frame threshold, median filter; see `mtlsed.metrics`), and the frame probabilities.
 
 # %%
-run = grid1 / "segment_silent-label" / f"seed{session.seeds[0]}"
-data_dir = nb.profile_data(session, "overlapped")
+run = grid1 / "segment_silent-label" / first_seed
 index = read_dataset(data_dir)
 detected = read_strong(run / "events_test.tsv")
 scores = pd.read_json(run / "metrics.json", typ="series")
@@ -148,6 +168,15 @@ fig, ax = plots.plot_frame_probs(
 # %%
 table2 = reproduce(2, session.profile, root=session.root, log=lambda *a: None)
 display(Markdown(markdown_table(table2, ["at_map", "sed_map", "er", "d", "i"])))
+
+# %% [markdown]
+# The profile's `model.channels` sets the convolution widths of every model, but the
+# recurrent layers of Attention and TALNet keep their size (`model.gru_hidden`), so
+# under a reduced profile the models are not the same size as in the paper, nor as each
+# other. Read Table 2 with their sizes at hand:
+
+# %%
+nb.profile_model_sizes(session, ["attention", "talnet", "vgg_gwrp", "ddc_fap"])
 
 # %%
 display(Markdown(markdown_table(table2, ["f1", "psds1", "psds2"])))

@@ -33,7 +33,11 @@ def test_rows_of_both_tables_and_their_paper_numbers():
 def test_aggregate_mean_and_sample_std():
     rows = table_rows(1)[:2]
     results = {
-        rows[0].key: [{"at_map": 0.5, "er": 2.0}, {"at_map": 0.7, "er": 1.0}, {"at_map": 0.6, "er": 1.5}],
+        rows[0].key: [
+            {"at_map": 0.5, "er": 2.0, "f1": 0.3},
+            {"at_map": 0.7, "er": 1.0, "f1": float("nan")},
+            {"at_map": 0.6, "er": 1.5, "f1": 0.5},
+        ],
         rows[1].key: [{"at_map": 0.4, "er": float("nan")}],
     }
     entries = aggregate(rows, results)
@@ -44,6 +48,9 @@ def test_aggregate_mean_and_sample_std():
     assert np.isnan(entries[1]["at_map_std"]) and np.isnan(entries[1]["er_mean"])
     md = markdown_table(entries, ["at_map", "er"])
     assert "0.600 ± 0.100 (0.662)" in md and "0.400 (0.683)" in md and "n/a (1.661)" in md
+    # F1 of the first row is defined for two of the three seeds: the table says so.
+    assert entries[0]["f1_n"] == 2 and entries[0]["f1_mean"] == pytest.approx(0.4)
+    assert "| 0.400 ± 0.141 [2/3 seeds] |" in markdown_table(entries, ["f1"])
 
 
 def _reproduce(tmp_path, *args):

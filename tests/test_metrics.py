@@ -13,6 +13,7 @@ from mtlsed.metrics import (
     frame_boundaries,
     median_width,
     merge_overlaps,
+    psds_per_class,
     psds_scores,
     sed_map,
 )
@@ -111,6 +112,11 @@ def test_psds_perfect_half_and_nothing():
     # dog found twice, cat never: mean TPR 0.5 minus alpha_st = 1 times its std 0.5 -> 0
     lopsided = {("a.wav", "dog", 1.0), ("b.wav", "dog", 2.0)}
     assert psds_scores(_scores_for(ref, lopsided, classes), ref, durations)["psds1"] == pytest.approx(0.0)
+    # ... while each class on its own scores its TPR: dog 1, cat 0
+    per_class = psds_per_class(_scores_for(ref, lopsided, classes), ref, durations)
+    assert per_class == pytest.approx({"dog": 1.0, "cat": 0.0})
+    with pytest.raises(ValueError, match="unknown PSDS scenario 'psds3'"):
+        psds_per_class(_scores_for(ref, lopsided, classes), ref, durations, "psds3")
 
 
 def test_overlapping_same_class_references_are_merged():

@@ -2,11 +2,22 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
+from mtlsed.config import Config
+from mtlsed.data.format import read_dataset
+from mtlsed.metrics import Scores
 from mtlsed.models.output import SedOutput
-from mtlsed.notebook import per_seed_metrics, selection_table
+from mtlsed.notebook import (
+    model_sizes,
+    per_seed_metrics,
+    profile_model_sizes,
+    psds_by_class,
+    selection_table,
+    setup,
+)
 
 
 def test_selection_table_by_hand():
@@ -32,3 +43,44 @@ def test_per_seed_metrics_reads_each_run(tmp_path):
     df = per_seed_metrics(tmp_path, ["r1", "r2"], [0, 1])
     assert list(df["I"]) == pytest.approx([0.1, 1.1, 0.3, 1.3])
     assert list(df["row"]) == ["r1", "r1", "r2", "r2"] and set(df.columns) == {"row", "seed", "I", "D", "ER"}
+
+
+def test_psds_by_class_oracle_and_silence(small_set, tmp_path):
+    index = read_dataset(small_set)
+    names = index.files_in("test")
+    edges = np.linspace(0.0, 10.0, 501)  # 20 ms frames
+    centres = (edges[:-1] + edges[1:]) / 2
+    oracle = np.zeros((len(names), len(index.classes), 500), dtype=np.float32)
+    for i, name in enumerate(names):
+        for ev in index.strong[name]:
+            oracle[i, index.classes.index(ev.label), (centres >= ev.onset) & (centres < ev.offset)] = 1.0
+    runs = {}
+    for label, frame in (("oracle", oracle), ("silent", np.zeros_like(oracle))):
+        run = tmp_path / label
+        run.mkdir()
+        Scores(names, index.classes, frame.max(-1), frame, edges).save(run / "scores_test.npz")
+        Config().save(run / "config.yaml")
+        runs[label] = run
+    table = psds_by_class(runs, small_set)
+    present = {ev.label for n in names for ev in index.strong[n]}
+    # only the classes that occur in the test split, each found perfectly by the oracle, never by silence
+    assert set(table.index) == present and len(present) >= 3
+    assert table["oracle"].to_numpy() == pytest.approx(1.0)
+    assert table["silent"].to_numpy() == pytest.approx(0.0)
+
+
+def test_model_sizes_count_the_profile_models():
+    from mtlsed.config import ModelConfig
+
+    # VGG-GWRP at 4-4 channels with 2 conv units per block, 10 classes, by hand:
+    # block 1: 3x3 convs 1->4 and 4->4 without bias + batch norm (2 per channel)
+    # block 2: 4->4 twice; head: 1x1 conv 4->10 with bias
+    by_hand = (9 * 4 + 8 + 9 * 16 + 8) + 2 * (9 * 16 + 8) + (4 * 10 + 10)
+    table = model_sizes({"tiny": ModelConfig(name="vgg_gwrp", channels=[4, 4])})
+    assert table.loc["tiny", "parameters"] == by_hand
+    session = setup("ci", "test", 48, [0], {"model.channels": [8, 8], "model.dilations": [1, 2]})
+    sizes = profile_model_sizes(session, ["ddc_fap", "vgg_gwrp", "talnet"])
+    assert list(sizes.index) == ["DDC-FAP", "VGG-GWRP", "TALNet"]
+    default_vgg = model_sizes({"v": ModelConfig(name="vgg_gwrp")}).loc["v", "parameters"]
+    assert sizes.loc["VGG-GWRP", "parameters"] < default_vgg / 100  # the profile's 8-8 channels apply
+    assert (sizes["GMAC per clip"] > 0).all()

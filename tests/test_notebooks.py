@@ -88,6 +88,7 @@ def test_papermill_runs_notebooks_with_the_ci_profile(sandbox, name):
         ({"n_clip": 50}, r"unknown notebook parameter\(s\) \['n_clip'\]"),
         ({"overrides": {"train.lrr": 0.1}}, r"parameter overrides: train.lrr: unknown config key"),
         ({"seeds": "0"}, r"parameter seeds must be a non-empty list of integers"),
+        ({"run_overrides": {"train.iters": 5}}, r"parameter run_overrides: train.iters: unknown config key"),
     ],
 )
 def test_a_bad_parameter_fails_with_a_clear_message(sandbox, parameters, message):

@@ -87,6 +87,15 @@ def test_a_bad_profile_is_rejected_with_its_key(tmp_path):
         load_profile(bad)
     with pytest.raises(ConfigError, match="profile 'nope' not found"):
         load_profile("nope")
+    base = "profile: bad\ndescription: x\nn_clips: 10\nseeds: [0]\noverrides: {}\n"
+    bad.write_text(base + "run_overrides: {train.lrr: 0.1}\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: run_overrides: train\.lrr: unknown config key"):
+        load_profile(bad)
+    bad.write_text(base + "run_overide: {}\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: unknown key\(s\) \['run_overide'\]"):
+        load_profile(bad)
+    bad.write_text(base)  # run_overrides is optional
+    assert load_profile(bad).params["run_overrides"] == {}
 
 
 def _cli(*args):

@@ -59,6 +59,17 @@ def test_plot_helpers_take_ax_and_return_fig_ax():
     plt.close("all")
 
 
+def test_overlay_events_draws_one_box_per_event():
+    fig, ax = plt.subplots()
+    events = [Event("a.wav", 1.0, 2.5, "dog"), (3.0, 3.5, "cat")]  # Event or (onset, offset, label)
+    assert plots.overlay_events(ax, events, ["cat", "dog"]) is None
+    boxes = [p for p in ax.patches if isinstance(p, plt.Rectangle)]
+    assert [(b.get_x(), b.get_width()) for b in boxes] == [(1.0, 1.5), (3.0, 0.5)]
+    assert [b.get_label() for b in boxes] == ["dog", "cat"]
+    assert boxes[0].get_edgecolor() != boxes[1].get_edgecolor()
+    plt.close(fig)
+
+
 def test_environment_names_hardware_and_versions():
     info = environment()
     for key in ("python", "cpu", "cpu_cores", "gpu", "torch", "mtlsed", "sed_eval"):
