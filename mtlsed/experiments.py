@@ -219,14 +219,18 @@ def aggregate(rows: list[Row], results: dict[str, list[dict]]) -> list[dict]:
 def markdown_table(entries: list[dict], metrics=METRICS) -> str:
     """Rows as markdown: ``mean ± std (paper)`` per metric.
 
-    A metric defined for only some of the seeds (event F1 of a run that detects nothing)
-    is followed by ``[n/N seeds]``; ``n/a`` where it is defined for none.
+    The first column names the row (method, loss, selection). When every row has the
+    same number of seeds, a line under the table says how many; otherwise a ``Seeds``
+    column does. A metric defined for only some of the seeds (event F1 of a run that
+    detects nothing) is followed by ``[n/N seeds]``; ``n/a`` where it is defined for none.
     """
-    head = ["Method", "Loss", "Selection", "Seeds"] + [m.upper().replace("_", "-") for m in metrics]
+    seeds = {e["n_seeds"] for e in entries}
+    head = ["Row"] + (["Seeds"] if len(seeds) > 1 else []) + [m.upper().replace("_", "-") for m in metrics]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in entries:
-        sel = e["selection"] + (f" (top{e['topk']})" if e["topk"] else "")
-        cells = [e["method"], e["loss"], sel or "/", str(e["n_seeds"])]
+        sel = e["selection"] + (f" top{e['topk']}" if e["topk"] else "")
+        name = e["method"] if e["loss"] == "bce" else f"{e['method']}: {e['loss']}, {sel}"
+        cells = [name] + ([str(e["n_seeds"])] if len(seeds) > 1 else [])
         for m in metrics:
             mean, std, paper = e[f"{m}_mean"], e[f"{m}_std"], e[f"{m}_paper"]
             ours = "n/a" if mean != mean else (f"{mean:.3f}" + (f" ± {std:.3f}" if std == std else ""))
@@ -235,6 +239,11 @@ def markdown_table(entries: list[dict], metrics=METRICS) -> str:
                 ours += f" [{n}/{e['n_seeds']} seeds]"
             cells.append(ours + (f" ({paper:.3f})" if paper == paper else ""))
         lines.append("| " + " | ".join(cells) + " |")
+    if len(seeds) == 1:
+        n = seeds.pop()
+        lines.append(
+            f"\n{n} seed{'s' if n != 1 else ''} per row; the bce rows train with the cross-entropy alone."
+        )
     return "\n".join(lines)
 
 

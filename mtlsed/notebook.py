@@ -315,3 +315,37 @@ def profile_model_sizes(session: Session, names: list[str], n_classes: int = 10)
     n_frames = cfg.features.n_frames(int(round(cfg.data.clip_seconds * cfg.features.sample_rate)))
     configs = {DISPLAY_NAMES[n]: cfg.with_overrides({"model.name": n}).model for n in names}
     return model_sizes(configs, n_classes, cfg.features.n_mels, n_frames)
+
+
+def loss_table(terms, loss_cfg, digits: int = 4):
+    """Eq. (8) term by term: each loss, its weight and the weighted value; ``total`` is their sum.
+
+    ``terms`` is a :class:`mtlsed.losses.LossTerms`, ``loss_cfg`` the :class:`LossConfig` it came from.
+    """
+    import pandas as pd
+
+    names = ["bce", "segment", "silent"]
+    values = {n: float(getattr(terms, n)) for n in names}
+    weights = {
+        "bce": loss_cfg.bce_weight,
+        "segment": loss_cfg.segment_weight,
+        "silent": loss_cfg.silent_weight,
+    }
+    table = pd.DataFrame(
+        {n: [values[n], weights[n], weights[n] * values[n]] for n in names},
+        index=["value", "weight λ", "λ × value"],
+    ).round(digits)
+    table["total"] = ["", "", round(float(terms.total), digits)]
+    return table
+
+
+def shared_scale(signals: dict) -> dict:
+    """Waveforms divided by the largest peak among them (a silent set is left as it is).
+
+    Audio players with ``normalize=False`` then keep the signals' relative levels: a quiet
+    source or a weak separation sounds quiet, as it is, instead of being raised to full scale.
+    """
+    import numpy as np
+
+    peak = max((float(np.max(np.abs(x))) for x in signals.values() if len(x)), default=0.0)
+    return {name: (np.asarray(x) / peak if peak > 0 else np.asarray(x)) for name, x in signals.items()}

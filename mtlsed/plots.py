@@ -23,20 +23,35 @@ def _axes(ax, figsize=FIGSIZE):
     return ax.figure, ax
 
 
+def log_power_db(logmel: np.ndarray) -> np.ndarray:
+    """Natural-log power to dB."""
+    return 10 * logmel / np.log(10)
+
+
 def plot_logmel(
-    logmel: np.ndarray, hop_s: float = 0.032, ax=None, title: str | None = None, dynamic_db: float = 80
+    logmel: np.ndarray,
+    hop_s: float = 0.032,
+    ax=None,
+    title: str | None = None,
+    dynamic_db: float = 80,
+    top_db: float | None = None,
 ):
-    """A log-mel spectrogram ``(T, F)`` (natural-log power) as an image in dB, time in seconds."""
+    """A log-mel spectrogram ``(T, F)`` (natural-log power) as an image in dB, time in seconds.
+
+    The colour scale spans ``dynamic_db`` below ``top_db`` (default: this spectrogram's
+    maximum); give several panels the same ``top_db`` to compare their levels.
+    """
     standalone = ax is None
     fig, ax = _axes(ax)
-    db = 10 * logmel / np.log(10)
+    db = log_power_db(logmel)
+    top = float(db.max()) if top_db is None else top_db
     img = ax.imshow(
         db.T,
         origin="lower",
         aspect="auto",
         cmap="magma",
-        vmin=db.max() - dynamic_db,
-        vmax=db.max(),
+        vmin=top - dynamic_db,
+        vmax=top,
         extent=(0, logmel.shape[0] * hop_s, 0, logmel.shape[1]),
     )
     ax.set_xlabel("time (s)")

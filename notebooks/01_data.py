@@ -140,12 +140,12 @@ pd.DataFrame(
 print("weak label:", ", ".join(mixture.labels))
 
 # %% [markdown]
-# Listen to the sources and the mixture:
+# Listen to the sources and the mixture (at their true relative levels):
 
 # %%
-for name, audio in parts + [("mixture", mixture.audio)]:
+for name, audio in nb.shared_scale(dict(parts + [("mixture", mixture.audio)])).items():
     print(name)
-    display(Audio(audio, rate=sr, normalize=True))
+    display(Audio(audio, rate=sr, normalize=False))
 
 # %% [markdown]
 # ## A data set of the profile's size

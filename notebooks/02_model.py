@@ -118,6 +118,11 @@ fig.suptitle("masks of every class, 0 (dark) to 1 (yellow); labelled classes in 
 fig.tight_layout()
 
 # %% [markdown]
+# Only the bands that FAP weights (next section) reach the output: mask values in bands
+# whose weight is near zero cost nothing in the cross-entropy, and only the segment and
+# silent losses act on them.
+
+# %% [markdown]
 # ## Frequency-dependent auto-pooling
 #
 # For class $k$ and band $f$, FAP auto-pools the mask over time with its own
@@ -139,7 +144,9 @@ fig.tight_layout()
 
 # %% [markdown]
 # Eq. (1) gives the frame-level probability $\hat{y}_k(t) = \sum_f w_k(f) \hat{M}_k(t, f)$,
-# the detection output, here against the reference events (shaded):
+# the detection output, here against the reference events (shaded). What these
+# curves show depends on the profile: under `ci` the model has barely started and they
+# are flat; under `cpu` some classes are found where they occur and others not yet.
 
 # %%
 fig, ax = plots.plot_frame_probs(

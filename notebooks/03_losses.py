@@ -53,7 +53,6 @@ run_overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import torch
 
@@ -146,21 +145,12 @@ fig.tight_layout()
 # ## The total (Eq. 8)
 #
 # $L_{total} = \lambda_1 L_{sed} + \lambda_2 L_{segment} + \lambda_3 L_{silent}$ with the
-# paper's $\lambda = (1, 0.2, 0.2)$, each term a mean over the clips of the batch:
-
-# %% tags=["nbval-check-output"]
-terms = total_loss(out, labels, session.config.loss)
-weights = {
-    "bce": session.config.loss.bce_weight,
-    "segment": session.config.loss.segment_weight,
-    "silent": session.config.loss.silent_weight,
-}
-summary = pd.DataFrame({"term": terms.as_dict()}).T[["bce", "segment", "silent", "total"]]
-summary.loc["weight"] = [weights["bce"], weights["segment"], weights["silent"], np.nan]
-print(summary.loc[["weight"]].to_string())
+# paper's $\lambda = (1, 0.2, 0.2)$, each term a mean over the clips of the batch
+# (the total is the sum of the weighted row):
 
 # %%
-summary.round(4)
+terms = total_loss(out, labels, session.config.loss)
+nb.loss_table(terms, session.config.loss)
 
 # %%
 print(session.finish())

@@ -63,6 +63,7 @@ overrides = {
 run_overrides = {}
 
 # %%
+import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Audio, display
 
@@ -105,8 +106,6 @@ pd.Series(
 
 # %%
 log = pd.read_csv(run_dir / "log.csv")
-import matplotlib.pyplot as plt
-
 fig, axes = plt.subplots(1, 3, figsize=(12, 3))
 plots.plot_curves(log, ["loss", "bce"], ax=axes[0], title="training loss (Eq. 8) and its BCE term")
 plots.plot_curves(log, ["segment", "silent"], ax=axes[1], title="auxiliary terms")
@@ -142,6 +141,9 @@ print(f"best.pt is from iteration {best['iteration']}")
 # mixture and multiplied with it (keeping the mixture's phase), it gives an estimate of
 # its class's source: the separation that the auxiliary task shapes without ever
 # hearing an isolated source.
+# The panels share the mixture's colour scale and the players its loudness, so a weak
+# estimate looks dark and sounds quiet. How clean the estimates are depends on how well
+# the profile's run is trained: under `ci` it has barely started.
 
 # %%
 view = nb.inspect_clip(run_dir, data_dir, i=0)
@@ -149,18 +151,19 @@ classes = (run_dir / "classes.txt").read_text().split()
 hop_s = cfg.features.hop_ms / 1000
 sr = cfg.features.sample_rate
 separated = {c: separate(view.audio, view.masks[classes.index(c)], cfg.features) for c in view.labels}
+mixture = logmel(view.audio, cfg.features)
+top_db = float(plots.log_power_db(mixture).max())  # one colour scale for all panels
 fig, axes = plt.subplots(1, 1 + len(separated), figsize=(4 * (1 + len(separated)), 2.6), sharey=True)
-plots.plot_logmel(logmel(view.audio, cfg.features), hop_s, ax=axes[0], title="mixture")
+plots.plot_logmel(mixture, hop_s, ax=axes[0], title="mixture", top_db=top_db)
 for ax, (c, audio) in zip(axes[1:], separated.items(), strict=True):
-    plots.plot_logmel(logmel(audio, cfg.features), hop_s, ax=ax, title=f"mask of {c} applied")
+    plots.plot_logmel(logmel(audio, cfg.features), hop_s, ax=ax, title=f"mask of {c} applied", top_db=top_db)
 fig.tight_layout()
 
 # %%
-print("mixture")
-display(Audio(view.audio, rate=sr, normalize=True))
-for c, audio in separated.items():
-    print(f"{c} (its mask applied)")
-    display(Audio(audio, rate=sr, normalize=True))
+players = {"mixture": view.audio, **{f"{c} (its mask applied)": audio for c, audio in separated.items()}}
+for name, audio in nb.shared_scale(players).items():
+    print(name)
+    display(Audio(audio, rate=sr, normalize=False))
 
 # %%
 print(session.finish())

@@ -51,6 +51,14 @@ def test_aggregate_mean_and_sample_std():
     # F1 of the first row is defined for two of the three seeds: the table says so.
     assert entries[0]["f1_n"] == 2 and entries[0]["f1_mean"] == pytest.approx(0.4)
     assert "| 0.400 ± 0.141 [2/3 seeds] |" in markdown_table(entries, ["f1"])
+    # rows are named by method, loss and selection; the seed count is a column when it varies ...
+    assert md.startswith("| Row | Seeds | AT-MAP | ER |")
+    assert "| DDC-FAP | 3 | 0.600" in md and "| DDC-FAP: segment, label-guided | 1 | 0.400" in md
+    # ... and a line under the table when it does not
+    one = markdown_table(entries[:1], ["at_map"])
+    assert one.startswith("| Row | AT-MAP |") and one.endswith(
+        "3 seeds per row; the bce rows train with the cross-entropy alone."
+    )
 
 
 def _reproduce(tmp_path, *args):

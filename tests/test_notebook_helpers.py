@@ -84,3 +84,29 @@ def test_model_sizes_count_the_profile_models():
     default_vgg = model_sizes({"v": ModelConfig(name="vgg_gwrp")}).loc["v", "parameters"]
     assert sizes.loc["VGG-GWRP", "parameters"] < default_vgg / 100  # the profile's 8-8 channels apply
     assert (sizes["GMAC per clip"] > 0).all()
+
+
+def test_loss_table_weights_and_sums_the_terms():
+    from mtlsed.config import LossConfig
+    from mtlsed.losses import LossTerms
+    from mtlsed.notebook import loss_table
+
+    cfg = LossConfig(bce_weight=1.0, segment_weight=0.2, silent_weight=0.5)
+    terms = LossTerms(
+        torch.tensor(0.5 + 0.2 * 0.3 + 0.5 * 0.4), torch.tensor(0.5), torch.tensor(0.3), torch.tensor(0.4)
+    )
+    table = loss_table(terms, cfg)
+    assert list(table.loc["weight λ", ["bce", "segment", "silent"]]) == [1.0, 0.2, 0.5]
+    assert list(table.loc["λ × value", ["bce", "segment", "silent"]]) == pytest.approx([0.5, 0.06, 0.2])
+    assert table.loc["λ × value", "total"] == pytest.approx(0.76)
+    assert table.loc["value", "total"] == ""
+
+
+def test_shared_scale_keeps_relative_levels():
+    from mtlsed.notebook import shared_scale
+
+    out = shared_scale({"loud": np.array([0.0, -2.0, 1.0]), "quiet": np.array([0.2, 0.0, -0.1])})
+    assert list(out["loud"]) == pytest.approx([0.0, -1.0, 0.5])
+    assert list(out["quiet"]) == pytest.approx([0.1, 0.0, -0.05])  # still 20 dB below
+    silent = shared_scale({"a": np.zeros(3)})
+    assert list(silent["a"]) == [0.0, 0.0, 0.0]

@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 
 from mtlsed import plots  # noqa: E402
 from mtlsed.config import FeatureConfig  # noqa: E402
@@ -57,6 +58,16 @@ def test_plot_helpers_take_ax_and_return_fig_ax():
     fig, axes = plots.plot_masks(np.random.default_rng(0).random((7, 30, 16)), [f"c{i}" for i in range(7)])
     assert axes.shape == (2, 5)
     plt.close("all")
+
+
+def test_plot_logmel_shares_a_colour_scale_when_asked():
+    quiet = np.full((20, 8), np.log(1e-4))  # -40 dB everywhere
+    fig, ax = plots.plot_logmel(quiet)
+    assert ax.images[0].get_clim() == pytest.approx((-120.0, -40.0))  # its own maximum at the top
+    fig2, ax2 = plots.plot_logmel(quiet, top_db=0.0, dynamic_db=60)
+    assert ax2.images[0].get_clim() == pytest.approx((-60.0, 0.0))  # the mixture's scale: it looks dark
+    plt.close(fig)
+    plt.close(fig2)
 
 
 def test_overlay_events_draws_one_box_per_event():
