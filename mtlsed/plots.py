@@ -12,8 +12,13 @@ import numpy as np
 FIGSIZE = (7.0, 2.6)
 
 
+# tab10 with its grey swapped for navy: grey marks inactive classes in the figures
+CLASS_COLOURS = [c if i != 7 else "#1a237e" for i, c in enumerate(plt.get_cmap("tab10").colors)]
+
+
 def class_colour(k: int):
-    return plt.get_cmap("tab10")(k % 10)
+    """A distinct colour per class index (cycling after 10), never grey."""
+    return CLASS_COLOURS[k % len(CLASS_COLOURS)]
 
 
 def _axes(ax, figsize=FIGSIZE):

@@ -70,6 +70,15 @@ def test_plot_logmel_shares_a_colour_scale_when_asked():
     plt.close(fig2)
 
 
+def test_class_colours_are_distinct_and_never_grey():
+    from matplotlib.colors import to_rgb
+
+    colours = [to_rgb(plots.class_colour(k)) for k in range(10)]
+    assert len(set(colours)) == 10
+    assert all(max(c) - min(c) > 0.1 for c in colours)  # grey has r = g = b
+    assert plots.class_colour(12) == plots.class_colour(2)
+
+
 def test_overlay_events_draws_one_box_per_event():
     fig, ax = plt.subplots()
     events = [Event("a.wav", 1.0, 2.5, "dog"), (3.0, 3.5, "cat")]  # Event or (onset, offset, label)
