@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     notebook_metadata_filter: kernelspec,jupytext,-all
 #     text_representation:
 #       extension: .py
@@ -80,14 +80,11 @@ print(session.card())
 # %% tags=["nbval-check-output"]
 pd.DataFrame({"class": list(CLASS_NOTES), "what it sounds like": list(CLASS_NOTES.values())})
 
-# %%
+# %% mystnb={"figure": {"caption": "The embedded sound set: one example of each class, 4 s, on the models' log-mel front end (64 bands, 64 ms window, 32 ms hop)."}}
 sr = session.config.features.sample_rate
 fig, axes = plots.plot_class_gallery(sr=sr, seed=1)
 
 # %% [markdown]
-# *One example of each class, 4 s, on the log-mel front end of the models (64 bands,
-# 64 ms window, 32 ms hop).*
-#
 # ## The overlapped protocol, step by step
 #
 # Two events of **different** classes are drawn. Each is zero-padded (if shorter) or
@@ -102,13 +99,13 @@ features = session.config.features
 hop_s = features.hop_ms / 1000
 classes = SyntheticEvents(sr).classes
 
-# %%
+# %% mystnb={"figure": {"caption": "The overlapped protocol's parts: the background and two events of different classes, each padded or cut to a 4 s window that starts at 3 s."}}
 parts = [("background", mixture.background)] + [(e.label, e.audio) for e in mixture.events]
 fig, axes = plt.subplots(1, 3, figsize=(11, 2.6), sharey=True)
 for ax, (name, audio) in zip(axes, parts, strict=True):
     plots.plot_logmel(logmel(audio, features), hop_s, ax=ax, title=name)
 
-# %%
+# %% mystnb={"figure": {"caption": "The mixture, events 20 dB above the background, with its strong labels: each box spans an event's active part."}}
 fig, ax = plots.plot_logmel(
     logmel(mixture.audio, features), hop_s, title="the mixture, with its strong labels"
 )
@@ -167,7 +164,7 @@ class_counts = (
 )
 pd.DataFrame({"clips": split_counts}).T
 
-# %%
+# %% mystnb={"figure": {"caption": "Clips per class in the profile's data set; every clip holds two classes."}}
 fig, ax = plt.subplots(figsize=(7, 2.4))
 class_counts.plot.bar(ax=ax, color=[plots.class_colour(k) for k in range(len(index.classes))])
 ax.set_ylabel("clips")

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     notebook_metadata_filter: kernelspec,jupytext,-all
 #     text_representation:
 #       extension: .py
@@ -105,13 +105,13 @@ classes = (run_dir / "classes.txt").read_text().split()
 hop_s = hop_ms / 1000
 print(f"test clip {view.filename}: weak label {', '.join(view.labels)}")
 
-# %%
+# %% mystnb={"figure": {"caption": "A test clip with its strong labels (boxes); in training the model only sees its weak label."}}
 fig, ax = plots.plot_logmel(
     logmel(view.audio, session.config.features), hop_s, title=f"{view.filename}, with its strong labels"
 )
 plots.overlay_events(ax, view.events, classes)
 
-# %%
+# %% mystnb={"figure": {"caption": "The masks $\\hat{M}_k(t, f)$ of every class for this clip (labelled classes in bold)."}}
 active = [c in view.labels for c in classes]
 fig, axes = plots.plot_masks(view.masks, classes, hop_s, active=active)
 fig.suptitle("masks of every class, 0 (dark) to 1 (yellow); labelled classes in bold", fontsize=10)
@@ -130,7 +130,7 @@ fig.tight_layout()
 # Both start at zero (the plain mean); training moves them. The learned band weights
 # show where each class lives in frequency:
 
-# %%
+# %% mystnb={"figure": {"caption": "FAP's learned band weights $w_k(f)$: the bands in which each class is looked for."}}
 fap = build_model(session.config.model, len(classes), 64)
 fap.load_state_dict(torch.load(run_dir / "best.pt", weights_only=False)["model"])
 weights = fap.pool.band_weights().detach().numpy()
@@ -148,7 +148,7 @@ fig.tight_layout()
 # curves show depends on the profile: under `ci` the model has barely started and they
 # are flat; under `cpu` some classes are found where they occur and others not yet.
 
-# %%
+# %% mystnb={"figure": {"caption": "Frame probabilities $\\hat{y}_k(t)$ of Eq. (1) for the labelled classes against their reference events (shaded); dashed: the detection threshold."}}
 fig, ax = plots.plot_frame_probs(
     view.frame,
     classes,

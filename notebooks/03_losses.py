@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     notebook_metadata_filter: kernelspec,jupytext,-all
 #     text_representation:
 #       extension: .py
@@ -71,7 +71,7 @@ print(session.card())
 # $2 |A \cap B| / (|A| + |B|) = 40 / 160 = 0.25$. With soft masks the intersection is
 # the sum of the products.
 
-# %%
+# %% mystnb={"figure": {"caption": "Toy masks: A and B share 20 of their 80 bins; C is A at half strength."}}
 toy = torch.zeros(1, 3, 20, 16)
 toy[0, 0, 2:12, 2:10] = 1.0  # A
 toy[0, 1, 7:17, 6:14] = 1.0  # B: overlaps A on rows 7-11 and columns 6-9
@@ -97,7 +97,7 @@ pd.DataFrame(dice.numpy().round(4), index=["A", "B", "C"], columns=["A", "B", "C
 #
 # ## The pairwise dice of a real clip
 
-# %%
+# %% mystnb={"figure": {"caption": "Dice (Eq. 3) between the masks of every pair of classes for one test clip."}}
 data_dir = nb.profile_data(session, "overlapped")
 run_dir = nb.profile_run(session, data_dir)
 out, labels, classes, names = nb.model_batch(run_dir, data_dir, n=8)
@@ -128,7 +128,7 @@ nb.selection_table(out, labels, classes, names)
 # their sum. Mask energy of an absent class is what becomes an insertion at detection
 # time.
 
-# %%
+# %% mystnb={"figure": {"caption": "Mean mask value of each class for one clip; the silent loss (Eq. 7) sums it over the inactive (grey) classes."}}
 level = out.masks[0].abs().mean((1, 2)).numpy()
 inactive = labels[0] < 0.5
 fig, ax = plt.subplots(figsize=(7, 2.4))

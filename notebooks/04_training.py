@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     notebook_metadata_filter: kernelspec,jupytext,-all
 #     text_representation:
 #       extension: .py
@@ -104,7 +104,7 @@ pd.Series(
 # `log.csv` holds one row every `train.eval_every` iterations: each loss term averaged
 # since the previous row, and the validation metrics.
 
-# %%
+# %% mystnb={"figure": {"caption": "Training curves: the loss of Eq. (8) and its BCE term, the segment and silent terms, and the validation metrics."}}
 log = pd.read_csv(run_dir / "log.csv")
 fig, axes = plt.subplots(1, 3, figsize=(12, 3))
 plots.plot_curves(log, ["loss", "bce"], ax=axes[0], title="training loss (Eq. 8) and its BCE term")
@@ -145,7 +145,7 @@ print(f"best.pt is from iteration {best['iteration']}")
 # estimate looks dark and sounds quiet. How clean the estimates are depends on how well
 # the profile's run is trained: under `ci` it has barely started.
 
-# %%
+# %% mystnb={"figure": {"caption": "The mixture and the estimate of each labelled class (its mask applied to the mixture's STFT), on the mixture's colour scale."}}
 view = nb.inspect_clip(run_dir, data_dir, i=0)
 classes = (run_dir / "classes.txt").read_text().split()
 hop_s = cfg.features.hop_ms / 1000

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     notebook_metadata_filter: kernelspec,jupytext,-all
 #     text_representation:
 #       extension: .py
@@ -116,7 +116,7 @@ per_class.round(3)
 # The paper's claim for the silent loss is that it cuts insertion errors (I), because
 # it silences the masks of absent classes. Per seed:
 
-# %%
+# %% mystnb={"figure": {"caption": "Insertion rate I per seed (dots) and its mean (bars) without auxiliary loss, with the segment loss, and with the segment and silent losses (label-guided)."}}
 per_seed = nb.per_seed_metrics(grid1, ["ddc_fap", "segment-label", "segment_silent-label"], session.seeds)
 fig, ax = plt.subplots(figsize=(5, 2.6))
 for k, (_row, group) in enumerate(per_seed.groupby("row", sort=False)):
@@ -136,7 +136,7 @@ fig.tight_layout()
 # the detected events after post-processing (clip gate, frame threshold, median filter;
 # see `mtlsed.metrics`), and the frame probabilities.
 
-# %%
+# %% mystnb={"figure": {"caption": "Reference events (left) and the events detected after post-processing (right) for three test clips."}}
 run = nb.profile_run(session, data_dir)
 index = read_dataset(data_dir)
 detected = read_strong(run / "events_test.tsv")
@@ -152,7 +152,7 @@ for row_axes, name in zip(axes, test_files, strict=True):
     plots.plot_event_roll(detected.get(name, []), index.classes, ax=row_axes[1], title="detected")
 fig.tight_layout()
 
-# %%
+# %% mystnb={"figure": {"caption": "Frame probabilities of one test clip against its reference events (shaded); dashed: the detection threshold."}}
 view = nb.inspect_clip(run, data_dir, i=0)
 fig, ax = plots.plot_frame_probs(
     view.frame,

@@ -1,5 +1,7 @@
 """The book builds offline with warnings as errors, and its pages render."""
 
+import html as html_lib
+import json
 import re
 
 from mtlsed.book import build_book
@@ -26,3 +28,17 @@ def test_book_builds_and_pages_render(tmp_path):
         text = re.sub(r"<[^>]+>", "", page.read_text())
         assert "Parameters from params/ci.yaml, injected by papermill" in text, page.name
         assert text.count("description =") == 1, page.name
+    # Figures carry their captions (cell metadata mystnb.figure.caption, kept in the twins).
+    for nb in sorted((html.parents[2] / "src" / "notebooks").glob("0*.ipynb")):
+        captions = [
+            c["metadata"]["mystnb"]["figure"]["caption"]
+            for c in json.loads(nb.read_text())["cells"]
+            if "mystnb" in c.get("metadata", {})
+        ]
+        page = (html / "notebooks" / f"{nb.stem}.html").read_text()
+        figcaptions = re.findall(r'<span class="caption-text">(.*?)</span>', page, flags=re.S)
+        assert captions and len(figcaptions) >= len(captions), nb.name
+        plain = [html_lib.unescape(re.sub(r"<[^>]+>", "", f)).replace("\u2019", "'") for f in figcaptions]
+        first_words = [f.split()[:2] for f in plain]
+        for caption in captions:
+            assert caption.split()[:2] in first_words, (nb.name, caption)
