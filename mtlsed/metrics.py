@@ -211,10 +211,11 @@ def _psds_inputs(scores: Scores, reference: dict[str, list[Event]]):
     return frames, truth, present
 
 
-def _psds(scores, reference, durations, settings):
+def _psds(inputs, durations: dict[str, float], settings: dict) -> tuple[float, dict[str, float]]:
+    """PSDS and each class's ROC area under ``settings`` for inputs from :func:`_psds_inputs`."""
     from sed_scores_eval import intersection_based
 
-    frames, truth, present = _psds_inputs(scores, reference)
+    frames, truth, present = inputs
     if not present:
         return float("nan"), {}
     value, per_class, *_ = intersection_based.psds(
@@ -227,7 +228,8 @@ def psds_scores(
     scores: Scores, reference: dict[str, list[Event]], durations: dict[str, float]
 ) -> dict[str, float]:
     """PSDS1 and PSDS2 (DESED's settings, eFPR up to 100 per hour)."""
-    return {key: _psds(scores, reference, durations, settings)[0] for key, settings in PSDS_SETTINGS.items()}
+    inputs = _psds_inputs(scores, reference)
+    return {key: _psds(inputs, durations, settings)[0] for key, settings in PSDS_SETTINGS.items()}
 
 
 def psds_per_class(
@@ -241,4 +243,4 @@ def psds_per_class(
     """
     if scenario not in PSDS_SETTINGS:
         raise ValueError(f"unknown PSDS scenario {scenario!r}; known: {sorted(PSDS_SETTINGS)}")
-    return _psds(scores, reference, durations, PSDS_SETTINGS[scenario])[1]
+    return _psds(_psds_inputs(scores, reference), durations, PSDS_SETTINGS[scenario])[1]

@@ -325,14 +325,12 @@ def loss_table(terms, loss_cfg, digits: int = 4):
     import pandas as pd
 
     names = ["bce", "segment", "silent"]
-    values = {n: float(getattr(terms, n)) for n in names}
-    weights = {
-        "bce": loss_cfg.bce_weight,
-        "segment": loss_cfg.segment_weight,
-        "silent": loss_cfg.silent_weight,
-    }
+    columns = {}
+    for n in names:
+        value, weight = float(getattr(terms, n)), getattr(loss_cfg, f"{n}_weight")
+        columns[n] = [value, weight, weight * value]
     table = pd.DataFrame(
-        {n: [values[n], weights[n], weights[n] * values[n]] for n in names},
+        columns,
         index=["value", "weight λ", "λ × value"],
     ).round(digits)
     table["total"] = ["", "", round(float(terms.total), digits)]

@@ -231,3 +231,40 @@ def plot_class_gallery(sr: int = 16000, seed: int = 0, seconds: float = 4.0, axe
     fig.supylabel("mel band", fontsize=9)
     fig.tight_layout()
     return fig, axes
+
+
+def plot_per_seed(table, metric: str, labels: list[str], ax=None, title: str | None = None):
+    """One metric per seed (dots) and its mean (bars) for each row of ``table``, in order of appearance.
+
+    ``table`` has a ``row`` column and a ``metric`` column (see ``mtlsed.notebook.per_seed_metrics``);
+    ``labels`` names the rows on the x axis. Returns (fig, ax).
+    """
+    fig, ax = _axes(ax, figsize=(5, 2.6))
+    groups = list(table.groupby("row", sort=False))
+    if len(groups) != len(labels):
+        raise ValueError(f"{len(groups)} rows in the table but {len(labels)} labels")
+    for k, (_row, group) in enumerate(groups):
+        ax.scatter([k] * len(group), group[metric], color=class_colour(k), zorder=3)
+        ax.bar(k, group[metric].mean(), color=class_colour(k), alpha=0.35)
+    ax.set_xticks(range(len(labels)), labels)
+    if title:
+        ax.set_title(title)
+    return fig, ax
+
+
+def plot_separation(mixture: np.ndarray, estimates: dict, hop_s: float = 0.032, axes=None):
+    """Log-mel ``(T, F)`` of a mixture and of each named estimate, side by side on the mixture's scale.
+
+    One colour scale for all panels (the mixture's maximum at the top), so a weak estimate
+    looks dark. Returns (fig, axes).
+    """
+    n = 1 + len(estimates)
+    if axes is None:
+        fig, axes = plt.subplots(1, n, figsize=(4 * n, 2.6), sharey=True, squeeze=False)
+        axes = axes[0]
+    fig = np.asarray(axes).flat[0].figure
+    top_db = float(log_power_db(mixture).max())
+    plot_logmel(mixture, hop_s, ax=axes[0], title="mixture", top_db=top_db)
+    for ax, (name, est) in zip(axes[1:], estimates.items(), strict=True):
+        plot_logmel(est, hop_s, ax=ax, title=name, top_db=top_db)
+    return fig, axes

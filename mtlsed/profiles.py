@@ -11,6 +11,7 @@ curves and separations), which may train longer than the tables' many runs.
 from __future__ import annotations
 
 import argparse
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
         if not isinstance(params[key], tp):
             raise ConfigError(f"{path}: {key!r} must be a {tp.__name__}")
     for key, (tp, default) in OPTIONAL_KEYS.items():
-        params.setdefault(key, default)
+        params.setdefault(key, copy.deepcopy(default))
         if not isinstance(params[key], tp):
             raise ConfigError(f"{path}: {key!r} must be a {tp.__name__}")
     unknown = sorted(set(params) - set(PROFILE_KEYS) - set(OPTIONAL_KEYS))

@@ -151,12 +151,11 @@ classes = (run_dir / "classes.txt").read_text().split()
 hop_s = cfg.features.hop_ms / 1000
 sr = cfg.features.sample_rate
 separated = {c: separate(view.audio, view.masks[classes.index(c)], cfg.features) for c in view.labels}
-mixture = logmel(view.audio, cfg.features)
-top_db = float(plots.log_power_db(mixture).max())  # one colour scale for all panels
-fig, axes = plt.subplots(1, 1 + len(separated), figsize=(4 * (1 + len(separated)), 2.6), sharey=True)
-plots.plot_logmel(mixture, hop_s, ax=axes[0], title="mixture", top_db=top_db)
-for ax, (c, audio) in zip(axes[1:], separated.items(), strict=True):
-    plots.plot_logmel(logmel(audio, cfg.features), hop_s, ax=ax, title=f"mask of {c} applied", top_db=top_db)
+fig, axes = plots.plot_separation(
+    logmel(view.audio, cfg.features),
+    {f"mask of {c} applied": logmel(audio, cfg.features) for c, audio in separated.items()},
+    hop_s,
+)
 fig.tight_layout()
 
 # %%

@@ -118,13 +118,13 @@ per_class.round(3)
 
 # %% mystnb={"figure": {"caption": "Insertion rate I per seed (dots) and its mean (bars) without auxiliary loss, with the segment loss, and with the segment and silent losses (label-guided)."}}
 per_seed = nb.per_seed_metrics(grid1, ["ddc_fap", "segment-label", "segment_silent-label"], session.seeds)
-fig, ax = plt.subplots(figsize=(5, 2.6))
-for k, (_row, group) in enumerate(per_seed.groupby("row", sort=False)):
-    ax.scatter([k] * len(group), group["I"], color=plots.class_colour(k), zorder=3)
-    ax.bar(k, group["I"].mean(), color=plots.class_colour(k), alpha=0.35)
-ax.set_xticks(range(3), ["BCE only", "+ segment", "+ segment + silent"])
+fig, ax = plots.plot_per_seed(
+    per_seed,
+    "I",
+    ["BCE only", "+ segment", "+ segment + silent"],
+    title="insertions per seed (dots) and their mean (bars)",
+)
 ax.set_ylabel("insertion rate I")
-ax.set_title("insertions per seed (dots) and their mean (bars)")
 fig.tight_layout()
 
 # %% [markdown]

@@ -79,6 +79,27 @@ def test_class_colours_are_distinct_and_never_grey():
     assert plots.class_colour(12) == plots.class_colour(2)
 
 
+def test_plot_per_seed_bars_are_means_and_dots_the_seeds():
+    table = pd.DataFrame({"row": ["a", "a", "b", "b"], "I": [0.1, 0.3, 0.0, 0.4]})
+    fig, ax = plots.plot_per_seed(table, "I", ["A", "B"])
+    assert [b.get_height() for b in ax.patches] == pytest.approx([0.2, 0.2])
+    dots = [c.get_offsets()[:, 1].tolist() for c in ax.collections]
+    assert dots == [pytest.approx([0.1, 0.3]), pytest.approx([0.0, 0.4])]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["A", "B"]
+    with pytest.raises(ValueError, match="2 rows in the table but 3 labels"):
+        plots.plot_per_seed(table, "I", ["A", "B", "C"])
+    plt.close("all")
+
+
+def test_plot_separation_puts_every_panel_on_the_mixture_scale():
+    mixture = np.full((20, 8), np.log(1.0))  # 0 dB
+    quiet = np.full((20, 8), np.log(1e-3))  # -30 dB
+    fig, axes = plots.plot_separation(mixture, {"estimate": quiet})
+    assert [ax.images[0].get_clim() for ax in axes] == [pytest.approx((-80.0, 0.0))] * 2
+    assert [ax.get_title() for ax in axes] == ["mixture", "estimate"]
+    plt.close(fig)
+
+
 def test_overlay_events_draws_one_box_per_event():
     fig, ax = plt.subplots()
     events = [Event("a.wav", 1.0, 2.5, "dog"), (3.0, 3.5, "cat")]  # Event or (onset, offset, label)
