@@ -73,7 +73,6 @@ class DataConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.2
     split_seed: int = 0
-    num_workers: int = 0
 
 
 @dataclass
@@ -92,6 +91,7 @@ class ModelConfig:
     dropout: float = 0.0
     gru_hidden: int = 128  # attention and TALNet
     gwrp_decay: float = 0.9998  # VGG-GWRP
+    fap_alpha_init: float = 0.0  # DDC-FAP: auto-pool sharpness at the start (0: mean over time)
 
 
 @dataclass
@@ -122,10 +122,10 @@ class TrainConfig:
     lr_decay_every: int = 1000
     seed: int = 0
     device: str = "auto"  # auto: cuda, then mps, then cpu
-    amp: bool = True  # mixed precision, used on CUDA only
+    amp: bool = True  # mixed precision: float16 autocast on CUDA, bfloat16 autocast on CPU
+    threads: int = 1  # intra-op threads on CPU (0: PyTorch's default); see mtlsed.train.cpu_threads
     eval_every: int = 500  # validate, log a row and save `last` every this many iterations
     best_metric: Literal["auto", "sed_map", "at_map", "loss"] = "auto"  # auto: sed_map if val is strong
-    num_workers: int = 0
 
 
 @dataclass

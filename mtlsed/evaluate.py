@@ -4,7 +4,14 @@
 
     scores_<split>.npz     clip and frame probabilities of every clip (raw, before post-processing)
     events_<split>.tsv     the detected events, in the strong.tsv format
-    metrics.json           at_map, sed_map, er, d, i, s, f1, psds1, psds2 and what produced them
+    metrics_<split>.json   at_map, sed_map, er, d, i, s, f1, psds1, psds2 and what produced them
+
+Evaluating one split never touches another split's files. ``metrics_<split>.json`` is strict
+JSON: a metric that is undefined (F1 of a run that detects nothing) is ``null`` and
+``undefined`` says why. It also counts the detected events (``n_detected``) and sets
+``no_detections``: ER = 1 and I = 0 of a run that detects nothing are not good scores.
+``run`` and ``data`` hold the fingerprints of the run and of the evaluated data set
+(:mod:`mtlsed.identity`), so a grid reuses the file only for the same run on the same data.
 
 Metrics can be recomputed from the scores file alone (:func:`metrics_from_scores`),
 e.g. with other post-processing settings, without the model.
@@ -13,8 +20,6 @@ e.g. with other post-processing settings, without the model.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +82,29 @@ def metrics_from_scores(scores: Scores, data_dir: str | Path, cfg: EvalConfig, c
     return metrics, events
 
 
+def metrics_path(run_dir: str | Path, split: str = "test") -> Path:
+    return Path(run_dir) / f"metrics_{split}.json"
+
+
+def strict_json_metrics(metrics: dict) -> dict:
+    """NaN and infinite values become ``None``, with the reason under ``undefined``."""
+    out, undefined = {}, {}
+    for key, value in metrics.items():
+        if isinstance(value, float) and not np.isfinite(value):
+            out[key] = None
+            if key == "f1" and metrics.get("n_detected") == 0:
+                undefined[key] = "no detections: precision is 0/0"
+            elif key == "sed_map" or key.startswith("psds"):
+                undefined[key] = "no strong labels in this split, or no class with a positive"
+            else:
+                undefined[key] = "not defined for these scores"
+        else:
+            out[key] = value
+    if undefined:
+        out["undefined"] = undefined
+    return out
+
+
 def evaluate_run(
     run_dir: str | Path,
     data_dir: str | Path,
@@ -84,10 +112,13 @@ def evaluate_run(
     which: str = "best",
     extra: dict | None = None,
 ) -> dict:
-    """Score ``split`` with the run's ``which`` checkpoint, write scores, events and metrics.json.
+    """Score ``split`` with the run's ``which`` checkpoint, write scores, events and metrics_<split>.json.
 
-    ``extra`` entries (e.g. the training time) go into metrics.json in the same atomic write.
+    ``extra`` entries (e.g. the training time) go into the metrics file in the same atomic write.
     """
+    from mtlsed.identity import data_fingerprint
+    from mtlsed.train import read_identity, write_json
+
     run_dir, data_dir = Path(run_dir), Path(data_dir)
     cfg = Config.load(run_dir / "config.yaml")
     scores = score_split(run_dir, data_dir, split, which)
@@ -95,11 +126,17 @@ def evaluate_run(
     metrics, events = metrics_from_scores(scores, data_dir, cfg.eval, cfg.data.clip_seconds)
     rows = [[n, f"{a:.3f}", f"{b:.3f}", lab] for n, evs in events.items() for a, b, lab in evs]
     write_tsv(run_dir / f"events_{split}.tsv", ["filename", "onset", "offset", "event_label"], rows)
+    identity = read_identity(run_dir) or {}
     metrics.update(
         {
+            "n_detected": len(rows),
+            "no_detections": not rows,
+            "max_clip_probability": float(scores.clip.max()) if scores.clip.size else None,
             "split": split,
             "checkpoint": which,
             "data": str(data_dir.resolve()),
+            "run_fingerprint": identity.get("digest"),
+            "data_fingerprint": data_fingerprint(data_dir)["digest"],
             "post_processing": {
                 "clip_threshold": cfg.eval.clip_threshold,
                 "frame_threshold": cfg.eval.frame_threshold,
@@ -108,17 +145,24 @@ def evaluate_run(
             **(extra or {}),
         }
     )
-    tmp = run_dir / "metrics.json.tmp"
-    tmp.write_text(json.dumps(metrics, indent=1))
-    os.replace(tmp, run_dir / "metrics.json")
+    metrics = strict_json_metrics(metrics)
+    write_json(metrics_path(run_dir, split), metrics)
     return metrics
+
+
+def format_metrics(metrics: dict) -> str:
+    """One line: the main metrics (``n/a`` where undefined) and the detection count."""
+    keys = ["at_map", "sed_map", "er", "d", "i", "f1", "psds1", "psds2"]
+    cells = [f"{k} {metrics[k]:.3f}" if metrics[k] is not None else f"{k} n/a" for k in keys if k in metrics]
+    flag = " (NO DETECTIONS)" if metrics["no_detections"] else ""
+    cells.append(f"detected {metrics['n_detected']}{flag}")
+    return "  ".join(cells)
 
 
 def _run(args: argparse.Namespace) -> int:
     metrics = evaluate_run(args.run_dir, args.data_dir, args.split, args.checkpoint)
-    keys = ["at_map", "sed_map", "er", "d", "i", "f1", "psds1", "psds2"]
-    print("  ".join(f"{k} {metrics[k]:.3f}" for k in keys if k in metrics))
-    print(f"written to {Path(args.run_dir) / 'metrics.json'}")
+    print(format_metrics(metrics))
+    print(f"written to {metrics_path(args.run_dir, args.split)}")
     return 0
 
 

@@ -1,9 +1,11 @@
 """The experiment grids of the paper's Table 1 and Table 2, over seeds, beside the paper's numbers.
 
 ``mtlsed reproduce --table 1 --profile NAME`` trains and evaluates every row of
-a table for every seed of the profile, in ``runs/NAME/tableN/ROW/seedS``. A run
-with a ``metrics.json`` is finished and is skipped when the grid is run again;
-a run killed mid-way resumes from its last checkpoint. The tables
+a table for every seed of the profile, in ``runs/NAME/tableN-KEY/ROW/seedS``,
+where ``KEY`` is the fingerprint of the profile's config, the data set's content
+and the code (:func:`grid_key`). A run whose ``metrics_test.json`` carries the
+fingerprint of now is finished and is kept when the grid is run again; a run
+killed mid-way resumes from its last checkpoint; runs train ``--jobs`` at a time. The tables
 (``tableN.csv`` and ``tableN.md``) give the mean and standard deviation over
 seeds of each metric next to the paper's value.
 
@@ -16,6 +18,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import multiprocessing
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -26,11 +31,13 @@ import numpy as np
 from mtlsed.cli import UserError, add_command
 from mtlsed.config import Config
 from mtlsed.envinfo import environment, hardware_line
+from mtlsed.evaluate import format_metrics
 from mtlsed.profiles import Profile, load_profile
 
 METRICS = ["at_map", "sed_map", "er", "d", "i", "f1", "psds1", "psds2"]
 PAPER_METRICS = ["at_map", "sed_map", "er", "d", "i"]
 LOWER_IS_BETTER = {"er", "d", "i"}
+EVENT_METRICS = {"er", "d", "i", "f1"}  # computed from detected events: void when nothing is detected
 
 
 @dataclass
@@ -162,8 +169,9 @@ def ensure_data(profile: Profile, table: int, root: Path) -> Path:
 def train_and_evaluate(cfg: Config, data_dir: Path, run_dir: Path) -> dict:
     """Train ``cfg`` into ``run_dir`` (resuming a started run), then evaluate it on the test split.
 
-    ``metrics.json`` also holds the training time of this call (seconds) and the environment;
-    it is written last and atomically, so its presence marks a finished run.
+    ``metrics_test.json`` also holds the training time of this call (seconds) and the environment;
+    it is written last and atomically, so its presence (with the run's fingerprint) marks a
+    finished run.
     """
     from mtlsed.evaluate import evaluate_run
     from mtlsed.train import train
@@ -176,19 +184,86 @@ def train_and_evaluate(cfg: Config, data_dir: Path, run_dir: Path) -> dict:
     )
 
 
-def run_one(row: Row, seed: int, cfg: Config, data_dir: Path, run_dir: Path, log=print) -> dict:
-    """Train and evaluate one (row, seed); a finished run is read back, a started one resumed."""
-    metrics_path = run_dir / "metrics.json"
-    if metrics_path.is_file():
-        log(f"  {row.key} seed {seed}: done earlier, kept")
-        return json.loads(metrics_path.read_text())
-    metrics = train_and_evaluate(cfg.with_overrides({**row.overrides, "train.seed": seed}), data_dir, run_dir)
-    log(
-        f"  {row.key} seed {seed}: "
-        + "  ".join(f"{k} {metrics[k]:.3f}" for k in METRICS if k in metrics)
-        + f"  ({metrics['train_seconds']:.0f} s)"
-    )
-    return metrics
+def run_one(
+    row: Row, seed: int, cfg: Config, data_dir: Path, run_dir: Path, data_fp: dict
+) -> tuple[dict, str]:
+    """Train and evaluate one (row, seed); a finished run is read back, a started one resumed.
+
+    A finished run is reused only when its fingerprint (config, data content, code) is the one of
+    now; a run folder that holds another run is refused with what differs. Returns the test metrics
+    and a line saying what happened.
+    """
+    from mtlsed.evaluate import metrics_path
+    from mtlsed.identity import differences, run_fingerprint
+    from mtlsed.train import read_identity
+
+    cfg = cfg.with_overrides({**row.overrides, "train.seed": seed, "data.root": str(data_dir.resolve())})
+    expected = run_fingerprint(cfg.to_dict(), data_fp)
+    saved = read_identity(run_dir)
+    if saved is not None and saved["digest"] != expected["digest"]:
+        raise UserError(
+            f"{run_dir} holds a run of other settings ({'; '.join(differences(saved, expected))}); "
+            "choose another --out, or leave --out out to keep each setting's runs apart"
+        )
+    done = metrics_path(run_dir, "test")
+    if saved is not None and done.is_file():
+        metrics = json.loads(done.read_text())
+        if (
+            metrics.get("run_fingerprint") == expected["digest"]
+            and metrics.get("data_fingerprint") == data_fp["digest"]
+        ):
+            return metrics, f"  {row.key} seed {seed}: done earlier, kept"
+    metrics = train_and_evaluate(cfg, data_dir, run_dir)
+    line = f"  {row.key} seed {seed}: {format_metrics(metrics)}  ({metrics['train_seconds']:.0f} s)"
+    return metrics, line
+
+
+def default_jobs() -> int:
+    """Runs trained at once by a grid: one per CPU core (each on one thread); one on a GPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return 1
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def _die_with_parent() -> None:
+    """Worker initialiser: on Linux, ask the kernel to kill this worker when the grid process dies."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def run_all(tasks: list[tuple], jobs: int, log=print) -> list[dict]:
+    """``run_one(*task)`` for every task, ``jobs`` at a time in worker processes; metrics in task order.
+
+    Each run is deterministic on its own (one thread, its own seed), so the results do not depend on
+    ``jobs``; a run that finished is on disk before the next starts, so an interrupted grid loses nothing.
+    """
+    if jobs <= 1 or len(tasks) <= 1:
+        out = []
+        for task in tasks:
+            metrics, line = run_one(*task)
+            log(line)
+            out.append(metrics)
+        return out
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    results: dict[int, dict] = {}
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
+    with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=ctx, initializer=_die_with_parent) as pool:
+        futures = {pool.submit(run_one, *task): i for i, task in enumerate(tasks)}
+        try:
+            for future in as_completed(futures):
+                metrics, line = future.result()
+                log(line)
+                results[futures[future]] = metrics
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return [results[i] for i in range(len(tasks))]
 
 
 def aggregate(rows: list[Row], results: dict[str, list[dict]]) -> list[dict]:
@@ -206,8 +281,12 @@ def aggregate(rows: list[Row], results: dict[str, list[dict]]) -> list[dict]:
             "n_seeds": len(runs),
         }
         paper = paper_row(row) or {}
+        # a run that detects nothing has ER 1, D 1, I 0: numbers that must not read as good ones
+        entry["no_detection_seeds"] = sum(bool(r.get("no_detections")) for r in runs)
+        detected = [r["n_detected"] for r in runs if r.get("n_detected") is not None]
+        entry["n_detected_mean"] = float(np.mean(detected)) if detected else float("nan")
         for m in METRICS:
-            values = np.array([r[m] for r in runs if m in r and r[m] == r[m]], dtype=float)
+            values = np.array([r[m] for r in runs if r.get(m) is not None and r[m] == r[m]], dtype=float)
             entry[f"{m}_mean"] = float(values.mean()) if len(values) else float("nan")
             entry[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
             entry[f"{m}_n"] = len(values)  # seeds where the metric is defined (F1 needs a detection)
@@ -222,7 +301,9 @@ def markdown_table(entries: list[dict], metrics=METRICS) -> str:
     The first column names the row (method, loss, selection). When every row has the
     same number of seeds, a line under the table says how many; otherwise a ``Seeds``
     column does. A metric defined for only some of the seeds (event F1 of a run that
-    detects nothing) is followed by ``[n/N seeds]``; ``n/a`` where it is defined for none.
+    detects nothing) is followed by ``[n/N seeds]``; ``n/a`` where it is defined for none. An
+    event metric (ER, D, I, F1) of a row where some seeds detect no event at all is followed by
+    ``[n/N detect nothing]``: ER 1 and I 0 of such a seed are not good scores.
     """
     seeds = {e["n_seeds"] for e in entries}
     head = ["Row"] + (["Seeds"] if len(seeds) > 1 else []) + [m.upper().replace("_", "-") for m in metrics]
@@ -237,6 +318,9 @@ def markdown_table(entries: list[dict], metrics=METRICS) -> str:
             n = e.get(f"{m}_n", e["n_seeds"])
             if 0 < n < e["n_seeds"]:
                 ours += f" [{n}/{e['n_seeds']} seeds]"
+            silent = e.get("no_detection_seeds", 0)
+            if silent and m in EVENT_METRICS:
+                ours += f" [{silent}/{e['n_seeds']} detect nothing]"
             cells.append(ours + (f" ({paper:.3f})" if paper == paper else ""))
         lines.append("| " + " | ".join(cells) + " |")
     if len(seeds) == 1:
@@ -258,28 +342,57 @@ def write_tables(entries: list[dict], out: Path, table: int, header: str) -> tup
     return csv_path, md_path
 
 
-def grid_dir(profile_name: str, table: int, root: Path | None = None) -> Path:
-    """Where ``reproduce`` keeps the runs and tables of a table under a profile."""
-    return Path(root or Path.cwd()) / "runs" / profile_name / f"table{table}"
+def grid_key(cfg: Config, data_fp: dict) -> str:
+    """The fingerprint shared by every run of a grid: the profile's config, the data and the code."""
+    from mtlsed.identity import code_fingerprint, digest
+
+    config = cfg.to_dict()
+    config["data"].pop("root", None)
+    return digest({"config": config, "data": data_fp["digest"], "code": code_fingerprint()})[:8]
+
+
+def grid_dir(profile_name: str, table: int, root: Path | None = None, key: str = "") -> Path:
+    """Where ``reproduce`` keeps the runs and tables of a table under a profile: ``runs/PROFILE/tableN-KEY``.
+
+    ``KEY`` is :func:`grid_key`: another data set, another override or another version of the code
+    trains into a folder of its own, and the runs of the old setting stay where they were.
+    """
+    return (
+        Path(root or Path.cwd()) / "runs" / profile_name / (f"table{table}-{key}" if key else f"table{table}")
+    )
+
+
+@dataclass
+class TableResult:
+    """What :func:`reproduce` made: one aggregated entry per row, where the runs are, on which data."""
+
+    entries: list[dict]
+    grid: Path
+    data: Path
+    profile: Profile
 
 
 def reproduce(
     table: int,
-    profile_name: str,
+    profile: str | Path | Profile,
     data_dir: Path | None = None,
     out: Path | None = None,
     data_root: Path | None = None,
     rows: list[str] | None = None,
     log=print,
     root: Path | None = None,
-) -> list[dict]:
+    jobs: int | None = None,
+) -> TableResult:
     """Run (or finish) the grid of a table under a profile and write its tables.
 
-    ``root`` (default: the working folder) holds ``runs/`` and ``data/``.
+    ``profile`` is a profile name, a profile file, or a :class:`Profile` (the notebooks pass the one
+    their papermill parameters make). ``root`` (default: the working folder) holds ``runs/`` and
+    ``data/``; ``jobs`` runs train at once (default :func:`default_jobs`).
     """
-    profile = load_profile(profile_name)
+    from mtlsed.identity import data_fingerprint
+
+    profile = profile if isinstance(profile, Profile) else load_profile(profile)
     root = Path(root or Path.cwd())
-    out = Path(out or grid_dir(profile.name, table, root))
     selected = table_rows(table)
     if rows:
         unknown = set(rows) - {r.key for r in selected}
@@ -289,13 +402,20 @@ def reproduce(
             )
         selected = [r for r in selected if r.key in rows]
     data = Path(data_dir) if data_dir else ensure_data(profile, table, Path(data_root or root / "data"))
+    data_fp = data_fingerprint(data)
+    cfg = profile.config()
+    out = Path(out or grid_dir(profile.name, table, root, grid_key(cfg, data_fp)))
     seeds = profile.params["seeds"]
-    log(f"table {table}, profile {profile.name}: {len(selected)} rows x {len(seeds)} seeds on {data}")
+    log(
+        f"table {table}, profile {profile.name}: {len(selected)} rows x {len(seeds)} seeds on {data} -> {out}"
+    )
+    tasks = [
+        (row, seed, cfg, data, out / row.key / f"seed{seed}", data_fp) for row in selected for seed in seeds
+    ]
+    metrics = run_all(tasks, jobs or default_jobs(), log)
     results: dict[str, list[dict]] = {}
-    for row in selected:
-        for seed in seeds:
-            m = run_one(row, seed, profile.config(), data, out / row.key / f"seed{seed}", log)
-            results.setdefault(row.key, []).append(m)
+    for (row, *_), m in zip(tasks, metrics, strict=True):
+        results.setdefault(row.key, []).append(m)
     entries = aggregate(selected, results)
     env = next(iter(results.values()))[0].get("environment", environment())
     header = (
@@ -305,12 +425,14 @@ def reproduce(
     )
     csv_path, md_path = write_tables(entries, out, table, header)
     log(f"tables written: {csv_path}, {md_path}")
-    return entries
+    return TableResult(entries, out, data, profile)
 
 
 def _run(args: argparse.Namespace) -> int:
-    entries = reproduce(args.table, args.profile, args.data, args.out, args.data_root, args.rows)
-    print(markdown_table(entries, ["at_map", "sed_map", "er", "d", "i"]))
+    result = reproduce(
+        args.table, args.profile, args.data, args.out, args.data_root, args.rows, jobs=args.jobs
+    )
+    print(markdown_table(result.entries, ["at_map", "sed_map", "er", "d", "i"]))
     return 0
 
 
@@ -324,3 +446,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.add_argument("--data-root", type=Path, help="where embedded sets are mixed (default: ./data)")
     sub.add_argument("--out", type=Path, help="grid folder (default: runs/PROFILE/tableN)")
     sub.add_argument("--rows", nargs="+", help="only these rows (folder names)")
+    sub.add_argument(
+        "--jobs", type=int, help="runs trained at once (default: one per CPU core, one on a GPU)"
+    )

@@ -7,8 +7,9 @@ STFT with a periodic Hann window, librosa's Slaney mel filter bank, and
 The cache holds the features of every clip of a data set in one array
 ``(N, T, F)`` on disk (memory-mapped when read), with the clip order and the
 per-band mean and standard deviation of the training split. Its folder name is
-a hash of the feature configuration and the list of audio files (names and
-sizes), so changing either builds a new cache. It is written into a
+a hash of the feature configuration, the front end's source, the bytes of every
+audio file and ``split.tsv`` (:mod:`mtlsed.identity`), so changing any of them
+builds a new cache. It is written into a
 ``.partial`` folder that is renamed only when complete: a crash never leaves a
 cache that looks finished, and the next call resumes from the last chunk saved.
 """
@@ -20,6 +21,7 @@ import hashlib
 import json
 import shutil
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +32,7 @@ from tqdm import tqdm
 
 from mtlsed.audio import load_audio
 from mtlsed.config import FeatureConfig
-from mtlsed.data.format import DatasetIndex, read_dataset
+from mtlsed.data.format import read_dataset
 
 
 def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
@@ -121,14 +123,28 @@ class FeatureCache:
         return cls(path, names, stats["mean"], stats["std"], meta)
 
 
-def cache_key(index: DatasetIndex, cfg: FeatureConfig, clip_seconds: float) -> str:
-    h = hashlib.sha256()
-    h.update(json.dumps({"features": dataclasses.asdict(cfg), "clip_seconds": clip_seconds}).encode())
-    for name in index.filenames:
-        p = index.audio_path(name)
-        size = p.stat().st_size if p.exists() else -1
-        h.update(f"{name}\t{size}\n".encode())
-    return h.hexdigest()[:16]
+def cache_key(root: Path, cfg: FeatureConfig, clip_seconds: float) -> str:
+    """The cache's name: a hash of the feature configuration, the front end's source, the audio bytes
+    and ``split.tsv`` (its training clips give the normalisation statistics)."""
+    from mtlsed.identity import data_fingerprint, digest
+
+    data = data_fingerprint(root)
+    source = [hash_source(m) for m in ("features", "audio")]
+    return digest(
+        {
+            "features": dataclasses.asdict(cfg),
+            "clip_seconds": clip_seconds,
+            "audio": data["audio"],
+            "split": data["split.tsv"],
+            "source": source,
+        }
+    )
+
+
+def hash_source(module: str) -> str:
+    """sha256 of the source of ``mtlsed.<module>``."""
+    path = Path(__file__).resolve().parent / f"{module}.py"
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -145,12 +161,40 @@ def build_feature_cache(
     device: str | torch.device = "cpu",
     progress: bool | None = None,
 ) -> FeatureCache:
-    """The cache of the data set at ``root`` for ``cfg``: opened if it exists, else built (resuming)."""
+    """The cache of the data set at ``root`` for ``cfg``: opened if it exists, else built (resuming).
+
+    Processes that ask for the same cache at once (a grid training two runs) take turns: the first
+    builds it under a lock, the others wait and open it.
+    """
     index = read_dataset(root)
-    key = cache_key(index, cfg, clip_seconds)
+    key = cache_key(index.root, cfg, clip_seconds)
     final = index.root / "features" / key
     if (final / "meta.json").is_file():
         return FeatureCache.open(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(final.with_name(key + ".lock")):
+        if (final / "meta.json").is_file():
+            return FeatureCache.open(final)
+        return _build(index, key, final, cfg, clip_seconds, batch_size, device, progress)
+
+
+@contextmanager
+def _locked(path: Path):
+    """An exclusive advisory lock on ``path`` (POSIX); elsewhere, no lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _build(index, key, final, cfg, clip_seconds, batch_size, device, progress) -> FeatureCache:
     partial = final.with_name(key + ".partial")
     partial.mkdir(parents=True, exist_ok=True)
     names = index.filenames
@@ -193,10 +237,9 @@ def build_feature_cache(
     }
     _write_json(partial / "meta.json", meta)
     state_path.unlink()
-    if final.exists():  # a concurrent builder finished first
-        shutil.rmtree(partial)
-    else:
-        partial.rename(final)
+    if final.exists():  # left by a build that died between its rename and its meta.json
+        shutil.rmtree(final)
+    partial.rename(final)
     return FeatureCache.open(final)
 
 

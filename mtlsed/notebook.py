@@ -83,6 +83,20 @@ class Session:
 
         return str(pick_device(self.config.train.device))
 
+    def as_profile(self):
+        """The profile these parameters make (what :func:`mtlsed.experiments.reproduce` runs)."""
+        from mtlsed.profiles import Profile
+
+        params = {
+            "profile": self.profile,
+            "description": self.description,
+            "n_clips": self.n_clips,
+            "seeds": list(self.seeds),
+            "overrides": dict(self.overrides),
+            "run_overrides": dict(self.run_overrides),
+        }
+        return Profile(self.profile, params, None, dict(self.overrides))
+
     def finish(self) -> str:
         return (
             f"wall time of this notebook: {time.perf_counter() - self.started:.0f} s (profile {self.profile})"
@@ -160,20 +174,23 @@ def profile_data(session: Session, recipe: str = "overlapped") -> Path:
 
 
 def profile_run(session: Session, data_dir: Path, name: str = "mtl_ddc_fap") -> Path:
-    """The notebooks' main run: MTL-DDC-FAP (segment + silent, label-guided) trained once per profile.
+    """The notebooks' main run: MTL-DDC-FAP (segment + silent, label-guided) trained once per setting.
 
     It uses the profile's ``overrides`` and then its ``run_overrides`` (e.g. more iterations
-    than each run of the tables gets), with the first seed.
+    than each run of the tables gets), with the first seed. Its folder is named by the run's
+    fingerprint (config, data content, code): a changed profile, data set or package trains a new
+    run and never reuses a stale one.
     """
-    import hashlib
-
+    from mtlsed.evaluate import metrics_path
     from mtlsed.experiments import train_and_evaluate
+    from mtlsed.identity import data_fingerprint, run_fingerprint
 
-    config = session.config.with_overrides({**session.run_overrides, "train.seed": session.seeds[0]})
-    # keyed by its configuration: a changed profile trains a new run and never reuses a stale one
-    key = hashlib.sha256(config.to_yaml().encode()).hexdigest()[:8]
+    config = session.config.with_overrides(
+        {**session.run_overrides, "train.seed": session.seeds[0], "data.root": str(Path(data_dir).resolve())}
+    )
+    key = run_fingerprint(config.to_dict(), data_fingerprint(data_dir))["digest"][:8]
     run_dir = session.runs / "notebook" / f"{name}-{key}"
-    if not (run_dir / "metrics.json").is_file():
+    if not metrics_path(run_dir, "test").is_file():
         train_and_evaluate(config, data_dir, run_dir)
     return run_dir
 
@@ -257,7 +274,7 @@ def selection_table(out, labels, classes: list[str], names: list[str], topks=(2,
 
 
 def per_seed_metrics(grid: Path, rows: list[str], seeds: list[int], metrics=("i", "d", "er")):
-    """One line per (row, seed) of a finished grid with the chosen metrics from its metrics.json."""
+    """One line per (row, seed) of a finished grid with the chosen metrics from its metrics_test.json."""
     import json
 
     import pandas as pd
@@ -265,7 +282,7 @@ def per_seed_metrics(grid: Path, rows: list[str], seeds: list[int], metrics=("i"
     lines = []
     for key in rows:
         for seed in seeds:
-            m = json.loads((grid / key / f"seed{seed}" / "metrics.json").read_text())
+            m = json.loads((grid / key / f"seed{seed}" / "metrics_test.json").read_text())
             lines.append({"row": key, "seed": seed, **{name.upper(): m[name] for name in metrics}})
     return pd.DataFrame(lines)
 

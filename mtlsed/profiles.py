@@ -50,7 +50,7 @@ class Profile:
 
     name: str
     params: dict[str, Any]
-    path: Path
+    path: Path | None  # None: made from notebook parameters
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def config(self, extra: dict | list | None = None) -> Config:

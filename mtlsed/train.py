@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import random
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ from tqdm import tqdm
 from mtlsed.cli import UserError, add_command
 from mtlsed.config import Config, load_config
 from mtlsed.data.dataset import SedDataset
+from mtlsed.identity import data_fingerprint, differences, run_fingerprint
 from mtlsed.losses import total_loss
 from mtlsed.metrics import at_map, sed_map
 from mtlsed.models import build_model
@@ -115,13 +117,19 @@ def _unwrap(model):
     return model.module if hasattr(model, "module") else model
 
 
+def batches(dataset: SedDataset, batch_size: int):
+    """Consecutive batches ``(x (B, T, F), clip labels (B, K), frame labels (B, K, T))`` of a split."""
+    x, y, frames = dataset.tensors()
+    for start in range(0, len(dataset), batch_size):
+        yield x[start : start + batch_size], y[start : start + batch_size], frames[start : start + batch_size]
+
+
 @torch.no_grad()
 def predict(model, dataset: SedDataset, device, batch_size: int = 16):
     """Clip ``(N, K)`` and frame ``(N, K, T)`` probabilities of every clip of ``dataset``."""
     model.eval()
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
     clips, frames = [], []
-    for x, _, _ in loader:
+    for x, _, _ in batches(dataset, batch_size):
         out = model(x.to(device))
         clips.append(out.clip.float().cpu())
         frames.append(out.frame.float().cpu())
@@ -134,8 +142,7 @@ def validate(model, dataset: SedDataset, cfg: Config, device) -> dict[str, float
     losses = []
     clip_all, frame_all = [], []
     with torch.no_grad():
-        loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.train.batch_size, shuffle=False)
-        for x, y, _ in loader:
+        for x, y, _ in batches(dataset, cfg.train.batch_size):
             out = model(x.to(device))
             losses.append(float(total_loss(out, y.to(device), cfg.loss).total) * len(x))
             clip_all.append(out.clip.float().cpu().numpy())
@@ -144,12 +151,45 @@ def validate(model, dataset: SedDataset, cfg: Config, device) -> dict[str, float
     result = {"val_loss": sum(losses) / len(dataset), "val_at_map": at_map(dataset.clip_labels, clip)}
     strong = np.flatnonzero(dataset.has_strong)
     if len(strong):
-        labels = np.stack([dataset.frame_labels(i) for i in strong])
+        labels = dataset.tensors()[2][strong].numpy()
         result["val_sed_map"] = sed_map(labels, frame[strong])
     else:
         result["val_sed_map"] = float("nan")
     model.train()
     return result
+
+
+def precision_context(device: torch.device, amp: bool):
+    """The autocast of a training forward pass: float16 on CUDA, bfloat16 on CPU, none when ``amp`` is off.
+
+    On CPU the model stays in the default (contiguous) memory format: with ``channels_last``, PyTorch's
+    bfloat16 depthwise convolution returns wrong weight gradients for dilations >= 2 (relative error
+    above 1, or NaN); contiguous bfloat16 stays within about 1e-2 of float32 (tests/test_train.py).
+    """
+    if not amp:
+        return nullcontext()
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.float16)
+    if device.type == "cpu":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@contextmanager
+def cpu_threads(n: int):
+    """Use ``n`` intra-op threads inside the block (0: leave PyTorch's setting), restored afterwards.
+
+    One thread is the default on CPU: on a 2-core machine PyTorch's two threads are at most 1.3x faster
+    when the machine is idle, and 5-40x slower as soon as anything else runs (the depthwise convolution's
+    backward pass stalls); grids get both cores back by training two runs at once (``--jobs``).
+    """
+    before = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _best_key(cfg: Config, val: SedDataset) -> tuple[str, float]:
@@ -185,7 +225,45 @@ def train(
     resume: bool = False,
     progress: bool | None = None,
 ) -> Path:
-    """Train ``cfg.model`` on the train split of ``data_dir`` into ``run_dir``; returns ``run_dir``."""
+    """Train ``cfg.model`` on the train split of ``data_dir`` into ``run_dir``; returns ``run_dir``.
+
+    On CPU it runs with ``train.threads`` intra-op threads and, with ``train.amp``, bfloat16 autocast.
+    """
+    threads = cfg.train.threads if pick_device(cfg.train.device).type == "cpu" else 0
+    with cpu_threads(threads):
+        return _train(data_dir, cfg, run_dir, resume, progress)
+
+
+def read_identity(run_dir: Path) -> dict | None:
+    path = Path(run_dir) / "identity.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def check_run_dir(run_dir: Path, identity: dict, resume: bool) -> None:
+    """Refuse to mix two runs in one folder, naming what differs.
+
+    A folder with no checkpoint yet (a run that failed before its first one) is started afresh.
+    """
+    if not (run_dir / "last.pt").is_file():
+        return
+    saved = read_identity(run_dir)
+    if not resume:
+        raise UserError(f"{run_dir} already holds a run; use --resume to continue it, or another folder")
+    if saved is None:
+        raise UserError(f"{run_dir}: no identity.json (a run of an older mtlsed); cannot check --resume")
+    if saved["digest"] != identity["digest"]:
+        what = "; ".join(differences(saved, identity))
+        raise UserError(f"{run_dir}: --resume with other settings than the run was started with: {what}")
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write strict JSON atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, allow_nan=False))
+    os.replace(tmp, path)
+
+
+def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) -> Path:
     run_dir = Path(run_dir)
     data_dir = Path(data_dir).resolve()
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -204,14 +282,8 @@ def train(
 
     last = run_dir / "last.pt"
     cfg = cfg.with_overrides({"data.root": str(data_dir)})
-    if resume and last.is_file():
-        saved = Config.load(run_dir / "config.yaml")
-        if saved.to_dict() != cfg.to_dict():
-            raise UserError(f"{run_dir}: --resume with a config that differs from {run_dir / 'config.yaml'}")
-    elif (run_dir / "config.yaml").is_file() and not resume:
-        raise UserError(
-            f"{run_dir} already holds a run; use --resume to continue it or choose another folder"
-        )
+    identity = run_fingerprint(cfg.to_dict(), data_fingerprint(data_dir))
+    check_run_dir(run_dir, identity, resume)
 
     seed_everything(cfg.train.seed)
     train_set = SedDataset(data_dir, cfg, "train")
@@ -220,8 +292,8 @@ def train(
     model = build_model(cfg.model, len(train_set.classes), n_mels).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, cfg.train.lr_decay_every, cfg.train.lr_decay)
-    use_amp = cfg.train.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    # float16 needs loss scaling; bfloat16 (CPU) has float32's range and does not
+    scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.amp and device.type == "cuda")
     best_col, sign = _best_key(cfg, val_set)
 
     start, best = 0, -float("inf")
@@ -236,6 +308,7 @@ def train(
     if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         cfg.save(run_dir / "config.yaml")
+        write_json(run_dir / "identity.json", identity)
         (run_dir / "classes.txt").write_text("".join(c + "\n" for c in train_set.classes))
     rows = _read_log(run_dir / "log.csv", start) if is_main else []
     if distributed:
@@ -247,23 +320,17 @@ def train(
     sampler = IterationBatches(
         len(train_set), cfg.train.batch_size, cfg.train.seed, start, iterations, rank, world
     )
-    loader = torch.utils.data.DataLoader(
-        train_set,
-        batch_sampler=sampler,
-        num_workers=cfg.train.num_workers,
-        generator=torch.Generator(),  # keep the global random state for the model alone
-        pin_memory=device.type == "cuda",
-    )
+    features, clip_labels, _ = train_set.tensors()
     show = is_main and (sys.stderr.isatty() if progress is None else progress)
     sums = dict.fromkeys(("total", "bce", "segment", "silent"), 0.0)
     count = 0
     tic = time.perf_counter()
     model.train()
-    autocast = torch.autocast("cuda", dtype=torch.float16) if use_amp else nullcontext()
     bar = tqdm(total=iterations, initial=start, disable=not show, desc="training", unit="it")
-    for it, (x, y, _) in enumerate(loader, start=start + 1):
+    for it, batch in enumerate(sampler, start=start + 1):
+        x, y = features[batch], clip_labels[batch]
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with autocast:
+        with precision_context(device, cfg.train.amp):
             out = model(x)
         terms = total_loss(out, y, cfg.loss)
         optimizer.zero_grad(set_to_none=True)

@@ -80,7 +80,7 @@ print(session.card())
 data_dir = nb.profile_data(session, "overlapped")
 run_dir = nb.profile_run(session, data_dir)
 cfg = Config.load(run_dir / "config.yaml")
-metrics = pd.read_json(run_dir / "metrics.json", typ="series")
+metrics = pd.read_json(run_dir / "metrics_test.json", typ="series")
 pd.Series(
     {
         "model": f"{cfg.model.name}, channels {cfg.model.channels}, dilations {cfg.model.dilations}",

@@ -67,7 +67,7 @@ from IPython.display import Markdown, display
 import mtlsed.notebook as nb
 from mtlsed import plots
 from mtlsed.data.format import read_dataset, read_strong
-from mtlsed.experiments import grid_dir, markdown_table, reproduce
+from mtlsed.experiments import markdown_table, reproduce
 
 session = nb.setup(profile, description, n_clips, seeds, overrides, run_overrides)
 print(session.card())
@@ -80,15 +80,15 @@ print(session.card())
 # standard deviation over the seeds, with the paper's value in brackets.
 
 # %%
-table1 = reproduce(1, session.profile, root=session.root, log=lambda *a: None)
-display(Markdown(markdown_table(table1, ["at_map", "sed_map", "er", "d", "i"])))
+table1 = reproduce(1, session.as_profile(), root=session.root, log=lambda *a: None)
+display(Markdown(markdown_table(table1.entries, ["at_map", "sed_map", "er", "d", "i"])))
 
 # %% [markdown]
 # Beyond the paper: event F1 and PSDS (no paper value). F1 is undefined for a run that
 # detects no event at all; a cell marked `[n/N seeds]` averages the seeds where it is defined.
 
 # %%
-display(Markdown(markdown_table(table1, ["f1", "psds1", "psds2"])))
+display(Markdown(markdown_table(table1.entries, ["f1", "psds1", "psds2"])))
 
 # %% [markdown]
 # Both PSDS scenarios subtract the spread of the true-positive rate across classes from
@@ -98,8 +98,7 @@ display(Markdown(markdown_table(table1, ["f1", "psds1", "psds2"])))
 # shows which classes are found:
 
 # %%
-grid1 = grid_dir(session.profile, 1, session.root)
-data_dir = nb.profile_data(session, "overlapped")
+grid1, data_dir = table1.grid, table1.data
 first_seed = f"seed{session.seeds[0]}"
 per_class = nb.psds_by_class(
     {
@@ -140,7 +139,7 @@ fig.tight_layout()
 run = nb.profile_run(session, data_dir)
 index = read_dataset(data_dir)
 detected = read_strong(run / "events_test.tsv")
-metrics = pd.read_json(run / "metrics.json", typ="series")
+metrics = pd.read_json(run / "metrics_test.json", typ="series")
 print(
     "this run on the whole test split:",
     ", ".join(f"{k} {metrics[k]:.3f}" for k in ["at_map", "sed_map", "er", "d", "i"]),
@@ -172,8 +171,8 @@ fig, ax = plots.plot_frame_probs(
 # `--data` to `mtlsed reproduce`.
 
 # %%
-table2 = reproduce(2, session.profile, root=session.root, log=lambda *a: None)
-display(Markdown(markdown_table(table2, ["at_map", "sed_map", "er", "d", "i"])))
+table2 = reproduce(2, session.as_profile(), root=session.root, log=lambda *a: None)
+display(Markdown(markdown_table(table2.entries, ["at_map", "sed_map", "er", "d", "i"])))
 
 # %% [markdown]
 # The profile's `model.channels` sets the convolution widths of every model, but the
@@ -185,7 +184,7 @@ display(Markdown(markdown_table(table2, ["at_map", "sed_map", "er", "d", "i"])))
 nb.profile_model_sizes(session, ["attention", "talnet", "vgg_gwrp", "ddc_fap"])
 
 # %%
-display(Markdown(markdown_table(table2, ["f1", "psds1", "psds2"])))
+display(Markdown(markdown_table(table2.entries, ["f1", "psds1", "psds2"])))
 
 # %%
 print(session.finish())

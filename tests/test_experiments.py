@@ -1,8 +1,11 @@
 """Experiment grids: the rows, the paper's numbers, aggregation, and `reproduce` end to end."""
 
 import csv
+import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,7 +86,7 @@ def test_reproduce_table1_ci_end_to_end_and_resume(tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     grid = tmp_path / "grid"
     for row in table_rows(1):
-        assert (grid / row.key / "seed0" / "metrics.json").is_file()
+        assert (grid / row.key / "seed0" / "metrics_test.json").is_file()
     with (grid / "table1.csv").open() as fh:
         entries = list(csv.DictReader(fh))
     assert len(entries) == 9
@@ -111,3 +114,65 @@ def test_reproduce_table2_rows_and_bad_input(tmp_path):
         text=True,
     )
     assert bad.returncode == 2 and "profile 'gpu' not found" in bad.stderr
+
+
+def _cli(cwd, *args):
+    return subprocess.run([sys.executable, "-m", "mtlsed", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def _grid_of(run):
+    """The grid folder a reproduce run reports (``... -> GRID``)."""
+    assert run.returncode == 0, run.stderr[-3000:]
+    return Path(run.stdout.split(" -> ", 1)[1].splitlines()[0])
+
+
+def _test_row(grid):
+    with (grid / "table2.csv").open() as fh:
+        return next(csv.DictReader(fh))
+
+
+def test_reproduce_reuses_a_run_only_for_the_same_config_data_and_split(tmp_path):
+    """#10: another --data, another override under the same profile name, or an evaluation of another
+    split never hands back the numbers of the old setting."""
+    base = ["reproduce", "--table", "2", "--rows", "ddc_fap", "--profile", "ci", "--jobs", "1"]
+    first = _cli(tmp_path, *base)
+    grid = _grid_of(first)
+    assert grid.parent == tmp_path / "runs" / "ci" and grid.name.startswith("table2-")
+    before = _test_row(grid)
+
+    # the README's workflow: a copied profile keeps its name, with other overrides
+    mine = tmp_path / "my.yaml"
+    text = Path(__file__).parents[1].joinpath("params", "ci.yaml").read_text()
+    mine.write_text(text.replace("train.iterations: 20", "train.iterations: 7"))
+    other = _cli(tmp_path, *base[:-4], "--profile", str(mine), "--jobs", "1")
+    assert "done earlier" not in other.stdout and _grid_of(other) != grid
+    run = _grid_of(other) / "ddc_fap" / "seed0"
+    assert json.loads((run / "identity.json").read_text())["config"]["train"]["iterations"] == 7
+
+    # another data set: the same content as the first but one label file changed
+    data = next((tmp_path / "data").iterdir())
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy, ignore=shutil.ignore_patterns("features", ".mtlsed"))
+    weak = (copy / "weak.tsv").read_text().splitlines()
+    name, labels = weak[1].split("\t")
+    classes = (copy / "classes.txt").read_text().split()
+    weak[1] = name + "\t" + ",".join(sorted(set(labels.split(",")) ^ {classes[0]}) or [classes[1]])
+    (copy / "weak.tsv").write_text("\n".join(weak) + "\n")
+    moved = _cli(tmp_path, *base, "--data", str(copy))
+    assert "done earlier" not in moved.stdout and f"on {copy}" in moved.stdout
+    assert _grid_of(moved) != grid
+
+    # evaluating the validation split leaves the test metrics alone
+    seed0 = grid / "ddc_fap" / "seed0"
+    val = _cli(tmp_path, "evaluate", str(seed0), str(data), "--split", "val")
+    assert val.returncode == 0, val.stderr
+    assert json.loads((seed0 / "metrics_val.json").read_text())["split"] == "val"
+    assert json.loads((seed0 / "metrics_test.json").read_text())["split"] == "test"
+    again = _cli(tmp_path, *base)
+    assert _grid_of(again) == grid and "done earlier, kept" in again.stdout
+    assert _test_row(grid) == before
+
+    # an explicit --out that holds runs of another setting is refused, naming the difference
+    clash = _cli(tmp_path, *base[:-4], "--profile", str(mine), "--jobs", "1", "--out", str(grid))
+    assert clash.returncode == 2
+    assert "config train.iterations: 20 then, 7 now" in clash.stderr and "Traceback" not in clash.stderr

@@ -54,6 +54,7 @@ class SedDataset(torch.utils.data.Dataset):
             self.clip_labels[i, [k_of[c] for c in self.index.weak[f]]] = 1.0
         self.has_strong = np.array([self.index.has_strong(f) for f in self.filenames])
         self._features = None
+        self._tensors = None
 
     def __len__(self) -> int:
         return len(self.filenames)
@@ -61,6 +62,25 @@ class SedDataset(torch.utils.data.Dataset):
     def frame_labels(self, i: int) -> np.ndarray:
         events = self.index.strong.get(self.filenames[i], []) if self.index.strong else []
         return frame_labels(events, self.classes, self.times)
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The whole split in memory: features ``(N, T, F)`` (normalised), clip labels ``(N, K)``, frame
+        labels ``(N, K, T)``.
+
+        Built once and kept: the trainer indexes batches out of them, which is several times faster on a
+        CPU than collating one item at a time through a DataLoader (600 clips of 311 x 64 take 48 MB).
+        """
+        if self._tensors is None:
+            feats = np.asarray(self.cache.features[np.sort(self.rows)], dtype=np.float32)
+            feats = feats[np.argsort(np.argsort(self.rows))]  # back to split order (sorted reads are faster)
+            x = (feats - self.cache.mean) / self.cache.std
+            frames = np.stack([self.frame_labels(i) for i in range(len(self))]) if len(self) else None
+            self._tensors = (
+                torch.from_numpy(x.astype(np.float32, copy=False)),
+                torch.from_numpy(self.clip_labels),
+                torch.from_numpy(frames) if frames is not None else torch.zeros(0),
+            )
+        return self._tensors
 
     def __getitem__(self, i: int):
         if self._features is None:  # opened lazily: each DataLoader worker maps the file itself

@@ -16,7 +16,7 @@ __all__ = ["MODELS", "SedOutput", "build_model", "count_macs", "model_summary", 
 
 
 def _ddc(cfg: ModelConfig, k: int, f: int) -> nn.Module:
-    return DDCFAP(k, f, cfg.channels, cfg.dilations, cfg.units_per_block, cfg.dropout)
+    return DDCFAP(k, f, cfg.channels, cfg.dilations, cfg.units_per_block, cfg.dropout, cfg.fap_alpha_init)
 
 
 def _vgg(cfg: ModelConfig, k: int, f: int) -> nn.Module:

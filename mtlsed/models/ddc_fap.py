@@ -30,6 +30,7 @@ class DDCFAP(nn.Module):
         dilations=None,
         units_per_block: int = 2,
         dropout: float = 0.0,
+        alpha_init: float = 0.0,
     ):
         super().__init__()
         channels = list(channels or self.DEFAULT_CHANNELS)
@@ -47,7 +48,7 @@ class DDCFAP(nn.Module):
         self.body = nn.Sequential(*layers)
         self.dropout = nn.Dropout2d(dropout) if dropout else nn.Identity()
         self.head = nn.Conv2d(c_in, n_classes, 1)
-        self.pool = FrequencyAutoPool(n_classes, n_mels)
+        self.pool = FrequencyAutoPool(n_classes, n_mels, alpha_init)
 
     def forward(self, x: torch.Tensor) -> SedOutput:
         h = self.body(x.unsqueeze(1))  # (B, C, T, F)
