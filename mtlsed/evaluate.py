@@ -27,7 +27,7 @@ import numpy as np
 from mtlsed.cli import UserError, add_command
 from mtlsed.config import Config, EvalConfig
 from mtlsed.data.dataset import SedDataset
-from mtlsed.data.format import Event, read_dataset, write_tsv
+from mtlsed.data.format import Event, read_dataset, require_valid, write_tsv
 from mtlsed.metrics import (
     Scores,
     at_map,
@@ -121,6 +121,7 @@ def evaluate_run(
 
     run_dir, data_dir = Path(run_dir), Path(data_dir)
     cfg = Config.load(run_dir / "config.yaml")
+    require_valid(data_dir, cfg.data.clip_seconds, cfg.features.win_ms / 1000)
     scores = score_split(run_dir, data_dir, split, which)
     scores.save(run_dir / f"scores_{split}.npz")
     metrics, events = metrics_from_scores(scores, data_dir, cfg.eval, cfg.data.clip_seconds)

@@ -94,12 +94,47 @@ def load_profile(name_or_path: str | Path) -> Profile:
     return Profile(name=params["profile"], params=params, path=path, overrides=overrides)
 
 
-def _run_config(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config) if args.config else Config()
-    if args.profile:
-        cfg = cfg.with_overrides(load_profile(args.profile).overrides)
+DEFAULT_PROFILE = "cpu"
+
+
+def add_config_arguments(sub: argparse.ArgumentParser) -> None:
+    """``--profile``, ``--config`` and ``--set``, as every command that builds a config takes them."""
+    sub.add_argument(
+        "--profile",
+        help=f"a profile name ({', '.join(available_profiles())}) or profile file; "
+        f"default: {DEFAULT_PROFILE} unless --config is given",
+    )
+    sub.add_argument("--config", help="a YAML config file (as `mtlsed config` prints) or a profile file")
+    sub.add_argument("--set", nargs="+", metavar="KEY=VALUE", help="overrides, e.g. train.lr=0.001")
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[Config, str]:
+    """The config ``--profile`` / ``--config`` / ``--set`` resolve to, and a line saying where it came from.
+
+    Without either, the ``cpu`` profile: what the README describes. A profile file given to ``--config``
+    is read as a profile.
+    """
+    profile, config = args.profile, args.config
+    if config and not profile:
+        data = yaml.safe_load(Path(config).read_text()) if Path(config).is_file() else None
+        if isinstance(data, dict) and "profile" in data:
+            profile, config = config, None
+    if profile and config:
+        raise ConfigError("give --profile or --config, not both (put extra keys in --set)")
+    if config:
+        cfg, source = load_config(config), f"config {config}"
+    else:
+        prof = load_profile(profile or DEFAULT_PROFILE)
+        cfg, source = prof.config(), f"profile {prof.name} ({prof.path})"
     if args.set:
         cfg = cfg.with_overrides(args.set)
+        source += " with " + " ".join(args.set)
+    return cfg, source
+
+
+def _run_config(args: argparse.Namespace) -> int:
+    cfg, source = config_from_args(args)
+    print(f"# {source}")
     print(cfg.to_yaml(), end="")
     return 0
 
@@ -108,6 +143,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from mtlsed.cli import add_command
 
     sub = add_command(subparsers, "config", "print the resolved configuration as YAML", _run_config)
-    sub.add_argument("--config", help="a YAML config file to start from")
-    sub.add_argument("--profile", help=f"a profile in params/ ({', '.join(available_profiles())})")
-    sub.add_argument("--set", nargs="+", metavar="KEY=VALUE", help="overrides, e.g. train.lr=0.001")
+    add_config_arguments(sub)

@@ -41,12 +41,14 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from mtlsed.cli import UserError, add_command
-from mtlsed.config import Config, load_config
+from mtlsed.config import Config
 from mtlsed.data.dataset import SedDataset
+from mtlsed.data.format import require_valid
 from mtlsed.identity import data_fingerprint, differences, run_fingerprint
 from mtlsed.losses import total_loss
 from mtlsed.metrics import at_map, sed_map
 from mtlsed.models import build_model
+from mtlsed.profiles import add_config_arguments, config_from_args
 
 LOG_COLUMNS = [
     "iteration",
@@ -234,6 +236,18 @@ def train(
         return _train(data_dir, cfg, run_dir, resume, progress)
 
 
+def _progress_line(it: int, start: int, iterations: int, losses: dict, elapsed: float) -> None:
+    done = it - start
+    eta = elapsed / done * (iterations - it) if done else float("nan")
+    terms = " ".join(f"{k} {v:.4f}" for k, v in losses.items())
+    print(
+        f"iteration {it}/{iterations} ({100 * it / iterations:.0f}%) {terms} | "
+        f"elapsed {elapsed:.0f} s, ETA {eta:.0f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def read_identity(run_dir: Path) -> dict | None:
     path = Path(run_dir) / "identity.json"
     return json.loads(path.read_text()) if path.is_file() else None
@@ -281,6 +295,8 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
     is_main = rank == 0
 
     last = run_dir / "last.pt"
+    # every problem `mtlsed check` finds stops the run here, in seconds, before any feature work
+    require_valid(data_dir, cfg.data.clip_seconds, cfg.features.win_ms / 1000)
     cfg = cfg.with_overrides({"data.root": str(data_dir)})
     identity = run_fingerprint(cfg.to_dict(), data_fingerprint(data_dir))
     check_run_dir(run_dir, identity, resume)
@@ -321,7 +337,10 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
         len(train_set), cfg.train.batch_size, cfg.train.seed, start, iterations, rank, world
     )
     features, clip_labels, _ = train_set.tensors()
-    show = is_main and (sys.stderr.isatty() if progress is None else progress)
+    tty = sys.stderr.isatty()
+    show = is_main and (tty if progress is None else progress)
+    # not on a terminal (nohup, a scheduler, CI, a log file): a line every 5% instead of a bar
+    line_every = max(1, iterations // 20) if is_main and progress is None and not tty else 0
     sums = dict.fromkeys(("total", "bce", "segment", "silent"), 0.0)
     count = 0
     tic = time.perf_counter()
@@ -342,6 +361,8 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
             sums[k] += v
         count += 1
         bar.update()
+        if line_every and (it % line_every == 0 or it == iterations):
+            _progress_line(it, start, iterations, terms.as_dict(), time.perf_counter() - tic)
         if it % cfg.train.eval_every and it != iterations:
             continue
         means = {k: v / count for k, v in sums.items()}
@@ -408,22 +429,53 @@ def load_run(run_dir: str | Path, which: str = "best", device: str | torch.devic
     return cfg, classes, model.to(device).eval()
 
 
+def run_summary(cfg: Config, source: str) -> str:
+    """What a run is about to train, said before it starts: loss weights, sample rate, size."""
+    loss = cfg.loss
+    kind = (
+        "BCE only"
+        if loss.segment_weight == 0 and loss.silent_weight == 0
+        else f"MTL, {loss.selection} selection"
+    )
+    return (
+        f"config: {source}\n"
+        f"model {cfg.model.name} channels {cfg.model.channels} | loss weights bce {loss.bce_weight:g}, "
+        f"segment {loss.segment_weight:g}, silent {loss.silent_weight:g} ({kind}) | "
+        f"{cfg.features.sample_rate} Hz | {cfg.train.iterations} iterations x {cfg.train.batch_size} clips, "
+        f"lr {cfg.train.lr:g}"
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config, args.set)
+    cfg, source = config_from_args(args)
+    main = int(os.environ.get("RANK", "0")) == 0
+    if main:
+        print(run_summary(cfg, source), file=sys.stderr, flush=True)
     train(args.data_dir, cfg, args.out, resume=args.resume)
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(f"run saved in {args.out}")
+    if main:
+        print(f"run saved in {args.out}: {describe_run(args.out)}")
     if dist.is_initialized():
         dist.destroy_process_group()
     return 0
 
 
+def describe_run(run_dir: str | Path) -> str:
+    """One line about a finished run: iterations, time, best validation metric."""
+    rows = _read_log(Path(run_dir) / "log.csv", 10**12)
+    if not rows:
+        return "no evaluation logged"
+    last = rows[-1]
+    state = torch.load(Path(run_dir) / "best.pt", map_location="cpu", weights_only=False)
+    metric = next(k for k in state if k.startswith("val_"))
+    return (
+        f"{last['iteration']} iterations in {float(last['seconds']):.0f} s; "
+        f"best {metric} {float(state[metric]):.3f} at iteration {state['iteration']} (best.pt)"
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     sub = add_command(subparsers, "train", "train a model on the train split of a data set", _run)
     sub.add_argument("data_dir", type=Path)
-    sub.add_argument("--config", help="a YAML config file (default: the built-in defaults)")
+    add_config_arguments(sub)
     sub.add_argument("--out", type=Path, required=True, help="run directory")
-    sub.add_argument(
-        "--set", nargs="+", metavar="KEY=VALUE", help="config overrides, e.g. train.iterations=100"
-    )
     sub.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")

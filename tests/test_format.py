@@ -3,7 +3,9 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from mtlsed.data.format import (
     Event,
@@ -18,7 +20,7 @@ from mtlsed.data.format import (
 CLASSES = ["dog", "cat", "siren"]
 
 
-def _make(root, weak_lines, strong_lines=None, audio=None):
+def _make(root, weak_lines, strong_lines=None, audio=None, split=True):
     root.mkdir(parents=True, exist_ok=True)
     (root / "classes.txt").write_text("\n".join(CLASSES) + "\n")
     (root / "weak.tsv").write_text("filename\tevent_labels\n" + "".join(line + "\n" for line in weak_lines))
@@ -26,9 +28,15 @@ def _make(root, weak_lines, strong_lines=None, audio=None):
         (root / "strong.tsv").write_text(
             "filename\tonset\toffset\tevent_label\n" + "".join(line + "\n" for line in strong_lines)
         )
+    names = [line.split("\t")[0] for line in weak_lines]
+    if split and names:  # every clip in train but the last, in val
+        rows = [
+            f"{n}\t{'val' if i == len(names) - 1 else 'train'}\n" for i, n in enumerate(dict.fromkeys(names))
+        ]
+        (root / "split.tsv").write_text("filename\tsplit\n" + "".join(rows))
     (root / "audio").mkdir(exist_ok=True)
-    for name in audio or []:
-        (root / "audio" / name).write_bytes(b"")
+    for name in audio or []:  # 10 s of silence at 1 kHz: a whole clip, cheaply
+        sf.write(str(root / "audio" / name), np.zeros(10_000, dtype=np.float32), 1000)
     return root
 
 
@@ -83,7 +91,8 @@ def test_each_validation_problem_is_reported_with_its_line(tmp_path):
     assert "expected 4 tab-separated columns" in found[("strong.tsv", 7)]
     assert "zz.wav: not listed in weak.tsv" in found[("strong.tsv", 8)]
     assert "are not numbers" in found[("strong.tsv", 9)]
-    assert len(found) == 10
+    assert "b.wav: not listed in weak.tsv" in found[("split.tsv", 3)]  # its weak row is the broken one
+    assert len(found) == 11
 
 
 def test_readers_stop_at_the_first_bad_line(tmp_path):
@@ -100,13 +109,51 @@ def test_readers_stop_at_the_first_bad_line(tmp_path):
 
 
 def test_missing_class_list_and_unknown_split(tmp_path):
-    root = _make(tmp_path, ["a.wav\tdog"], audio=["a.wav"])
+    root = _make(tmp_path, ["a.wav\tdog", "b.wav\tcat"], audio=["a.wav", "b.wav"])
     (root / "classes.txt").unlink()
     problems = validate(root)
     assert len(problems) == 1 and "classes.txt" in problems[0].path and "not found" in problems[0].message
-    (root / "classes.txt").write_text("dog\n")
-    (root / "split.tsv").write_text("filename\tsplit\na.wav\tdev\n")
-    assert [(p.line, "one of" in p.message) for p in validate(root)] == [(2, True)]
+    (root / "classes.txt").write_text("dog\ncat\n")
+    (root / "split.tsv").write_text("filename\tsplit\na.wav\tdev\nb.wav\tval\n")
+    found = [(p.path.rsplit("/", 1)[-1], p.line, p.message) for p in validate(root)]
+    assert found[0][:2] == ("split.tsv", 2) and "one of" in found[0][2]
+    assert ("weak.tsv", 2, "a.wav: in no split (split.tsv)") in found
+    assert ("split.tsv", 0, "no clip in the 'train' split (training needs train and val)") in found
+
+
+def test_split_audio_and_time_problems(tmp_path):
+    """#10/#13: a missing split file, a clip split twice, NaN times, events past the end, a weak label
+    with no strong event, duplicate events, and short, empty or unreadable audio."""
+    weak = ["a.wav\tdog", "b.wav\tdog,cat", "c.wav\tcat", "d.wav\tdog", "e.wav\tcat"]
+    strong = [
+        "a.wav\tnan\t2.0\tdog",  # 2: NaN onset
+        "b.wav\t\t\t",  # 3: an empty row against two weak labels
+        "c.wav\t1.0\t12.5\tcat",  # 4: past the clip's end
+        "d.wav\t1.0\t2.0\tdog",  # 5
+        "d.wav\t1.0\t2.0\tdog",  # 6: the same event again
+        "e.wav\t1.0\tinf\tcat",  # 7: infinite offset
+    ]
+    root = _make(tmp_path / "set", weak, strong, audio=["a.wav", "b.wav", "c.wav"])
+    (root / "split.tsv").unlink()
+    found = {(p.path.rsplit("/", 1)[-1], p.line): p.message for p in validate(root)}
+    assert "train, evaluate and reproduce need" in found[("split.tsv", 0)]
+    assert "must be finite" in found[("strong.tsv", 2)] and "must be finite" in found[("strong.tsv", 7)]
+    assert "b.wav: weak label(s) ['dog', 'cat'] have no strong event" in found[("strong.tsv", 3)]
+    assert "offset 12.5 s is past the clip's end (10.064 s)" in found[("strong.tsv", 4)]
+    assert "same event as line 5" in found[("strong.tsv", 6)]
+    assert "d.wav: audio file missing" in found[("weak.tsv", 5)]
+    (root / "split.tsv").write_text(
+        "filename\tsplit\na.wav\ttrain\nb.wav\ttrain\nc.wav\tval\nd.wav\ttest\ne.wav\ttest\na.wav\tval\n"
+    )
+    sf.write(str(root / "audio" / "b.wav"), np.zeros(2000, dtype=np.float32), 1000)  # 2 s
+    (root / "audio" / "c.wav").write_bytes(b"RIFF....WAVEjunk")
+    found = {(p.path.rsplit("/", 1)[-1], p.line): p.message for p in validate(root)}
+    assert "a.wav: listed again (line 2)" in found[("split.tsv", 7)]
+    assert (
+        "2.000 s long, shorter than the clip length (at least 9.936 s); listed in weak.tsv:3"
+        in found[("b.wav", 0)]
+    )
+    assert "cannot read audio" in found[("c.wav", 0)] and "weak.tsv:4" in found[("c.wav", 0)]
 
 
 def _check(path):

@@ -61,10 +61,10 @@ def _import_desed(args: argparse.Namespace) -> int:
 
 
 def _features(args: argparse.Namespace) -> int:
-    from mtlsed.config import load_config
     from mtlsed.features import build_feature_cache
+    from mtlsed.profiles import config_from_args
 
-    cfg = load_config(args.config, args.set)
+    cfg, _ = config_from_args(args)
     start = time.perf_counter()
     cache = build_feature_cache(args.data_dir, cfg.features, cfg.data.clip_seconds, device=args.device)
     print(
@@ -82,6 +82,11 @@ def _check(args: argparse.Namespace) -> int:
     if problems:
         print(f"{len(problems)} problem(s) in {args.data_dir}")
         return 1
+    from mtlsed.data.format import read_info, short_clips
+
+    if read_info(args.data_dir)["variable_length"]:
+        short = short_clips(args.data_dir)
+        print(f"variable-length set: {len(short)} clip(s) shorter than 10 s are zero-padded when read")
     print(f"{args.data_dir}: no problems found")
     return 0
 
@@ -131,8 +136,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers, "features", "build (or resume) the log-mel feature cache of a data set", _features
     )
     sub.add_argument("data_dir", type=Path)
-    sub.add_argument("--config", help="a YAML config file")
-    sub.add_argument("--set", nargs="+", metavar="KEY=VALUE", help="config overrides")
+    from mtlsed.profiles import add_config_arguments
+
+    add_config_arguments(sub)
     sub.add_argument("--device", default="cpu")
 
     sub = add_command(subparsers, "check", "validate a dataset folder; exit 1 when it has problems", _check)

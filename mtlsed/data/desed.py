@@ -84,5 +84,6 @@ def import_desed(root: str | Path, out: str | Path, val_fraction: float = 0.1, s
         strong[name] = events
         split[name] = "test"
     write_dataset_index(out, DESED_CLASSES, weak, strong, split)
+    (out / "dataset.json").write_text('{"variable_length": true}\n')  # DESED clips may be < 10 s
     report.counts = {s: sum(v == s for v in split.values()) for s in ("train", "val", "test")}
     return report

@@ -8,7 +8,10 @@ A data set is a folder::
     DIR/strong.tsv      filename<TAB>onset<TAB>offset<TAB>event_label
                         (strongly annotated clips only; an empty label marks a clip
                         without events)
-    DIR/split.tsv       filename<TAB>split             (train, val or test; optional)
+    DIR/split.tsv       filename<TAB>split             (train, val or test; every clip once)
+    DIR/dataset.json    optional: {"variable_length": true} for a set whose clips may be
+                        shorter than the clip length (DESED): they are zero-padded, and
+                        `mtlsed check` counts them instead of calling them errors
 
 Both TSV files have a header line. Readers raise :class:`FormatError` with the
 file and line of the first problem; :func:`validate` collects every problem.
@@ -17,6 +20,7 @@ file and line of the first problem; :func:`validate` collects every problem.
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,6 +217,8 @@ def _check_strong_row(fields: list[str], classes: list[str] | None) -> str | Non
         t0, t1 = float(onset), float(offset)
     except ValueError:
         return f"{name}: onset {onset!r} / offset {offset!r} are not numbers"
+    if not (math.isfinite(t0) and math.isfinite(t1)):
+        return f"{name}: onset {onset!r} / offset {offset!r} must be finite numbers"
     if t0 < 0 or t1 < 0:
         return f"{name}: negative time (onset {t0}, offset {t1})"
     if t0 >= t1:
@@ -224,9 +230,59 @@ def _check_strong_row(fields: list[str], classes: list[str] | None) -> str | Non
 
 # -- validation ---------------------------------------------------------------
 
+DATASET_INFO = {"variable_length": bool}
 
-def validate(root: str | Path, check_audio: bool = True) -> list[Problem]:
-    """Every problem of a dataset folder, each with its file and line."""
+
+def read_info(root: str | Path) -> dict:
+    """``dataset.json`` of a data set (defaults when absent): ``{"variable_length": bool}``."""
+    import json
+
+    path = Path(root) / "dataset.json"
+    info = {"variable_length": False}
+    if not path.is_file():
+        return info
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise FormatError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise FormatError(f'{path}: expected an object such as {{"variable_length": true}}')
+    for key, value in data.items():
+        if key not in DATASET_INFO:
+            raise FormatError(f"{path}: unknown key {key!r}; known: {sorted(DATASET_INFO)}")
+        if not isinstance(value, DATASET_INFO[key]):
+            raise FormatError(f"{path}: {key} must be true or false, got {value!r}")
+    return {**info, **data}
+
+
+def short_clips(root: str | Path, clip_seconds: float = 10.0, tolerance_s: float = 0.064) -> list[str]:
+    """Clips whose audio is shorter than the clip length (they are zero-padded when read)."""
+    import soundfile as sf
+
+    index = read_dataset(root)
+    out = []
+    for name in index.filenames:
+        path = index.audio_path(name)
+        if path.is_file():
+            info = sf.info(str(path))
+            if info.frames / info.samplerate < clip_seconds - tolerance_s:
+                out.append(name)
+    return out
+
+
+def validate(
+    root: str | Path, check_audio: bool = True, clip_seconds: float = 10.0, tolerance_s: float = 0.064
+) -> list[Problem]:
+    """Every problem of a dataset folder, each with its file and line.
+
+    Labels: every weak label known, strong times finite and inside ``[0, clip_seconds + tolerance_s]``,
+    each weak label of a strongly labelled clip covered by a strong event and no strong row twice.
+    Split: ``split.tsv`` present, every clip in it exactly once, train and val not empty. Audio (with
+    ``check_audio``): every clip's header readable, at least one channel, not shorter than
+    ``clip_seconds - tolerance_s`` (about a frame); the samples themselves are read by the feature
+    cache, which names a file with non-finite samples. A set that declares variable lengths
+    (``dataset.json``) may have shorter clips: see :func:`short_clips`.
+    """
     root = Path(root)
     problems: list[Problem] = []
     if not root.is_dir():
@@ -238,6 +294,7 @@ def validate(root: str | Path, check_audio: bool = True) -> list[Problem]:
         classes = None
 
     weak: dict[str, list[str]] = {}
+    weak_line: dict[str, int] = {}
     weak_path = root / "weak.tsv"
     try:
         for number, fields in _rows(weak_path, WEAK_HEADER):
@@ -246,55 +303,157 @@ def validate(root: str | Path, check_audio: bool = True) -> list[Problem]:
                 problems.append(Problem(str(weak_path), number, message))
             if len(fields) == 2 and fields[0].strip() and fields[0] not in weak:
                 weak[fields[0]] = _split_labels(fields[1])
+                weak_line[fields[0]] = number
     except FormatError as err:
         problems.append(_problem_from(err, weak_path))
 
     strong_path = root / "strong.tsv"
     if strong_path.is_file():
-        try:
-            for number, fields in _rows(strong_path, STRONG_HEADER):
-                message = _check_strong_row(fields, classes)
-                if message:
-                    problems.append(Problem(str(strong_path), number, message))
-                    continue
-                name, _, _, label = _strong_fields(fields)
-                if name not in weak:
-                    problems.append(Problem(str(strong_path), number, f"{name}: not listed in weak.tsv"))
-                elif label and label not in weak[name]:
-                    problems.append(
-                        Problem(
-                            str(strong_path),
-                            number,
-                            f"{name}: strong label {label!r} missing from its weak labels {weak[name]}",
-                        )
-                    )
-        except FormatError as err:
-            problems.append(_problem_from(err, strong_path))
+        problems += _validate_strong(strong_path, classes, weak, clip_seconds + tolerance_s)
 
     split_path = root / "split.tsv"
     if split_path.is_file():
-        try:
-            for number, fields in _rows(split_path, SPLIT_HEADER):
-                if len(fields) != 2 or fields[1] not in SPLITS:
-                    problems.append(
-                        Problem(str(split_path), number, f"expected filename<TAB>one of {list(SPLITS)}")
-                    )
-                elif fields[0] not in weak:
-                    problems.append(Problem(str(split_path), number, f"{fields[0]}: not listed in weak.tsv"))
-        except FormatError as err:
-            problems.append(_problem_from(err, split_path))
+        problems += _validate_split(split_path, weak, weak_line, weak_path)
+    else:
+        problems.append(
+            Problem(
+                str(split_path),
+                0,
+                "file not found: train, evaluate and reproduce need every clip in a split "
+                "(filename<TAB>train|val|test); `mtlsed import` writes one",
+            )
+        )
 
+    try:
+        variable = read_info(root)["variable_length"]
+    except FormatError as err:
+        problems.append(_problem_from(err, root / "dataset.json"))
+        variable = False
     if check_audio:
-        audio = root / "audio"
-        for number, name in enumerate(weak, start=2):
-            if not (audio / name).is_file():
+        min_s = 0.0 if variable else clip_seconds - tolerance_s
+        problems += _validate_audio(root / "audio", weak, weak_line, weak_path, min_s)
+    return problems
+
+
+def require_valid(root: str | Path, clip_seconds: float = 10.0, tolerance_s: float = 0.064) -> None:
+    """:func:`validate`, raising :class:`FormatError` with every problem (the first 20 shown)."""
+    problems = validate(root, True, clip_seconds, tolerance_s)
+    if problems:
+        shown = "\n  ".join(str(p) for p in problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        head = f"{root}: {len(problems)} problem(s) in the data set (`mtlsed check {root}` lists them)"
+        raise FormatError(f"{head}:\n  {shown}{more}")
+
+
+def _validate_strong(path: Path, classes, weak: dict, max_time: float) -> list[Problem]:
+    problems = []
+    seen: dict[tuple, int] = {}
+    labelled: dict[str, set[str]] = {}
+    first_line: dict[str, int] = {}
+    try:
+        for number, fields in _rows(path, STRONG_HEADER):
+            message = _check_strong_row(fields, classes)
+            name, onset, offset, label = _strong_fields(fields)
+            first_line.setdefault(name, number)
+            if message:  # its label still counts as covered: one problem is reported once
+                problems.append(Problem(str(path), number, message))
+                labelled.setdefault(name, set()).add(label)
+                continue
+            labelled.setdefault(name, set())
+            if name not in weak:
+                problems.append(Problem(str(path), number, f"{name}: not listed in weak.tsv"))
+                continue
+            if not label:
+                continue
+            key = (name, float(onset), float(offset), label)
+            if key in seen:
+                problems.append(Problem(str(path), number, f"{name}: same event as line {seen[key]}"))
+            seen.setdefault(key, number)
+            labelled[name].add(label)
+            if label not in weak[name]:
                 problems.append(
                     Problem(
-                        str(weak_path),
-                        _line_of(weak_path, name, number),
-                        f"{name}: audio file missing in {audio}",
+                        str(path),
+                        number,
+                        f"{name}: strong label {label!r} missing from its weak labels {weak[name]}",
                     )
                 )
+            if float(offset) > max_time:
+                problems.append(
+                    Problem(
+                        str(path),
+                        number,
+                        f"{name}: offset {float(offset)} s is past the clip's end ({max_time:.3f} s)",
+                    )
+                )
+    except FormatError as err:
+        problems.append(_problem_from(err, path))
+    for name, labels in labelled.items():
+        missing = [lab for lab in weak.get(name, []) if lab not in labels]
+        if name in weak and missing:
+            problems.append(
+                Problem(str(path), first_line[name], f"{name}: weak label(s) {missing} have no strong event")
+            )
+    return problems
+
+
+def _validate_split(path: Path, weak: dict, weak_line: dict, weak_path: Path) -> list[Problem]:
+    problems = []
+    where: dict[str, tuple[str, int]] = {}
+    try:
+        for number, fields in _rows(path, SPLIT_HEADER):
+            if len(fields) != 2 or fields[1] not in SPLITS:
+                problems.append(Problem(str(path), number, f"expected filename<TAB>one of {list(SPLITS)}"))
+            elif fields[0] not in weak:
+                problems.append(Problem(str(path), number, f"{fields[0]}: not listed in weak.tsv"))
+            elif fields[0] in where:
+                problems.append(
+                    Problem(str(path), number, f"{fields[0]}: listed again (line {where[fields[0]][1]})")
+                )
+            else:
+                where[fields[0]] = (fields[1], number)
+    except FormatError as err:
+        return [_problem_from(err, path)]
+    for name in weak:
+        if name not in where:
+            problems.append(Problem(str(weak_path), weak_line[name], f"{name}: in no split ({path.name})"))
+    counts = {sp: sum(1 for s, _ in where.values() if s == sp) for sp in SPLITS}
+    for sp in ("train", "val"):
+        if weak and not counts[sp]:
+            problems.append(
+                Problem(str(path), 0, f"no clip in the {sp!r} split (training needs train and val)")
+            )
+    return problems
+
+
+def _validate_audio(audio: Path, weak: dict, weak_line: dict, weak_path: Path, min_s: float) -> list[Problem]:
+    import soundfile as sf
+
+    problems = []
+    for name in weak:
+        path = audio / name
+        line = weak_line[name]
+        if not path.is_file():
+            problems.append(Problem(str(weak_path), line, f"{name}: audio file missing in {audio}"))
+            continue
+        try:
+            info = sf.info(str(path))
+        except (RuntimeError, ValueError, sf.LibsndfileError) as err:
+            problems.append(
+                Problem(str(path), 0, f"cannot read audio ({err}); listed in {weak_path.name}:{line}")
+            )
+            continue
+        if info.frames == 0 or info.channels == 0:
+            problems.append(Problem(str(path), 0, f"empty audio file; listed in {weak_path.name}:{line}"))
+        elif info.frames / info.samplerate < min_s:
+            problems.append(
+                Problem(
+                    str(path),
+                    0,
+                    f"{info.frames / info.samplerate:.3f} s long, shorter than the clip length "
+                    f"(at least {min_s:.3f} s); listed in {weak_path.name}:{line}",
+                )
+            )
     return problems
 
 
