@@ -71,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, ConfigError, FormatError, AudioError, FileNotFoundError, FileExistsError) as err:
         print(f"mtlsed {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except PermissionError as err:  # a read-only output folder, a data set on a read-only mount
+        print(f"mtlsed {args.command}: error: cannot write {err.filename}: {err.strerror}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -159,7 +159,9 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Config:
-        return _build(cls, data or {}, prefix="")
+        cfg = _build(cls, data or {}, prefix="")
+        check_ranges(cfg)
+        return cfg
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
@@ -209,6 +211,51 @@ class Config:
                 raise ConfigError(f"{key}: unknown config key{_suggest(parts[-1], node)}")
             node[parts[-1]] = value
         return Config.from_dict(data)
+
+
+# Allowed values of numeric keys: (test, what the message says is allowed).
+RANGES: dict[str, tuple[Any, str]] = {
+    "features.sample_rate": (lambda v: v >= 1000, "at least 1000 (Hz)"),
+    "features.win_ms": (lambda v: v > 0, "greater than 0"),
+    "features.hop_ms": (lambda v: v > 0, "greater than 0"),
+    "features.n_mels": (lambda v: v >= 1, "at least 1"),
+    "data.clip_seconds": (lambda v: v > 0, "greater than 0"),
+    "model.channels": (
+        lambda v: v is None or (len(v) > 0 and min(v) >= 1),
+        "a non-empty list of widths >= 1",
+    ),
+    "model.dilations": (
+        lambda v: v is None or (len(v) > 0 and min(v) >= 1),
+        "a non-empty list of dilations >= 1",
+    ),
+    "model.units_per_block": (lambda v: v >= 1, "at least 1"),
+    "model.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "loss.bce_weight": (lambda v: v >= 0, "0 or more"),
+    "loss.segment_weight": (lambda v: v >= 0, "0 or more"),
+    "loss.silent_weight": (lambda v: v >= 0, "0 or more"),
+    "loss.topk": (lambda v: v >= 1, "at least 1 (and at most the number of classes)"),
+    "train.batch_size": (lambda v: v >= 1, "at least 1"),
+    "train.iterations": (lambda v: v >= 1, "at least 1"),
+    "train.lr": (lambda v: v > 0, "greater than 0"),
+    "train.lr_decay": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "train.lr_decay_every": (lambda v: v >= 1, "at least 1"),
+    "train.eval_every": (lambda v: v >= 1, "at least 1"),
+    "train.threads": (lambda v: v >= 0, "0 (PyTorch's default) or more"),
+    "eval.clip_threshold": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "eval.frame_threshold": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "eval.median_filter_s": (lambda v: v >= 0, "0 or more (seconds)"),
+    "eval.t_collar": (lambda v: v >= 0, "0 or more (seconds)"),
+    "eval.percentage_of_length": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+}
+
+
+def check_ranges(cfg: Config) -> None:
+    """Raise :class:`ConfigError` naming the first key whose value is out of its range."""
+    for key, (ok, allowed) in RANGES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if not ok(value):
+            raise ConfigError(f"{key}: must be {allowed}, got {value!r}")
 
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:

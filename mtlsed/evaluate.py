@@ -24,16 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
+from mtlsed import labels
 from mtlsed.cli import UserError, add_command
 from mtlsed.config import Config, EvalConfig
 from mtlsed.data.dataset import SedDataset
 from mtlsed.data.format import Event, read_dataset, require_valid, write_tsv
+from mtlsed.labels import frame_boundaries, frame_times
 from mtlsed.metrics import (
     Scores,
     at_map,
     detect_events,
     event_based,
-    frame_boundaries,
     merge_overlaps,
     psds_scores,
     sed_map,
@@ -46,19 +47,26 @@ def score_split(run_dir: Path, data_dir: Path, split: str = "test", which: str =
     device = pick_device("auto")
     cfg, classes, model = load_run(run_dir, which, device)
     dataset = SedDataset(data_dir, cfg, split)
+    if not len(dataset):
+        raise UserError(f"{data_dir}: no clips in the {split!r} split ({data_dir / 'split.tsv'})")
     if dataset.classes != classes:
         raise UserError(f"{data_dir} has classes {dataset.classes}, the run was trained on {classes}")
     clip, frame = predict(model, dataset, device)
-    return Scores(dataset.filenames, classes, clip, frame, frame_boundaries(cfg.features, frame.shape[-1]))
+    n = frame.shape[-1]
+    return Scores(
+        dataset.filenames,
+        classes,
+        clip,
+        frame,
+        frame_boundaries(cfg.features, n),
+        frame_times(cfg.features, n),
+    )
 
 
 def metrics_from_scores(scores: Scores, data_dir: str | Path, cfg: EvalConfig, clip_seconds: float = 10.0):
     """All metrics of ``scores`` against the labels of ``data_dir``; returns (metrics, detected events)."""
     index = read_dataset(data_dir)
-    k_of = {c: k for k, c in enumerate(scores.classes)}
-    clip_labels = np.zeros_like(scores.clip)
-    for i, name in enumerate(scores.filenames):
-        clip_labels[i, [k_of[c] for c in index.weak[name]]] = 1
+    clip_labels = labels.clip_labels(index.weak, scores.filenames, scores.classes)
     metrics: dict = {"n_clips": len(scores.filenames), "at_map": at_map(clip_labels, scores.clip)}
     strong = [i for i, n in enumerate(scores.filenames) if index.has_strong(n)]
     events = {
@@ -68,11 +76,12 @@ def metrics_from_scores(scores: Scores, data_dir: str | Path, cfg: EvalConfig, c
         for i in range(len(scores.filenames))
     }
     if strong:
-        centres = (scores.boundaries[:-1] + scores.boundaries[1:]) / 2
-        frame_labels = np.zeros(scores.frame[strong].shape, dtype=np.float32)
-        for j, i in enumerate(strong):
-            for ev in index.strong[scores.filenames[i]]:
-                frame_labels[j, k_of[ev.label], (centres >= ev.onset) & (centres < ev.offset)] = 1
+        frame_labels = np.stack(
+            [
+                labels.frame_labels(index.strong[scores.filenames[i]], scores.classes, scores.times)
+                for i in strong
+            ]
+        )
         metrics["sed_map"] = sed_map(frame_labels, scores.frame[strong])
         reference = {scores.filenames[i]: merge_overlaps(index.strong[scores.filenames[i]]) for i in strong}
         metrics.update(event_based(reference, events, scores.classes, cfg.t_collar, cfg.percentage_of_length))

@@ -20,7 +20,6 @@ import csv
 import json
 import multiprocessing
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -32,6 +31,7 @@ from mtlsed.cli import UserError, add_command
 from mtlsed.config import Config
 from mtlsed.envinfo import environment, hardware_line
 from mtlsed.evaluate import format_metrics
+from mtlsed.procs import die_with_parent
 from mtlsed.profiles import Profile, load_profile
 
 METRICS = ["at_map", "sed_map", "er", "d", "i", "f1", "psds1", "psds2"]
@@ -227,15 +227,6 @@ def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-def _die_with_parent() -> None:
-    """Worker initialiser: on Linux, ask the kernel to kill this worker when the grid process dies."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def run_all(tasks: list[tuple], jobs: int, log=print) -> list[dict]:
     """``run_one(*task)`` for every task, ``jobs`` at a time in worker processes; metrics in task order.
 
@@ -253,7 +244,7 @@ def run_all(tasks: list[tuple], jobs: int, log=print) -> list[dict]:
 
     results: dict[int, dict] = {}
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
-    with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=ctx, initializer=_die_with_parent) as pool:
+    with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=ctx, initializer=die_with_parent) as pool:
         futures = {pool.submit(run_one, *task): i for i, task in enumerate(tasks)}
         try:
             for future in as_completed(futures):

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 from sklearn.metrics import average_precision_score
 
-from mtlsed.config import EvalConfig, FeatureConfig
+from mtlsed.config import EvalConfig
 from mtlsed.data.format import Event
 
 METRIC_KEYS = ["at_map", "sed_map", "er", "d", "i", "s", "f1", "psds1", "psds2"]
@@ -41,7 +41,9 @@ class Scores:
     """Raw model outputs for a set of clips, saved so tables can be recomputed without the model.
 
     clip ``(N, K)``, frame ``(N, K, T)``; ``boundaries`` ``(T + 1,)`` are the
-    frame edges in seconds (frame t spans ``boundaries[t]`` to ``boundaries[t + 1]``).
+    frame edges in seconds (frame t spans ``boundaries[t]`` to ``boundaries[t + 1]``);
+    ``times`` ``(T,)`` the frame centres (:mod:`mtlsed.labels`), which decide the frame labels.
+    Files saved without ``times`` read them as the edges' midpoints.
     """
 
     filenames: list[str]
@@ -49,6 +51,11 @@ class Scores:
     clip: np.ndarray
     frame: np.ndarray
     boundaries: np.ndarray
+    times: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.times is None:
+            self.times = (self.boundaries[:-1] + self.boundaries[1:]) / 2
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -60,6 +67,7 @@ class Scores:
             clip=self.clip,
             frame=self.frame,
             boundaries=self.boundaries,
+            times=self.times,
         )
         tmp.replace(path)
         return path
@@ -67,15 +75,10 @@ class Scores:
     @classmethod
     def load(cls, path: str | Path) -> Scores:
         with np.load(path) as z:
-            return cls(list(z["filenames"]), list(z["classes"]), z["clip"], z["frame"], z["boundaries"])
-
-
-def frame_boundaries(cfg: FeatureConfig, n_frames: int) -> np.ndarray:
-    """Edges ``(T + 1,)`` in seconds of frames centred at ``(t * hop + offset) / sr``."""
-    offset = 0 if cfg.center else cfg.n_fft / 2
-    centres = (np.arange(n_frames) * cfg.hop_length + offset) / cfg.sample_rate
-    half = cfg.hop_length / cfg.sample_rate / 2
-    return np.append(centres - half, centres[-1] + half).clip(min=0.0)
+            times = z["times"] if "times" in z.files else None
+            return cls(
+                list(z["filenames"]), list(z["classes"]), z["clip"], z["frame"], z["boundaries"], times
+            )
 
 
 # -- threshold-free metrics ----------------------------------------------------------

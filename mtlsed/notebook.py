@@ -109,6 +109,18 @@ def project_root() -> Path:
     return here.parent if (here.parent / "params").is_dir() else here
 
 
+def _yaml_text(value):
+    """A parameter given as text (``-p seeds '[0, 1]'``) parsed as YAML; anything else as it is."""
+    if isinstance(value, str):
+        import yaml
+
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+    return value
+
+
 def setup(
     profile: str,
     description: str,
@@ -124,8 +136,10 @@ def setup(
         raise ParameterError(
             f"unknown notebook parameter(s) {sorted(unknown)}; "
             f"the notebooks take {sorted(NOTEBOOK_PARAMETERS)} "
-            "(configuration keys go inside 'overrides', e.g. -p overrides '{\"train.iterations\": 100}')"
+            "(configuration keys go inside 'overrides', e.g. -p overrides '{train.iterations: 100}')"
         )
+    # papermill's -p passes text: read a list or a mapping given that way as YAML
+    seeds, overrides, run_overrides = (_yaml_text(v) for v in (seeds, overrides, run_overrides))
     if not isinstance(n_clips, int) or isinstance(n_clips, bool) or n_clips < 10:
         raise ParameterError(f"parameter n_clips must be an integer >= 10, got {n_clips!r}")
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):

@@ -43,7 +43,7 @@ from tqdm import tqdm
 from mtlsed.cli import UserError, add_command
 from mtlsed.config import Config
 from mtlsed.data.dataset import SedDataset
-from mtlsed.data.format import require_valid
+from mtlsed.data.format import read_dataset, require_valid
 from mtlsed.identity import data_fingerprint, differences, run_fingerprint
 from mtlsed.losses import total_loss
 from mtlsed.metrics import at_map, sed_map
@@ -248,6 +248,17 @@ def _progress_line(it: int, start: int, iterations: int, losses: dict, elapsed: 
     )
 
 
+def _check_fits(cfg: Config, index) -> None:
+    """Settings that depend on the data set: checked before any feature work."""
+    n_classes, n_train = len(index.classes), len(index.files_in("train"))
+    if cfg.loss.selection == "topk" and cfg.loss.segment_weight + cfg.loss.silent_weight > 0:
+        if cfg.loss.topk > n_classes:
+            raise UserError(
+                f"loss.topk: must be at most the number of classes ({n_classes}), got {cfg.loss.topk}"
+            )
+    batch_indices(n_train, cfg.train.batch_size, 0, 0)  # raises when the batch is larger than the split
+
+
 def read_identity(run_dir: Path) -> dict | None:
     path = Path(run_dir) / "identity.json"
     return json.loads(path.read_text()) if path.is_file() else None
@@ -297,6 +308,7 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
     last = run_dir / "last.pt"
     # every problem `mtlsed check` finds stops the run here, in seconds, before any feature work
     require_valid(data_dir, cfg.data.clip_seconds, cfg.features.win_ms / 1000)
+    _check_fits(cfg, read_dataset(data_dir))
     cfg = cfg.with_overrides({"data.root": str(data_dir)})
     identity = run_fingerprint(cfg.to_dict(), data_fingerprint(data_dir))
     check_run_dir(run_dir, identity, resume)
@@ -304,6 +316,12 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
     seed_everything(cfg.train.seed)
     train_set = SedDataset(data_dir, cfg, "train")
     val_set = SedDataset(data_dir, cfg, "val", cache=train_set.cache)
+    n_classes = len(train_set.classes)
+    if cfg.loss.selection == "topk" and cfg.loss.segment_weight + cfg.loss.silent_weight > 0:
+        if cfg.loss.topk > n_classes:
+            raise UserError(
+                f"loss.topk: must be at most the number of classes ({n_classes}), got {cfg.loss.topk}"
+            )
     n_mels = train_set.cache.meta["shape"][2]
     model = build_model(cfg.model, len(train_set.classes), n_mels).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)

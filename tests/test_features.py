@@ -14,9 +14,10 @@ import torch
 
 from mtlsed.audio import load_audio
 from mtlsed.config import FeatureConfig
-from mtlsed.data.dataset import SedDataset, frame_times
+from mtlsed.data.dataset import SedDataset
 from mtlsed.data.format import read_dataset
 from mtlsed.features import LogMel, build_feature_cache, logmel_librosa
+from mtlsed.labels import frame_times
 
 
 @pytest.mark.parametrize(
@@ -113,7 +114,7 @@ def test_cache_survives_a_kill_mid_write(small_set, tmp_path):
     proc.wait()
     assert state is not None and 8 <= state["done"] < 40
     # nothing looks finished after the kill
-    assert not [p for p in (data / "features").iterdir() if not p.name.endswith(".partial")]
+    assert not [p for p in (data / "features").iterdir() if not p.name.endswith((".partial", ".lock"))]
     resumed = build_feature_cache(data, FeatureConfig(sample_rate=16000))
     reference = build_feature_cache(small_set, FeatureConfig(sample_rate=16000))
     np.testing.assert_array_equal(np.asarray(resumed.features), np.asarray(reference.features))
@@ -145,3 +146,35 @@ def test_dataset_items(small_set, cfg16):
     loader = torch.utils.data.DataLoader(ds, batch_size=4)
     xb, yb, fb = next(iter(loader))
     assert xb.shape == (4, 311, 64) and yb.shape == (4, 10) and fb.shape == (4, 10, 311)
+
+
+def test_cache_follows_the_audio_content_and_the_split(small_set, tmp_path):
+    """#10: an in-place edit at the same size, or a changed split, never reuses stale features or stats."""
+    import os
+    import shutil
+
+    import soundfile as sf
+
+    data = tmp_path / "data"
+    shutil.copytree(small_set, data, ignore=shutil.ignore_patterns("features", ".mtlsed"))
+    cfg = FeatureConfig(sample_rate=16000)
+    first = build_feature_cache(data, cfg)
+    name = first.filenames[0]
+    path = data / "audio" / name
+    size = path.stat().st_size
+    y, sr = sf.read(str(path), dtype="int16")
+    sf.write(str(path), (y // 10).astype(np.int16), sr, subtype="PCM_16")  # -20 dB, same size
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert path.stat().st_size == size
+    edited = build_feature_cache(data, cfg)
+    assert edited.path != first.path
+    delta = np.abs(np.asarray(edited.features[0]) - np.asarray(first.features[0])).max()
+    assert delta > 4.0  # about 20 dB = log(100) = 4.6 on the natural-log scale
+    assert np.array_equal(edited.features[1], first.features[1])
+    # moving a training clip to the test split changes the normalisation statistics
+    lines = (data / "split.tsv").read_text().splitlines()
+    i = next(j for j, line in enumerate(lines) if line.endswith("\ttrain"))
+    lines[i] = lines[i].replace("\ttrain", "\ttest")
+    (data / "split.tsv").write_text("\n".join(lines) + "\n")
+    resplit = build_feature_cache(data, cfg)
+    assert resplit.path != edited.path and not np.allclose(resplit.mean, edited.mean)

@@ -5,12 +5,12 @@ import pytest
 
 from mtlsed.config import EvalConfig, FeatureConfig
 from mtlsed.data.format import Event
+from mtlsed.labels import frame_boundaries
 from mtlsed.metrics import (
     Scores,
     at_map,
     detect_events,
     event_based,
-    frame_boundaries,
     median_width,
     merge_overlaps,
     psds_per_class,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -23,6 +24,7 @@ from mtlsed.audio import write_audio
 from mtlsed.data.format import SPLITS, Event, write_dataset_index
 from mtlsed.data.mix import RECIPES, mix
 from mtlsed.data.synthetic import SyntheticBackgrounds, SyntheticEvents
+from mtlsed.procs import die_with_parent
 
 
 @dataclass
@@ -95,16 +97,33 @@ def build_dataset(
     classes: list[str] | None = None,
     workers: int | None = None,
     progress: bool | None = None,
+    force: bool = False,
 ) -> Path:
-    """Mix ``spec.n_clips`` clips into ``out`` (resuming a build interrupted earlier)."""
+    """Mix ``spec.n_clips`` clips into ``out`` (resuming a build interrupted earlier).
+
+    A folder that is not empty and holds no ``recipe.json`` of ours is refused, unless ``force``
+    (then its ``audio/`` and label files are removed first). Worker processes die with this one.
+    """
     if spec.recipe not in RECIPES:
         raise ValueError(f"unknown recipe {spec.recipe!r}; expected one of {RECIPES}")
     out = Path(out)
+    recipe_path = out / "recipe.json"
+    if out.is_dir() and any(out.iterdir()) and not recipe_path.is_file():  # someone else's folder
+        if not force:
+            raise FileExistsError(
+                f"{out} is not empty and was not made by mtlsed; choose an empty or new folder, "
+                "or pass --force to replace its audio/ and label files"
+            )
+        shutil.rmtree(out / "audio", ignore_errors=True)
+        for name in ("weak.tsv", "strong.tsv", "classes.txt", "split.tsv", "dataset.json", ".progress.jsonl"):
+            (out / name).unlink(missing_ok=True)
     audio_dir = out / "audio"
-    audio_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        audio_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # read-only, or a file where a folder would go
+        raise FileExistsError(f"{out}: cannot write there ({err.strerror})") from None
     sources = sources or embedded_sources(spec.sr)
     classes = classes or list(sources["train"][0].classes)
-    recipe_path = out / "recipe.json"
     if recipe_path.is_file():
         old = json.loads(recipe_path.read_text())
         if old != asdict(spec):
@@ -145,7 +164,7 @@ def build_dataset(
                 record(_make_clip(i))
         else:
             with ProcessPoolExecutor(
-                workers, initializer=_init_worker, initargs=(spec, sources, str(audio_dir))
+                workers, initializer=_init_pool_worker, initargs=(spec, sources, str(audio_dir))
             ) as pool:
                 for rec in pool.map(_make_clip, todo, chunksize=8):
                     record(rec)
@@ -161,6 +180,11 @@ def build_dataset(
     write_dataset_index(out, classes, weak, strong, split)
     progress_path.unlink()
     return out
+
+
+def _init_pool_worker(*args) -> None:
+    die_with_parent()
+    _init_worker(*args)
 
 
 def split_counts(split: dict[str, str]) -> dict[str, int]:

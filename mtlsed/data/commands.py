@@ -24,7 +24,7 @@ def _synth(args: argparse.Namespace) -> int:
         "embedded",
     )
     start = time.perf_counter()
-    out = build_dataset(args.out, spec, workers=args.workers)
+    out = build_dataset(args.out, spec, workers=args.workers, force=args.force)
     counts = split_counts(read_split(out / "split.tsv"))
     print(f"{args.clips} clips ({counts}) written to {out} in {time.perf_counter() - start:.1f} s")
     return 0
@@ -105,6 +105,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.add_argument("--clips", type=int, required=True, help="number of clips")
     sub.add_argument("--sr", type=int, default=16000, help="sample rate in Hz (default 16000)")
     sub.add_argument("--clip-seconds", type=float, default=10.0)
+    sub.add_argument(
+        "--force", action="store_true", help="replace the audio and labels of a folder not made by synth"
+    )
     _split_args(sub)
 
     sub = add_command(

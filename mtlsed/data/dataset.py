@@ -7,24 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mtlsed.config import Config, FeatureConfig
-from mtlsed.data.format import DatasetIndex, Event, read_dataset
+from mtlsed.config import Config
+from mtlsed.data.format import DatasetIndex, read_dataset
 from mtlsed.features import FeatureCache, build_feature_cache
-
-
-def frame_times(cfg: FeatureConfig, n_frames: int) -> np.ndarray:
-    """Centre time in seconds of each feature frame ``(T,)``."""
-    offset = 0 if cfg.center else cfg.n_fft / 2
-    return (np.arange(n_frames) * cfg.hop_length + offset) / cfg.sample_rate
-
-
-def frame_labels(events: list[Event], classes: list[str], times: np.ndarray) -> np.ndarray:
-    """``(K, T)`` 0/1: a frame is active for a class when its centre lies in ``[onset, offset)``."""
-    out = np.zeros((len(classes), len(times)), dtype=np.float32)
-    k_of = {c: k for k, c in enumerate(classes)}
-    for ev in events:
-        out[k_of[ev.label], (times >= ev.onset) & (times < ev.offset)] = 1.0
-    return out
+from mtlsed.labels import clip_labels, frame_labels, frame_times
 
 
 class SedDataset(torch.utils.data.Dataset):
@@ -48,10 +34,7 @@ class SedDataset(torch.utils.data.Dataset):
         self.classes = self.index.classes
         n_frames = self.cache.meta["shape"][1]
         self.times = frame_times(cfg.features, n_frames)
-        k_of = {c: k for k, c in enumerate(self.classes)}
-        self.clip_labels = np.zeros((len(self.filenames), len(self.classes)), dtype=np.float32)
-        for i, f in enumerate(self.filenames):
-            self.clip_labels[i, [k_of[c] for c in self.index.weak[f]]] = 1.0
+        self.clip_labels = clip_labels(self.index.weak, self.filenames, self.classes)
         self.has_strong = np.array([self.index.has_strong(f) for f in self.filenames])
         self._features = None
         self._tensors = None

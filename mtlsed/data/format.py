@@ -91,12 +91,23 @@ class DatasetIndex:
 # -- reading ------------------------------------------------------------------
 
 
+def read_text(path: Path) -> str:
+    """A text file as UTF-8 (a leading byte-order mark dropped); a byte that is not UTF-8 names its line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise FormatError(
+            f"{path}:{line}: byte {data[err.start]:#04x} is not UTF-8 (save the file as UTF-8)"
+        ) from None
+
+
 def _rows(path: Path, header: list[str]) -> Iterable[tuple[int, list[str]]]:
     """Yield (line number, fields) of a TSV file after checking its header."""
     if not path.is_file():
         raise FormatError(f"{path}: file not found")
-    with path.open(newline="", encoding="utf-8") as fh:
-        lines = fh.read().splitlines()
+    lines = read_text(path).splitlines()
     if not lines:
         raise FormatError(f"{path}:1: empty file, expected the header {'<TAB>'.join(header)}")
     got = lines[0].split("\t")
@@ -112,7 +123,7 @@ def read_classes(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise FormatError(f"{path}: file not found (the ordered class list, one label per line)")
-    classes = [c.strip() for c in path.read_text(encoding="utf-8").splitlines() if c.strip()]
+    classes = [c.strip() for c in read_text(path).splitlines() if c.strip()]
     seen = set()
     for i, c in enumerate(classes, start=1):
         if c in seen:
@@ -427,6 +438,7 @@ def _validate_split(path: Path, weak: dict, weak_line: dict, weak_path: Path) ->
 
 
 def _validate_audio(audio: Path, weak: dict, weak_line: dict, weak_path: Path, min_s: float) -> list[Problem]:
+    import numpy as np
     import soundfile as sf
 
     problems = []
@@ -443,6 +455,15 @@ def _validate_audio(audio: Path, weak: dict, weak_line: dict, weak_path: Path, m
                 Problem(str(path), 0, f"cannot read audio ({err}); listed in {weak_path.name}:{line}")
             )
             continue
+        if info.subtype in ("FLOAT", "DOUBLE"):  # integer PCM cannot hold NaN; floats can
+            samples, _ = sf.read(str(path), dtype="float32", always_2d=True)
+            if not np.all(np.isfinite(samples)):
+                problems.append(
+                    Problem(
+                        str(path), 0, f"non-finite samples (NaN or inf); listed in {weak_path.name}:{line}"
+                    )
+                )
+                continue
         if info.frames == 0 or info.channels == 0:
             problems.append(Problem(str(path), 0, f"empty audio file; listed in {weak_path.name}:{line}"))
         elif info.frames / info.samplerate < min_s:
@@ -455,13 +476,6 @@ def _validate_audio(audio: Path, weak: dict, weak_line: dict, weak_path: Path, m
                 )
             )
     return problems
-
-
-def _line_of(path: Path, name: str, default: int) -> int:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.split("\t", 1)[0] == name:
-            return number
-    return default
 
 
 def _problem_from(err: FormatError, path: Path) -> Problem:
