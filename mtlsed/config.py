@@ -256,6 +256,11 @@ def check_ranges(cfg: Config) -> None:
         value = getattr(getattr(cfg, section), name)
         if not ok(value):
             raise ConfigError(f"{key}: must be {allowed}, got {value!r}")
+    m = cfg.model
+    if m.name == "ddc_fap" and m.channels and m.dilations and len(m.channels) != len(m.dilations):
+        raise ConfigError(
+            f"model.dilations: one per block of model.channels ({len(m.channels)}), got {m.dilations}"
+        )
 
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:

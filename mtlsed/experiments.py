@@ -322,13 +322,30 @@ def markdown_table(entries: list[dict], metrics=METRICS) -> str:
     return "\n".join(lines)
 
 
+def csv_row(entry: dict) -> dict:
+    """An entry for the CSV table: undefined numbers empty (never ``nan``), and a note saying why."""
+    row, notes = {}, []
+    for key, value in entry.items():
+        row[key] = "" if isinstance(value, float) and value != value else value
+    for m in METRICS:
+        n = entry.get(f"{m}_n", entry["n_seeds"])
+        if n < entry["n_seeds"]:
+            notes.append(f"{m} defined for {n}/{entry['n_seeds']} seeds")
+    if entry.get("no_detection_seeds"):
+        notes.append(
+            f"{entry['no_detection_seeds']}/{entry['n_seeds']} seeds detect no event (ER, D, I, F1 void)"
+        )
+    row["note"] = "; ".join(notes)
+    return row
+
+
 def write_tables(entries: list[dict], out: Path, table: int, header: str) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = out / f"table{table}.csv", out / f"table{table}.md"
     with csv_path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, list(entries[0]))
+        writer = csv.DictWriter(fh, [*entries[0], "note"])
         writer.writeheader()
-        writer.writerows(entries)
+        writer.writerows(csv_row(e) for e in entries)
     md_path.write_text(header + "\n\n" + markdown_table(entries) + "\n")
     return csv_path, md_path
 

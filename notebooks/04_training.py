@@ -20,18 +20,19 @@
 # The profile's model, MTL-DDC-FAP, trained with Eq. (8): binary cross-entropy on the
 # clip labels plus the segment and silent losses (label-guided, $\lambda = 1, 0.2, 0.2$),
 # Adam with a step-decayed learning rate. The trainer picks the GPU when there is one
-# (CUDA, then Apple MPS, then the CPU) and uses mixed precision on CUDA. From the
+# (CUDA, then Apple MPS, then the CPU) and mixed precision (float16 on CUDA, bfloat16
+# on a CPU, where it also trains on one thread: see `mtlsed.train.cpu_threads`). From the
 # command line the same run is
 #
 # ```bash
-# mtlsed train data/overlapped-600clips-16000hz-seed0 --config my.yaml --out runs/my-run
+# mtlsed train data/overlapped-600clips-16000hz-seed0 --profile cpu --out runs/my-run
 # mtlsed train ... --resume        # continue a run that was interrupted
 # torchrun --nproc_per_node 2 -m mtlsed train ...   # several GPUs or machines
 # ```
 #
-# The run is trained once per profile and configuration and kept in
-# `runs/PROFILE/notebook/` (chapter 2 may already have trained it, and a rerun of this
-# notebook reuses it); the table below gives its own training time and hardware. The
+# The run is trained once per setting and kept in `runs/PROFILE/notebook/`, in a folder
+# named by its fingerprint (configuration, data content, code): chapter 2 may already
+# have trained it, and a rerun of this notebook reuses it only when nothing changed; the table below gives its own training time and hardware. The
 # profile's `run_overrides` may train it longer than each run of the tables.
 
 # %% tags=["remove-cell"]

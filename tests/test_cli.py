@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mtlsed.experiments import aggregate, markdown_table, table_rows
+from mtlsed.experiments import aggregate, csv_row, markdown_table, table_rows
 
 SHORT = ["train.iterations=40", "train.eval_every=20", "train.batch_size=8"]
 
@@ -76,6 +76,9 @@ def test_a_run_that_detects_nothing_says_so(small_set, tmp_path):
     assert table.count("[1/2 detect nothing]") == 2  # on ER and I, not on AT-mAP
     (cells,) = [line for line in table.splitlines() if line.startswith("| DDC-FAP")]
     assert "detect nothing" not in cells.split("|")[2]
+    row = csv_row(entries[0])  # the CSV table: empty cells, never "nan", and why
+    assert row["f1_mean"] == "" and row["f1_std"] == "" and "nan" not in str(row.values()).lower()
+    assert row["note"] == "f1 defined for 0/2 seeds; 1/2 seeds detect no event (ER, D, I, F1 void)"
 
 
 def test_train_fails_in_seconds_before_feature_work_on_what_check_finds(small_set, tmp_path):

@@ -100,3 +100,15 @@ def test_overrides_from_strings_and_dicts():
         parse_assignments(["train.lr"])
     with pytest.raises(ConfigError, match=r"train\.iterations: expected an integer"):
         Config().with_overrides(["train.iterations=ten"])
+
+
+def test_exponent_without_a_dot_is_a_number_and_ranges_are_checked():
+    """#10: YAML 1.1 reads ``1e-3`` as text; it means 0.001. Out-of-range values name their key."""
+    assert Config().with_overrides(["train.lr=1e-3"]).train.lr == 0.001
+    assert Config().with_overrides({"train.lr": "5E-4"}).train.lr == 0.0005
+    with pytest.raises(ConfigError, match=r"train\.lr: expected a number, got str 'fast'"):
+        Config().with_overrides(["train.lr=fast"])
+    with pytest.raises(ConfigError, match=r"train\.iterations: must be at least 1, got 0"):
+        Config().with_overrides(["train.iterations=0"])
+    with pytest.raises(ConfigError, match=r"model\.dropout: must be in \[0, 1\), got 1\.0"):
+        Config().with_overrides(["model.dropout=1.0"])

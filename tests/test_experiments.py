@@ -149,15 +149,14 @@ def test_reproduce_reuses_a_run_only_for_the_same_config_data_and_split(tmp_path
     run = _grid_of(other) / "ddc_fap" / "seed0"
     assert json.loads((run / "identity.json").read_text())["config"]["train"]["iterations"] == 7
 
-    # another data set: the same content as the first but one label file changed
+    # another data set: the same content as the first but one label file changed (a clip moved split)
     data = next((tmp_path / "data").iterdir())
     copy = tmp_path / "copy"
     shutil.copytree(data, copy, ignore=shutil.ignore_patterns("features", ".mtlsed"))
-    weak = (copy / "weak.tsv").read_text().splitlines()
-    name, labels = weak[1].split("\t")
-    classes = (copy / "classes.txt").read_text().split()
-    weak[1] = name + "\t" + ",".join(sorted(set(labels.split(",")) ^ {classes[0]}) or [classes[1]])
-    (copy / "weak.tsv").write_text("\n".join(weak) + "\n")
+    split = (copy / "split.tsv").read_text().splitlines()
+    i = next(j for j, line in enumerate(split) if line.endswith("\ttrain"))
+    split[i] = split[i].replace("\ttrain", "\ttest")
+    (copy / "split.tsv").write_text("\n".join(split) + "\n")
     moved = _cli(tmp_path, *base, "--data", str(copy))
     assert "done earlier" not in moved.stdout and f"on {copy}" in moved.stdout
     assert _grid_of(moved) != grid

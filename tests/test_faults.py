@@ -432,3 +432,56 @@ def test_an_output_folder_that_cannot_be_written(tmp_path):
     blocked.write_text("a file where a folder would go")  # fails for root too, unlike a read-only mode
     done = _mtlsed("synth", blocked / "set", "--clips", "10", "--workers", "1")
     assert done.returncode == 2 and "cannot write there" in done.stderr and "Traceback" not in done.stderr
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; the guard is Linux's")
+def test_a_killed_synth_leaves_no_worker_writing(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "set"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mtlsed", "synth", str(out), "--clips", "400", "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    workers: list[int] = []
+    while time.time() < deadline:
+        progress = out / ".progress.jsonl"
+        workers = _children(proc.pid)
+        if len(workers) >= 2 and progress.is_file() and len(progress.read_text().splitlines()) >= 8:
+            break
+        time.sleep(0.05)
+    assert len(workers) >= 2, "the synth workers never started"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.05)
+    assert not any(_alive(w) for w in workers), "workers outlived the killed synth"
+    count = len(list((out / "audio").glob("*.wav")))
+    time.sleep(1.0)
+    assert len(list((out / "audio").glob("*.wav"))) == count  # nothing writes any more
+    resumed = _mtlsed("synth", out, "--clips", "400", "--workers", "2")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]

@@ -39,7 +39,7 @@ def test_per_seed_metrics_reads_each_run(tmp_path):
         for seed in (0, 1):
             run = tmp_path / key / f"seed{seed}"
             run.mkdir(parents=True)
-            run.joinpath("metrics.json").write_text(json.dumps({"i": i + seed, "d": 0.5, "er": 1.0}))
+            run.joinpath("metrics_test.json").write_text(json.dumps({"i": i + seed, "d": 0.5, "er": 1.0}))
     df = per_seed_metrics(tmp_path, ["r1", "r2"], [0, 1])
     assert list(df["I"]) == pytest.approx([0.1, 1.1, 0.3, 1.3])
     assert list(df["row"]) == ["r1", "r1", "r2", "r2"] and set(df.columns) == {"row", "seed", "I", "D", "ER"}

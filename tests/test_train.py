@@ -20,6 +20,7 @@ from mtlsed.train import batch_indices, cpu_threads, pick_device, precision_cont
 TINY = [
     "features.sample_rate=16000",
     "model.channels=[4, 4]",
+    "model.dilations=[1, 2]",
     "train.batch_size=4",
     "train.lr_decay_every=4",
     "data.clip_seconds=10.0",

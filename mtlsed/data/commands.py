@@ -49,7 +49,7 @@ def _mix_dcase2018(args: argparse.Namespace) -> int:
     )
     out = build_dataset(args.out, spec, sources=sources, classes=classes, workers=args.workers)
     print(f"{args.clips} clips written to {out}")
-    return 0
+    return _report_problems(out)
 
 
 def _import_desed(args: argparse.Namespace) -> int:
@@ -57,6 +57,19 @@ def _import_desed(args: argparse.Namespace) -> int:
 
     report = import_desed(args.desed, args.out, args.val_fraction, args.seed)
     print(f"DESED imported into {args.out}: {report}")
+    return _report_problems(args.out)
+
+
+def _report_problems(root: Path) -> int:
+    """The importers end with the validation `check` runs: 0 when clean, 1 with every problem listed."""
+    from mtlsed.data.format import validate
+
+    problems = validate(root)
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"{len(problems)} problem(s) in {root}: fix them or the sources before training")
+        return 1
     return 0
 
 
