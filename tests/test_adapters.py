@@ -179,3 +179,8 @@ def test_desed_import(tmp_path):
     assert y.shape == (160000,) and np.all(y[int(7.5 * 16000) + 1 :] == 0)
     # importing again into the same folder is fine (links already there)
     assert import_desed(desed, out, val_fraction=0.2).counts == report.counts
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("mine")
+    with pytest.raises(FileExistsError, match="not made by mtlsed import-desed"):
+        import_desed(desed, foreign)

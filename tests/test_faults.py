@@ -335,6 +335,13 @@ DATA_CASES = [
         ["is larger than the training split"],
     ),
     ("train-missing-folder", lambda root: shutil.rmtree(root), _train(), 2, ["dataset folder not found"]),
+    (
+        "features-no-split",
+        _remove("split.tsv"),
+        lambda root, tmp: ["features", root, "--profile", "ci"],
+        2,
+        ["split.tsv: file not found"],
+    ),
 ]
 
 

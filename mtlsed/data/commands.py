@@ -74,10 +74,12 @@ def _report_problems(root: Path) -> int:
 
 
 def _features(args: argparse.Namespace) -> int:
+    from mtlsed.data.format import require_valid
     from mtlsed.features import build_feature_cache
     from mtlsed.profiles import config_from_args
 
     cfg, _ = config_from_args(args)
+    require_valid(args.data_dir, cfg.data.clip_seconds, cfg.features.win_ms / 1000)
     start = time.perf_counter()
     cache = build_feature_cache(args.data_dir, cfg.features, cfg.data.clip_seconds, device=args.device)
     print(

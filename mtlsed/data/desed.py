@@ -51,7 +51,14 @@ def import_desed(root: str | Path, out: str | Path, val_fraction: float = 0.1, s
     weak_in = read_weak(weak_tsv, DESED_CLASSES)
     strong_in = read_strong(val_tsv, DESED_CLASSES)
     report = SourceReport()
+    marker = out / ".mtlsed" / "made-by"
+    if out.is_dir() and any(out.iterdir()) and not marker.is_file():
+        raise FileExistsError(
+            f"{out} is not empty and was not made by mtlsed import-desed; choose another folder"
+        )
     (out / "audio").mkdir(parents=True, exist_ok=True)
+    marker.parent.mkdir(exist_ok=True)
+    marker.write_text("import-desed\n")
 
     def link(src_dir: Path, name: str) -> bool:
         src = src_dir / name
