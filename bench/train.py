@@ -1,6 +1,7 @@
 """Training speed on this machine: the trainer's CPU path against the one it replaced, side by side.
 
-    .venv/bin/python bench/train.py [--iterations 8] [--paper-iterations 3] [--rounds 2] [--load]
+    .venv/bin/python bench/train.py [--iterations 60] [--paper-iterations 3] [--rounds 2] [--load]
+                                    [--sizes cpu paper]
 
 Every figure is clips per second of the real trainer (``mtlsed.train.train``: batches, loss,
 backward, Adam, one validation) on a 16 kHz embedded set, at the ``cpu`` profile's model size and
@@ -13,7 +14,8 @@ median over rounds and the ratio to the old path.
 - ``1 thread``: ``train.threads=1``, float32.
 - ``1 thread + bf16``: ``train.threads=1 train.amp=true`` (bfloat16 autocast).
 - ``grid of 2``: two runs at once, each on one thread (what ``reproduce --jobs 2`` does), counted as
-  the clips both runs train per second of wall time.
+  the clips both runs train per second of wall time, process start-up included (so short runs
+  understate it).
 
 ``--load`` keeps one busy process running beside the measurements (a stand-in for a notebook
 kernel, a browser or another job on the machine): the case where two threads collapse.
@@ -81,11 +83,12 @@ def _burn(stop) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--iterations", type=int, default=8, help="iterations per measurement, cpu size")
+    ap.add_argument("--iterations", type=int, default=60, help="iterations per measurement, cpu size")
     ap.add_argument("--paper-iterations", type=int, default=3, help="iterations per measurement, paper size")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--load", action="store_true", help="keep one busy process beside the measurements")
+    ap.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
     args = ap.parse_args()
     stop = multiprocessing.Event()
     burner = multiprocessing.Process(target=_burn, args=(stop,), daemon=True) if args.load else None
@@ -95,13 +98,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             data = build_dataset(Path(tmp) / "set", BuildSpec("overlapped", 60, 0, 16000), progress=False)
             _train_once(data, _cfg("cpu", 2, args.batch, {}), Path(tmp) / "warm")  # feature cache, imports
-            print(f"batch {args.batch}, 311 x 64 features; median clips/s over {args.rounds} rounds"
-                  + (", one busy process beside" if args.load else ""))
+            print(
+                f"batch {args.batch}, 311 x 64 features; median clips/s over {args.rounds} rounds"
+                + (", one busy process beside" if args.load else "")
+            )
             print(f"{'size':6s} {'variant':16s} {'clips/s':>8s} {'x old':>6s}")
-            for size in SIZES:
+            n = 0  # each measurement trains into a folder of its own
+            for size in args.sizes:
                 its = args.iterations if size == "cpu" else args.paper_iterations
                 speeds: dict[str, list[float]] = {}
-                n = 0
                 for _ in range(args.rounds):
                     for name, extra in VARIANTS.items():
                         n += 1
