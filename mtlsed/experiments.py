@@ -322,6 +322,38 @@ def markdown_table(entries: list[dict], metrics=METRICS) -> str:
     return "\n".join(lines)
 
 
+BASELINE = "ddc_fap"  # the BCE-only DDC-FAP row of both tables
+
+
+def compare_with_bce(rows: list[Row], by_seed: dict[str, dict[int, dict]]) -> dict[str, list[dict]]:
+    """Paired differences (:mod:`mtlsed.comparison`) of every DDC-FAP MTL row against the BCE row."""
+    from mtlsed.comparison import paired_difference
+
+    if BASELINE not in by_seed:
+        return {}
+    return {
+        row.key: [paired_difference(by_seed[BASELINE], by_seed[row.key], m) for m in METRICS]
+        for row in rows
+        if row.key != BASELINE and row.method.endswith("DDC-FAP") and row.key in by_seed
+    }
+
+
+def write_comparisons(comparisons: dict[str, list[dict]], out: Path, table: int, header: str) -> Path:
+    """``tableN_paired.md`` (one table per MTL row) and ``tableN_paired.json`` (the same, every number)."""
+    from mtlsed.comparison import markdown_comparison
+
+    labels = {r.key: r.label for r in table_rows(table)}
+    parts = [header.replace("Cells: our mean ± std over seeds (the paper's value).", "")]
+    for key, rows in comparisons.items():
+        parts.append(
+            f"### {labels[key]} against DDC-FAP (BCE only)\n\n" + markdown_comparison(rows, "BCE", "MTL")
+        )
+    md = out / f"table{table}_paired.md"
+    md.write_text("\n\n".join(parts) + "\n")
+    (out / f"table{table}_paired.json").write_text(json.dumps(comparisons, indent=1, allow_nan=False))
+    return md
+
+
 def csv_row(entry: dict) -> dict:
     """An entry for the CSV table: undefined numbers empty (never ``nan``), and a note saying why."""
     row, notes = {}, []
@@ -378,6 +410,7 @@ class TableResult:
     grid: Path
     data: Path
     profile: Profile
+    comparisons: dict[str, list[dict]] = field(default_factory=dict)  # row key -> paired differences
 
 
 def reproduce(
@@ -422,9 +455,12 @@ def reproduce(
     ]
     metrics = run_all(tasks, jobs or default_jobs(), log)
     results: dict[str, list[dict]] = {}
-    for (row, *_), m in zip(tasks, metrics, strict=True):
+    by_seed: dict[str, dict[int, dict]] = {}
+    for (row, seed, *_), m in zip(tasks, metrics, strict=True):
         results.setdefault(row.key, []).append(m)
+        by_seed.setdefault(row.key, {})[seed] = m
     entries = aggregate(selected, results)
+    comparisons = compare_with_bce(selected, by_seed)
     env = next(iter(results.values()))[0].get("environment", environment())
     header = (
         f"Table {table} reproduced with profile `{profile.name}` ({profile.params['description']}) "
@@ -432,8 +468,10 @@ def reproduce(
         "Cells: our mean ± std over seeds (the paper's value)."
     )
     csv_path, md_path = write_tables(entries, out, table, header)
+    if comparisons:
+        write_comparisons(comparisons, out, table, header)
     log(f"tables written: {csv_path}, {md_path}")
-    return TableResult(entries, out, data, profile)
+    return TableResult(entries, out, data, profile, comparisons)
 
 
 def _run(args: argparse.Namespace) -> int:

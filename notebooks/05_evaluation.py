@@ -66,6 +66,7 @@ from IPython.display import Markdown, display
 
 import mtlsed.notebook as nb
 from mtlsed import plots
+from mtlsed.comparison import markdown_comparison
 from mtlsed.data.format import read_dataset, read_strong
 from mtlsed.experiments import markdown_table, reproduce
 
@@ -89,6 +90,19 @@ display(Markdown(markdown_table(table1.entries, ["at_map", "sed_map", "er", "d",
 
 # %%
 display(Markdown(markdown_table(table1.entries, ["f1", "psds1", "psds2"])))
+
+# %% [markdown]
+# ## Do the auxiliary losses help? A paired comparison
+#
+# Each MTL run is paired with the BCE-only run of the same seed (same data, same
+# initial draw), and the difference MTL − BCE is taken seed by seed. The interval is the
+# paired 95% t interval over seeds, and the verdict is read off it (`mtlsed.comparison`):
+# *better* or *worse* when it lies on one side of zero, *no detectable difference* when it
+# holds zero, *not comparable* with fewer than two seeds or, for ER, D, I and F1, when a
+# run detected nothing.
+
+# %%
+display(Markdown(markdown_comparison(table1.comparisons["segment_silent-label"], "BCE", "MTL")))
 
 # %% [markdown]
 # Both PSDS scenarios subtract the spread of the true-positive rate across classes from

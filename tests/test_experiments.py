@@ -175,3 +175,28 @@ def test_reproduce_reuses_a_run_only_for_the_same_config_data_and_split(tmp_path
     clash = _cli(tmp_path, *base[:-4], "--profile", str(mine), "--jobs", "1", "--out", str(grid))
     assert clash.returncode == 2
     assert "config train.iterations: 20 then, 7 now" in clash.stderr and "Traceback" not in clash.stderr
+
+
+def test_reproduce_writes_paired_differences_from_its_own_runs(tmp_path):
+    """#12: MTL - BCE per seed, read back from the runs' own metrics files."""
+    two = tmp_path / "two.yaml"
+    text = Path(__file__).parents[1].joinpath("params", "ci.yaml").read_text()
+    two.write_text(text.replace("seeds: [0]", "seeds: [0, 1]"))
+    rows = ["--rows", "ddc_fap", "segment_silent-label"]
+    done = _cli(tmp_path, "reproduce", "--table", "1", "--profile", str(two), *rows)
+    grid = _grid_of(done)
+    paired = json.loads((grid / "table1_paired.json").read_text())
+    assert list(paired) == ["segment_silent-label"]
+    by_metric = {r["metric"]: r for r in paired["segment_silent-label"]}
+    for seed in (0, 1):
+        base = json.loads((grid / "ddc_fap" / f"seed{seed}" / "metrics_test.json").read_text())
+        mtl = json.loads((grid / "segment_silent-label" / f"seed{seed}" / "metrics_test.json").read_text())
+        assert by_metric["at_map"]["per_seed"][str(seed)] == pytest.approx(mtl["at_map"] - base["at_map"])
+    at = by_metric["at_map"]
+    assert at["low"] <= at["mean"] <= at["high"] and at["verdict"] in (
+        "better",
+        "worse",
+        "no detectable difference",
+    )
+    md = (grid / "table1_paired.md").read_text()
+    assert "against DDC-FAP (BCE only)" in md and "| AT-MAP |" in md and "95% t interval over seeds" in md
