@@ -140,6 +140,8 @@ class EvalConfig:
     median_filter_s: float = 0.45
     t_collar: float = 0.2
     percentage_of_length: float = 0.5
+    # choose clip gate, frame threshold and median filter on the validation split (mtlsed.postprocess)
+    tune_on_val: bool = False
 
 
 @dataclass

@@ -20,6 +20,7 @@ e.g. with other post-processing settings, without the model.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -131,9 +132,22 @@ def evaluate_run(
     run_dir, data_dir = Path(run_dir), Path(data_dir)
     cfg = Config.load(run_dir / "config.yaml")
     require_valid(data_dir, cfg.data.clip_seconds, cfg.features.win_ms / 1000)
+    post = cfg.eval
+    chosen_on = "config"
+    if cfg.eval.tune_on_val and split != "val":
+        from mtlsed.postprocess import choose_on_validation
+
+        val_scores = score_split(run_dir, data_dir, "val", which)
+        post, table = choose_on_validation(val_scores, data_dir, cfg.eval)
+        if table:
+            chosen_on = "val"
+            grid = [strict_json_metrics(row) for row in table]  # F1 of a setting that detects nothing: null
+            write_json(
+                run_dir / "post_processing_val.json", {"chosen": dataclasses.asdict(post), "grid": grid}
+            )
     scores = score_split(run_dir, data_dir, split, which)
     scores.save(run_dir / f"scores_{split}.npz")
-    metrics, events = metrics_from_scores(scores, data_dir, cfg.eval, cfg.data.clip_seconds)
+    metrics, events = metrics_from_scores(scores, data_dir, post, cfg.data.clip_seconds)
     rows = [[n, f"{a:.3f}", f"{b:.3f}", lab] for n, evs in events.items() for a, b, lab in evs]
     write_tsv(run_dir / f"events_{split}.tsv", ["filename", "onset", "offset", "event_label"], rows)
     identity = read_identity(run_dir) or {}
@@ -148,9 +162,10 @@ def evaluate_run(
             "run_fingerprint": identity.get("digest"),
             "data_fingerprint": data_fingerprint(data_dir)["digest"],
             "post_processing": {
-                "clip_threshold": cfg.eval.clip_threshold,
-                "frame_threshold": cfg.eval.frame_threshold,
-                "median_filter_s": cfg.eval.median_filter_s,
+                "clip_threshold": post.clip_threshold,
+                "frame_threshold": post.frame_threshold,
+                "median_filter_s": post.median_filter_s,
+                "chosen_on": chosen_on,
             },
             **(extra or {}),
         }
