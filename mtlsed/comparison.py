@@ -20,7 +20,7 @@ import numpy as np
 from scipy import stats
 
 LOWER_IS_BETTER = {"er", "d", "i"}
-EVENT_METRICS = {"er", "d", "i", "f1"}
+EVENT_METRICS = {"er", "d", "i", "f1"}  # computed from detected events: void when nothing is detected
 
 
 def paired_difference(

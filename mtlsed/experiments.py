@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from mtlsed.cli import UserError, add_command
+from mtlsed.comparison import EVENT_METRICS, LOWER_IS_BETTER  # noqa: F401 - part of this module's API
 from mtlsed.config import Config
 from mtlsed.envinfo import environment, hardware_line
 from mtlsed.evaluate import format_metrics
@@ -36,8 +37,6 @@ from mtlsed.profiles import Profile, load_profile
 
 METRICS = ["at_map", "sed_map", "er", "d", "i", "f1", "psds1", "psds2"]
 PAPER_METRICS = ["at_map", "sed_map", "er", "d", "i"]
-LOWER_IS_BETTER = {"er", "d", "i"}
-EVENT_METRICS = {"er", "d", "i", "f1"}  # computed from detected events: void when nothing is detected
 
 
 @dataclass
