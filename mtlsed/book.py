@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from mtlsed.cli import UserError, add_command
-from mtlsed.profiles import load_profile
+from mtlsed.profiles import load_profile, params_dir
 
 BOOK_FILES = ["_config.yml", "_toc.yml", "README.md", "LICENSE"]
 BOOK_DIRS = ["book"]
@@ -64,7 +64,9 @@ def execute_notebooks(root: Path, src: Path, profile_path: Path, log=print) -> l
 
     out_dir = src / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    params = load_profile(profile_path).params
+    # the notebooks take the profile by name (a shipped one) or by its file
+    shipped = profile_path.resolve().parent == params_dir().resolve()
+    params = {"profile": profile_path.stem if shipped else str(profile_path.resolve())}
     # a notebook is executed again when it, its profile or the package code changed
     package_sources = sorted(Path(__file__).resolve().parent.rglob("*.py"))
     done: list[Path] = []
@@ -122,8 +124,8 @@ def present_parameters(notebook: Path, profile_file: str) -> None:
         if "parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
     header = (
-        f"# Parameters from {profile_file}, injected by papermill;\n"
-        "# they replace the notebook's defaults (the `ci` profile).\n"
+        f"# Parameters injected by papermill: the profile {profile_file} replaces the\n"
+        "# notebook's default (`ci`); `mtlsed config --profile NAME` prints its settings.\n"
     )
     for cell in injected:
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
@@ -145,6 +147,11 @@ def build_book(profile: str = "cpu", root: Path | None = None, out: Path | None 
     if (root / "notebooks").is_dir():
         log(f"executing notebooks under profile {profile!r} ({profile_path})")
         execute_notebooks(root, src, profile_path, log=log)
+        from mtlsed.report import results_page
+
+        # the results page is made from the grids chapter 5 just ran, never typed by hand
+        (src / "book" / "results.md").write_text(results_page(load_profile(profile_path), root))
+        log(f"results page written from the runs: {src / 'book' / 'results.md'}")
     html_root = out / "book"
     cmd = [
         str(Path(sys.executable).with_name("jupyter-book")),

@@ -50,13 +50,15 @@ class Row:
     selection: str = ""  # label-guided, self-supervised
     topk: int | None = None
     overrides: dict = field(default_factory=dict)
+    paired: bool = False  # trained with all the profile's seeds and compared with the BCE row seed by seed
+    note: str = ""  # said after the row's name (e.g. the weights chosen on validation)
 
     @property
     def label(self) -> str:
         parts = [self.method, self.loss]
         if self.selection:
             parts.append(self.selection + (f" top{self.topk}" if self.topk else ""))
-        return " / ".join(parts)
+        return " / ".join(parts) + (f" ({self.note})" if self.note else "")
 
 
 def _mtl(loss: str, selection: str, topk: int | None = None) -> dict:
@@ -73,7 +75,9 @@ BCE_ONLY = {"loss.segment_weight": 0.0, "loss.silent_weight": 0.0}
 
 def table_rows(table: int) -> list[Row]:
     if table == 1:
-        rows = [Row(1, "ddc_fap", "DDC-FAP", "bce", overrides={"model.name": "ddc_fap", **BCE_ONLY})]
+        rows = [
+            Row(1, "ddc_fap", "DDC-FAP", "bce", overrides={"model.name": "ddc_fap", **BCE_ONLY}, paired=True)
+        ]
         for loss in ("segment", "segment+silent"):
             tag = loss.replace("+", "_")
             rows.append(
@@ -84,6 +88,7 @@ def table_rows(table: int) -> list[Row]:
                     loss,
                     "label-guided",
                     overrides={"model.name": "ddc_fap", **_mtl(loss, "label-guided")},
+                    paired=loss == "segment+silent",
                 )
             )
             for k in (2, 3, 5):
@@ -101,7 +106,7 @@ def table_rows(table: int) -> list[Row]:
         return rows
     if table == 2:
         rows = [
-            Row(2, name, method, "bce", overrides={"model.name": name, **BCE_ONLY})
+            Row(2, name, method, "bce", overrides={"model.name": name, **BCE_ONLY}, paired=name == "ddc_fap")
             for name, method in (
                 ("attention", "Attention"),
                 ("talnet", "TALNet"),
@@ -117,10 +122,87 @@ def table_rows(table: int) -> list[Row]:
                 "segment+silent",
                 "label-guided",
                 overrides={"model.name": "ddc_fap", **_mtl("segment+silent", "label-guided")},
+                paired=True,
             )
         )
         return rows
     raise UserError(f"the paper has tables 1 and 2, not {table}")
+
+
+TUNED = "segment_silent-label-val"  # Table 1's MTL row with the weights chosen on validation
+PAPER_WEIGHTS = [0.2, 0.2]
+
+
+def weight_row(weights: list[float], key: str | None = None, note: str = "") -> Row:
+    """Label-guided segment + silent DDC-FAP with the auxiliary weights ``[lambda2, lambda3]``."""
+    seg, sil = weights
+    return Row(
+        1,
+        key or f"weights/segment{seg:g}-silent{sil:g}",
+        "DDC-FAP",
+        "segment+silent",
+        "label-guided",
+        overrides={
+            "model.name": "ddc_fap",
+            **_mtl("segment+silent", "label-guided"),
+            "loss.segment_weight": float(seg),
+            "loss.silent_weight": float(sil),
+        },
+        paired=key == TUNED,
+        note=note,
+    )
+
+
+def tuned_row(weights: list[float]) -> Row:
+    return weight_row(weights, TUNED, f"λ2 {weights[0]:g}, λ3 {weights[1]:g} chosen on val")
+
+
+def validation_score(run_dir: Path, data_dir: Path) -> tuple[str, float]:
+    """The metric the weight grid is chosen by, on the validation split: SED-mAP where the validation
+    clips have strong labels, else AT-mAP (the paper's validation clips are weakly labelled).
+
+    ``metrics_val.json`` is written once per run and read back while its fingerprint is the run's."""
+    from mtlsed.evaluate import evaluate_run, metrics_path
+    from mtlsed.train import read_identity
+
+    path = metrics_path(run_dir, "val")
+    identity = read_identity(run_dir) or {}
+    metrics = json.loads(path.read_text()) if path.is_file() else {}
+    if metrics.get("run_fingerprint") != identity.get("digest"):
+        metrics = evaluate_run(run_dir, data_dir, split="val")
+    if metrics.get("sed_map") is not None:
+        return "sed_map", float(metrics["sed_map"])
+    return "at_map", float(metrics["at_map"])
+
+
+def choose_weights(grid: list[list[float]], run_dirs: list[Path], data_dir: Path) -> dict:
+    """The rule for the auxiliary weights (issue #12): train each pair of the profile's ``weight_grid``
+    with the first seed, score the validation split (:func:`validation_score`), keep the highest; a
+    tie goes to the paper's 0.2 / 0.2, then to the first pair in the grid. The test split plays no part.
+    """
+    scored = []
+    for weights, run_dir in zip(grid, run_dirs, strict=True):
+        metric, value = validation_score(run_dir, data_dir)
+        scored.append(
+            {"segment_weight": weights[0], "silent_weight": weights[1], "metric": metric, "val": value}
+        )
+    order = sorted(
+        range(len(scored)),
+        key=lambda i: (-scored[i]["val"], grid[i] != PAPER_WEIGHTS, i),
+    )
+    best = scored[order[0]]
+    chosen = [best["segment_weight"], best["silent_weight"]]
+    return {"chosen": chosen, "metric": best["metric"], "grid": scored}
+
+
+def markdown_weights(choice: dict) -> str:
+    metric = choice["metric"].upper().replace("_", "-")
+    lines = [f"| λ2 (segment) | λ3 (silent) | validation {metric} | |", "|---|---|---|---|"]
+    for r in choice["grid"]:
+        chosen = [r["segment_weight"], r["silent_weight"]] == choice["chosen"]
+        mark = "chosen" if chosen else ""
+        lines.append(f"| {r['segment_weight']:g} | {r['silent_weight']:g} | {r['val']:.3f} | {mark} |")
+    return "\n".join(lines)
 
 
 def paper_numbers() -> list[dict]:
@@ -256,6 +338,42 @@ def run_all(tasks: list[tuple], jobs: int, log=print) -> list[dict]:
     return [results[i] for i in range(len(tasks))]
 
 
+def _run_digest(task: tuple) -> str:
+    from mtlsed.identity import run_fingerprint
+
+    row, seed, cfg, data, _, data_fp = task
+    full = cfg.with_overrides({**row.overrides, "train.seed": seed, "data.root": str(data.resolve())})
+    return run_fingerprint(full.to_dict(), data_fp)["digest"]
+
+
+def run_grid(tasks: list[tuple], jobs: int, log=print, known: dict | None = None) -> list[dict]:
+    """:func:`run_all` with each distinct run trained once.
+
+    A task whose run (config, seed, data) is another task's, or is in ``known`` (run digest ->
+    ``(run_dir, metrics)``, filled in here), gets a link to that run's folder and its metrics: the
+    weight grid's 0.2 / 0.2 pair is the fixed MTL row's first seed, and the tuned row is the fixed
+    row when validation chooses 0.2 / 0.2.
+    """
+    known = {} if known is None else known
+    digests = [_run_digest(t) for t in tasks]
+    todo: dict[str, int] = {}
+    for i, d in enumerate(digests):
+        if d not in known:
+            todo.setdefault(d, i)
+    for d, metrics in zip(todo, run_all([tasks[i] for i in todo.values()], jobs, log), strict=True):
+        known[d] = (tasks[todo[d]][4], metrics)
+    out = []
+    for task, d in zip(tasks, digests, strict=True):
+        target, metrics = known[d]
+        link = task[4]
+        if link != target and not link.exists() and not link.is_symlink():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(os.path.relpath(target, link.parent), target_is_directory=True)
+            log(f"  {task[0].key} seed {task[1]}: the same run as {target.relative_to(target.parents[1])}")
+        out.append(metrics)
+    return out
+
+
 def aggregate(rows: list[Row], results: dict[str, list[dict]]) -> list[dict]:
     """Mean and std over seeds per row and metric, with the paper's value."""
     out = []
@@ -268,6 +386,7 @@ def aggregate(rows: list[Row], results: dict[str, list[dict]]) -> list[dict]:
             "loss": row.loss,
             "selection": row.selection,
             "topk": row.topk or "",
+            "setting": row.note,
             "n_seeds": len(runs),
         }
         paper = paper_row(row) or {}
@@ -301,6 +420,7 @@ def markdown_table(entries: list[dict], metrics=METRICS) -> str:
     for e in entries:
         sel = e["selection"] + (f" top{e['topk']}" if e["topk"] else "")
         name = e["method"] if e["loss"] == "bce" else f"{e['method']}: {e['loss']}, {sel}"
+        name += f" ({e['setting']})" if e.get("setting") else ""
         cells = [name] + ([str(e["n_seeds"])] if len(seeds) > 1 else [])
         for m in metrics:
             mean, std, paper = e[f"{m}_mean"], e[f"{m}_std"], e[f"{m}_paper"]
@@ -337,11 +457,12 @@ def compare_with_bce(rows: list[Row], by_seed: dict[str, dict[int, dict]]) -> di
     }
 
 
-def write_comparisons(comparisons: dict[str, list[dict]], out: Path, table: int, header: str) -> Path:
+def write_comparisons(
+    comparisons: dict[str, list[dict]], out: Path, table: int, header: str, labels: dict[str, str]
+) -> Path:
     """``tableN_paired.md`` (one table per MTL row) and ``tableN_paired.json`` (the same, every number)."""
     from mtlsed.comparison import markdown_comparison
 
-    labels = {r.key: r.label for r in table_rows(table)}
     parts = [header.replace("Cells: our mean ± std over seeds (the paper's value).", "")]
     for key, rows in comparisons.items():
         parts.append(
@@ -410,6 +531,7 @@ class TableResult:
     data: Path
     profile: Profile
     comparisons: dict[str, list[dict]] = field(default_factory=dict)  # row key -> paired differences
+    weights: dict | None = None  # the weight grid scored on validation and the pair chosen (Table 1)
 
 
 def reproduce(
@@ -435,7 +557,7 @@ def reproduce(
     root = Path(root or Path.cwd())
     selected = table_rows(table)
     if rows:
-        unknown = set(rows) - {r.key for r in selected}
+        unknown = set(rows) - {r.key for r in selected} - ({TUNED} if table == 1 else set())
         if unknown:
             raise UserError(
                 f"unknown row(s) {sorted(unknown)}; table {table} has {[r.key for r in selected]}"
@@ -445,14 +567,38 @@ def reproduce(
     data_fp = data_fingerprint(data)
     cfg = profile.config()
     out = Path(out or grid_dir(profile.name, table, root, grid_key(cfg, data_fp)))
-    seeds = profile.params["seeds"]
+    seeds, other_seeds = profile.params["seeds"], profile.params["seeds_other_rows"]
+    weight_grid = profile.params["weight_grid"] if table == 1 and (not rows or TUNED in rows) else []
     log(
-        f"table {table}, profile {profile.name}: {len(selected)} rows x {len(seeds)} seeds on {data} -> {out}"
+        f"table {table}, profile {profile.name}: seeds {seeds} for the paired rows, {other_seeds} for the "
+        "others" + (f"; weights {weight_grid} tried on val with seed {seeds[0]}" if weight_grid else "")
     )
-    tasks = [
-        (row, seed, cfg, data, out / row.key / f"seed{seed}", data_fp) for row in selected for seed in seeds
-    ]
-    metrics = run_all(tasks, jobs or default_jobs(), log)
+    log(f"table {table}, profile {profile.name}: {len(selected)} rows on {data} -> {out}")
+
+    def tasks_of(row_list: list[Row]) -> list[tuple]:
+        return [
+            (row, seed, cfg, data, out / row.key / f"seed{seed}", data_fp)
+            for row in row_list
+            for seed in (seeds if row.paired else other_seeds)
+        ]
+
+    grid_rows = [weight_row(w) for w in weight_grid]
+    grid_tasks = [(row, seeds[0], cfg, data, out / row.key / f"seed{seeds[0]}", data_fp) for row in grid_rows]
+    tasks = tasks_of([r for r in selected if r.key != TUNED])
+    known: dict[str, tuple] = {}
+    metrics = run_grid(tasks + grid_tasks, jobs or default_jobs(), log, known)[: len(tasks)]
+    choice = None
+    if weight_grid:
+        choice = choose_weights(weight_grid, [t[4] for t in grid_tasks], data)
+        (out / "weights_val.json").write_text(json.dumps(choice, indent=1, allow_nan=False))
+        log(f"weights chosen on val ({choice['metric']}): {choice['chosen']}")
+        tuned = tuned_row(choice["chosen"])
+        selected = [r for r in selected if r.key != TUNED] + [tuned]
+        tuned_tasks = tasks_of([tuned])
+        tasks = tasks + tuned_tasks
+        metrics += run_grid(tuned_tasks, jobs or default_jobs(), log, known)
+    else:
+        selected = [r for r in selected if r.key != TUNED]
     results: dict[str, list[dict]] = {}
     by_seed: dict[str, dict[int, dict]] = {}
     for (row, seed, *_), m in zip(tasks, metrics, strict=True):
@@ -463,14 +609,17 @@ def reproduce(
     env = next(iter(results.values()))[0].get("environment", environment())
     header = (
         f"Table {table} reproduced with profile `{profile.name}` ({profile.params['description']}) "
-        f"on {data.name}; seeds {seeds}; hardware: {hardware_line(env)}; torch {env['torch']}. "
+        f"on {data.name}; seeds {seeds} (paired rows), {other_seeds} (other rows); "
+        f"hardware: {hardware_line(env)}; torch {env['torch']}. "
         "Cells: our mean ± std over seeds (the paper's value)."
     )
     csv_path, md_path = write_tables(entries, out, table, header)
     if comparisons:
-        write_comparisons(comparisons, out, table, header)
+        write_comparisons(comparisons, out, table, header, {r.key: r.label for r in selected})
+    if choice:
+        (out / "weights_val.md").write_text(markdown_weights(choice) + "\n")
     log(f"tables written: {csv_path}, {md_path}")
-    return TableResult(entries, out, data, profile, comparisons)
+    return TableResult(entries, out, data, profile, comparisons, choice)
 
 
 def _run(args: argparse.Namespace) -> int:

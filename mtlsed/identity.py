@@ -28,7 +28,17 @@ from mtlsed import __version__
 LABEL_FILES = ("classes.txt", "weak.tsv", "strong.tsv", "split.tsv")
 HASH_CACHE = Path(".mtlsed") / "audio-sha256.tsv"
 # Modules whose source does not change any number a run produces.
-PRESENTATION = {"book.py", "plots.py", "notebook.py", "cli.py", "envinfo.py", "separation.py", "__main__.py"}
+PRESENTATION = {
+    "book.py",
+    "plots.py",
+    "notebook.py",
+    "cli.py",
+    "envinfo.py",
+    "separation.py",
+    "__main__.py",
+    "report.py",  # the results page
+    "comparison.py",  # paired statistics, recomputed from the runs by every `reproduce`
+}
 
 
 def digest(obj) -> str:

@@ -13,14 +13,14 @@ from pathlib import Path
 
 from mtlsed.config import Config, ConfigError
 from mtlsed.envinfo import environment, hardware_line
-from mtlsed.profiles import OPTIONAL_KEYS, PROFILE_KEYS, load_profile
+from mtlsed.profiles import PROFILE_KEYS, Profile, load_profile
 
 # librosa's lazy import of pooch pulls in tqdm.auto, which warns in a kernel without
 # ipywidgets; our progress bars are off in notebooks, so the warning is noise.
 warnings.filterwarnings("ignore", message="IProgress not found")
 
-# The parameters every notebook takes: the keys of a profile file.
-NOTEBOOK_PARAMETERS = set(PROFILE_KEYS) | set(OPTIONAL_KEYS)
+# The parameters every notebook takes: a profile, and what a reader changes in it.
+NOTEBOOK_PARAMETERS = {"profile", "seeds", "n_clips", "overrides"}
 
 
 class ParameterError(ValueError):
@@ -47,17 +47,36 @@ def _injected_parameter_names() -> set[str]:
 
 @dataclass
 class Session:
-    """The state of one notebook run: its profile, config, paths and start time."""
+    """The state of one notebook run: its profile (with the notebook's parameters applied), paths, start."""
 
-    profile: str
-    description: str
-    n_clips: int
-    seeds: list[int]
-    overrides: dict
+    prof: Profile
     config: Config
     root: Path
-    run_overrides: dict = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def profile(self) -> str:
+        return self.prof.name
+
+    @property
+    def description(self) -> str:
+        return self.prof.params["description"]
+
+    @property
+    def n_clips(self) -> int:
+        return self.prof.params["n_clips"]
+
+    @property
+    def seeds(self) -> list[int]:
+        return self.prof.params["seeds"]
+
+    @property
+    def overrides(self) -> dict:
+        return self.prof.overrides
+
+    @property
+    def run_overrides(self) -> dict:
+        return self.prof.params["run_overrides"]
 
     @property
     def runs(self) -> Path:
@@ -83,19 +102,9 @@ class Session:
 
         return str(pick_device(self.config.train.device))
 
-    def as_profile(self):
+    def as_profile(self) -> Profile:
         """The profile these parameters make (what :func:`mtlsed.experiments.reproduce` runs)."""
-        from mtlsed.profiles import Profile
-
-        params = {
-            "profile": self.profile,
-            "description": self.description,
-            "n_clips": self.n_clips,
-            "seeds": list(self.seeds),
-            "overrides": dict(self.overrides),
-            "run_overrides": dict(self.run_overrides),
-        }
-        return Profile(self.profile, params, None, dict(self.overrides))
+        return self.prof
 
     def finish(self) -> str:
         return (
@@ -122,57 +131,62 @@ def _yaml_text(value):
 
 
 def setup(
-    profile: str,
-    description: str,
-    n_clips,
-    seeds,
-    overrides,
-    run_overrides=None,
+    profile: str = "ci",
+    seeds=None,
+    n_clips=None,
+    overrides=None,
     root: str | Path | None = None,
 ) -> Session:
-    """Check the parameters (names, types, config keys) and return the session of this notebook run."""
+    """Load the profile, apply the notebook's parameters to it, check them, and start the session.
+
+    ``profile`` is a profile name (``params/NAME.yaml``) or a profile file; ``seeds`` and ``n_clips``
+    replace the profile's when given (rows outside the paired comparison take the first
+    ``len(seeds_other_rows)`` of the new seeds); ``overrides`` adds config keys on top of the profile's.
+    """
     unknown = _injected_parameter_names() - NOTEBOOK_PARAMETERS
     if unknown:
+        hint = (
+            "; pass a profile by name or path (-p profile cpu, -p profile my.yaml), not with -f"
+            if unknown & set(PROFILE_KEYS)
+            else "; configuration keys go inside 'overrides', e.g. -p overrides '{train.iterations: 100}'"
+        )
         raise ParameterError(
             f"unknown notebook parameter(s) {sorted(unknown)}; "
-            f"the notebooks take {sorted(NOTEBOOK_PARAMETERS)} "
-            "(configuration keys go inside 'overrides', e.g. -p overrides '{train.iterations: 100}')"
+            f"the notebooks take {sorted(NOTEBOOK_PARAMETERS)}" + hint
         )
     # papermill's -p passes text: read a list or a mapping given that way as YAML
-    seeds, overrides, run_overrides = (_yaml_text(v) for v in (seeds, overrides, run_overrides))
-    if not isinstance(n_clips, int) or isinstance(n_clips, bool) or n_clips < 10:
-        raise ParameterError(f"parameter n_clips must be an integer >= 10, got {n_clips!r}")
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
-        raise ParameterError(f"parameter seeds must be a non-empty list of integers, got {seeds!r}")
+    seeds, n_clips, overrides = (_yaml_text(v) for v in (seeds, n_clips, overrides))
+    if not isinstance(profile, str | Path):
+        raise ParameterError(f"parameter profile must be a profile name or file, got {profile!r}")
+    try:
+        loaded = load_profile(profile)
+    except ConfigError as err:
+        raise ParameterError(f"parameter profile: {err}") from None
+    params = dict(loaded.params)
+    if seeds is not None:
+        if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
+            raise ParameterError(f"parameter seeds must be a non-empty list of integers, got {seeds!r}")
+        # the other rows keep their share of the seeds: the first ones of the new list
+        params["seeds_other_rows"] = list(seeds[: len(params["seeds_other_rows"])])
+        params["seeds"] = list(seeds)
+    if n_clips is not None:
+        if not isinstance(n_clips, int) or isinstance(n_clips, bool) or n_clips < 10:
+            raise ParameterError(f"parameter n_clips must be an integer >= 10, got {n_clips!r}")
+        params["n_clips"] = n_clips
+    overrides = {} if overrides is None else overrides
     if not isinstance(overrides, dict):
         raise ParameterError(f"parameter overrides must be a mapping of config keys, got {overrides!r}")
-    run_overrides = {} if run_overrides is None else run_overrides
-    if not isinstance(run_overrides, dict):
-        raise ParameterError(
-            f"parameter run_overrides must be a mapping of config keys, got {run_overrides!r}"
-        )
+    merged = {**loaded.overrides, **overrides}
+    try:
+        config = Config().with_overrides(merged)
+    except ConfigError as err:
+        raise ParameterError(f"parameter overrides: {err}") from None
+    params["overrides"] = merged
     import pandas as pd
 
     pd.set_option("display.max_colwidth", 120)  # the notebooks' tables hold sentences
-    try:
-        config = Config().with_overrides(overrides)
-    except ConfigError as err:
-        raise ParameterError(f"parameter overrides: {err}") from None
-    try:
-        config.with_overrides(run_overrides)
-    except ConfigError as err:
-        raise ParameterError(f"parameter run_overrides: {err}") from None
-    if profile in {p.stem for p in (Path(__file__).parent.parent / "params").glob("*.yaml")}:
-        load_profile(profile)  # a named profile must itself be valid
     return Session(
-        profile,
-        description,
-        n_clips,
-        list(seeds),
-        dict(overrides),
-        config,
-        Path(root or project_root()).resolve(),
-        dict(run_overrides),
+        Profile(loaded.name, params, loaded.path, merged), config, Path(root or project_root()).resolve()
     )
 
 
@@ -190,20 +204,27 @@ def profile_data(session: Session, recipe: str = "overlapped") -> Path:
 def profile_run(session: Session, data_dir: Path, name: str = "mtl_ddc_fap") -> Path:
     """The notebooks' main run: MTL-DDC-FAP (segment + silent, label-guided) trained once per setting.
 
-    It uses the profile's ``overrides`` and then its ``run_overrides`` (e.g. more iterations
-    than each run of the tables gets), with the first seed. Its folder is named by the run's
-    fingerprint (config, data content, code): a changed profile, data set or package trains a new
-    run and never reuses a stale one.
+    It uses the profile's ``overrides`` and then its ``run_overrides``, with the first seed. Without
+    ``run_overrides`` it is exactly Table 1's ``segment_silent-label`` run of that seed, so it is
+    trained into that row's folder of the Table 1 grid and chapter 5 finds it done. Otherwise its
+    folder is named by the run's fingerprint (config, data content, code). Either way a changed
+    profile, data set or package trains a new run and never reuses a stale one.
     """
     from mtlsed.evaluate import metrics_path
-    from mtlsed.experiments import train_and_evaluate
+    from mtlsed.experiments import grid_dir, grid_key, table_rows, train_and_evaluate
     from mtlsed.identity import data_fingerprint, run_fingerprint
 
-    config = session.config.with_overrides(
-        {**session.run_overrides, "train.seed": session.seeds[0], "data.root": str(Path(data_dir).resolve())}
-    )
-    key = run_fingerprint(config.to_dict(), data_fingerprint(data_dir))["digest"][:8]
-    run_dir = session.runs / "notebook" / f"{name}-{key}"
+    seed, root = session.seeds[0], str(Path(data_dir).resolve())
+    config = session.config.with_overrides({**session.run_overrides, "train.seed": seed, "data.root": root})
+    data_fp = data_fingerprint(data_dir)
+    row = next(r for r in table_rows(1) if r.key == "segment_silent-label")
+    as_in_table = session.config.with_overrides({**row.overrides, "train.seed": seed, "data.root": root})
+    if as_in_table.to_dict() == config.to_dict():
+        grid = grid_dir(session.profile, 1, session.root, grid_key(session.config, data_fp))
+        run_dir = grid / row.key / f"seed{seed}"
+    else:
+        key = run_fingerprint(config.to_dict(), data_fp)["digest"][:8]
+        run_dir = session.runs / "notebook" / f"{name}-{key}"
     if not metrics_path(run_dir, "test").is_file():
         train_and_evaluate(config, data_dir, run_dir)
     return run_dir
@@ -287,17 +308,21 @@ def selection_table(out, labels, classes: list[str], names: list[str], topks=(2,
     return pd.DataFrame(rows).set_index("clip")
 
 
-def per_seed_metrics(grid: Path, rows: list[str], seeds: list[int], metrics=("i", "d", "er")):
-    """One line per (row, seed) of a finished grid with the chosen metrics from its metrics_test.json."""
+def per_seed_metrics(grid: Path, rows: list[str], metrics=("i", "d", "er")):
+    """One line per (row, seed) of a finished grid with the chosen metrics from its metrics_test.json.
+
+    Every seed a row has is read (the paired rows have more seeds than the others).
+    """
     import json
 
     import pandas as pd
 
     lines = []
     for key in rows:
-        for seed in seeds:
-            m = json.loads((grid / key / f"seed{seed}" / "metrics_test.json").read_text())
-            lines.append({"row": key, "seed": seed, **{name.upper(): m[name] for name in metrics}})
+        for run in sorted((grid / key).glob("seed*"), key=lambda p: int(p.name[4:])):
+            m = json.loads((run / "metrics_test.json").read_text())
+            values = {name.upper(): m[name] for name in metrics}
+            lines.append({"row": key, "seed": int(run.name[4:]), **values})
     return pd.DataFrame(lines)
 
 

@@ -32,6 +32,10 @@ PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
 OPTIONAL_KEYS: dict[str, tuple[type, Any]] = {
     # further keys for the notebooks' own run (chapters 2-4), e.g. longer training
     "run_overrides": (dict, {}),
+    # seeds of the rows outside the paired comparison (top-k rows, other models); default: ``seeds``
+    "seeds_other_rows": (list, None),
+    # [lambda2, lambda3] pairs tried on the validation split for Table 1's tuned MTL row; [] = none
+    "weight_grid": (list, []),
 }
 
 
@@ -76,8 +80,23 @@ def load_profile(name_or_path: str | Path) -> Profile:
             raise ConfigError(f"{path}: {key!r} must be a {tp.__name__}")
     for key, (tp, default) in OPTIONAL_KEYS.items():
         params.setdefault(key, copy.deepcopy(default))
-        if not isinstance(params[key], tp):
+        if params[key] is not None and not isinstance(params[key], tp):
             raise ConfigError(f"{path}: {key!r} must be a {tp.__name__}")
+    for key in ("seeds", "seeds_other_rows"):
+        seeds = params[key]
+        if seeds is not None and (not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds)):
+            raise ConfigError(f"{path}: {key!r} must be a non-empty list of seeds (integers >= 0)")
+    if params["seeds_other_rows"] is None:
+        params["seeds_other_rows"] = list(params["seeds"])
+    for pair in params["weight_grid"]:
+        if not (
+            isinstance(pair, list)
+            and len(pair) == 2
+            and all(isinstance(w, int | float) and not isinstance(w, bool) and w >= 0 for w in pair)
+        ):
+            raise ConfigError(
+                f"{path}: 'weight_grid' holds [segment_weight, silent_weight] pairs >= 0, got {pair!r}"
+            )
     unknown = sorted(set(params) - set(PROFILE_KEYS) - set(OPTIONAL_KEYS))
     if unknown:
         known = sorted({*PROFILE_KEYS, *OPTIONAL_KEYS})

@@ -36,21 +36,12 @@ if importlib.util.find_spec("mtlsed") is None:
     )
 
 # %% tags=["parameters"]
-# Papermill parameters: a profile from params/ (`-f params/cpu.yaml`) replaces these.
+# Papermill parameters (`-p profile cpu`): a profile from params/ or a profile file, and what to
+# change in it. None keeps the profile's value; overrides adds config keys on top of the profile's.
 profile = "ci"
-description = "smoke test of the real code path on a tiny embedded set (CPU, seconds per run)"
-n_clips = 48
-seeds = [0]
-overrides = {
-    "features.sample_rate": 16000,
-    "model.channels": [8, 8],
-    "model.dilations": [1, 2],
-    "train.batch_size": 8,
-    "train.iterations": 20,
-    "train.eval_every": 10,
-    "train.lr_decay_every": 1000,
-}
-run_overrides = {}
+seeds = None
+n_clips = None
+overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
@@ -65,7 +56,7 @@ from mtlsed.data.mix import mix_overlapped
 from mtlsed.data.synthetic import CLASS_NOTES, SyntheticBackgrounds, SyntheticEvents
 from mtlsed.features import logmel
 
-session = nb.setup(profile, description, n_clips, seeds, overrides, run_overrides)
+session = nb.setup(profile, seeds, n_clips, overrides)
 print(session.card())
 
 # %% [markdown]

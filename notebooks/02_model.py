@@ -35,21 +35,12 @@ if importlib.util.find_spec("mtlsed") is None:
     )
 
 # %% tags=["parameters"]
-# Papermill parameters: a profile from params/ (`-f params/cpu.yaml`) replaces these.
+# Papermill parameters (`-p profile cpu`): a profile from params/ or a profile file, and what to
+# change in it. None keeps the profile's value; overrides adds config keys on top of the profile's.
 profile = "ci"
-description = "smoke test of the real code path on a tiny embedded set (CPU, seconds per run)"
-n_clips = 48
-seeds = [0]
-overrides = {
-    "features.sample_rate": 16000,
-    "model.channels": [8, 8],
-    "model.dilations": [1, 2],
-    "train.batch_size": 8,
-    "train.iterations": 20,
-    "train.eval_every": 10,
-    "train.lr_decay_every": 1000,
-}
-run_overrides = {}
+seeds = None
+n_clips = None
+overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
@@ -63,7 +54,7 @@ from mtlsed.features import logmel
 from mtlsed.models import DISPLAY_NAMES, MODELS, build_model, receptive_field
 from mtlsed.models.pooling import autopool, gwrp, linear_softmax
 
-session = nb.setup(profile, description, n_clips, seeds, overrides, run_overrides)
+session = nb.setup(profile, seeds, n_clips, overrides)
 print(session.card())
 
 # %% [markdown]
@@ -93,9 +84,10 @@ for label, model in (("paper size", full), (f"profile {session.profile}", ours))
 # %% [markdown]
 # ## The masks of a trained model
 #
-# The profile's model, MTL-DDC-FAP (segment and silent losses, label-guided), is
-# trained once per profile (with the profile's `run_overrides`, e.g. longer training)
-# and reused by the later chapters; chapter 4 shows its training in detail.
+# The profile's model, MTL-DDC-FAP (segment and silent losses, label-guided, first
+# seed), is trained once per profile and reused by the later chapters: it is Table 1's
+# run of that row and seed, so chapter 5 does not train it again. Chapter 4 shows its
+# training in detail.
 
 # %%
 data_dir = nb.profile_data(session, "overlapped")

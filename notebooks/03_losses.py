@@ -35,21 +35,12 @@ if importlib.util.find_spec("mtlsed") is None:
     )
 
 # %% tags=["parameters"]
-# Papermill parameters: a profile from params/ (`-f params/cpu.yaml`) replaces these.
+# Papermill parameters (`-p profile cpu`): a profile from params/ or a profile file, and what to
+# change in it. None keeps the profile's value; overrides adds config keys on top of the profile's.
 profile = "ci"
-description = "smoke test of the real code path on a tiny embedded set (CPU, seconds per run)"
-n_clips = 48
-seeds = [0]
-overrides = {
-    "features.sample_rate": 16000,
-    "model.channels": [8, 8],
-    "model.dilations": [1, 2],
-    "train.batch_size": 8,
-    "train.iterations": 20,
-    "train.eval_every": 10,
-    "train.lr_decay_every": 1000,
-}
-run_overrides = {}
+seeds = None
+n_clips = None
+overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
@@ -60,7 +51,7 @@ import mtlsed.notebook as nb
 from mtlsed import plots
 from mtlsed.losses import pairwise_dice, silent_loss, total_loss
 
-session = nb.setup(profile, description, n_clips, seeds, overrides, run_overrides)
+session = nb.setup(profile, seeds, n_clips, overrides)
 print(session.card())
 
 # %% [markdown]

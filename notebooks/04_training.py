@@ -30,10 +30,13 @@
 # torchrun --nproc_per_node 2 -m mtlsed train ...   # several GPUs or machines
 # ```
 #
-# The run is trained once per setting and kept in `runs/PROFILE/notebook/`, in a folder
-# named by its fingerprint (configuration, data content, code): chapter 2 may already
-# have trained it, and a rerun of this notebook reuses it only when nothing changed; the table below gives its own training time and hardware. The
-# profile's `run_overrides` may train it longer than each run of the tables.
+# The run is trained once per setting: it is Table 1's label-guided segment + silent run
+# of the first seed, kept in that row's folder of the Table 1 grid
+# (`runs/PROFILE/table1-KEY/`, KEY the fingerprint of configuration, data content and
+# code). Chapter 2 may already have trained it, chapter 5 reuses it, and a rerun reuses
+# it only when nothing changed; the table below gives its own training time and
+# hardware. (A profile with `run_overrides`, e.g. longer training for this one run,
+# keeps it apart in `runs/PROFILE/notebook/` instead.)
 
 # %% tags=["remove-cell"]
 # Colab: install mtlsed when it is missing (Colab's own torch is kept); does nothing locally.
@@ -47,21 +50,12 @@ if importlib.util.find_spec("mtlsed") is None:
     )
 
 # %% tags=["parameters"]
-# Papermill parameters: a profile from params/ (`-f params/cpu.yaml`) replaces these.
+# Papermill parameters (`-p profile cpu`): a profile from params/ or a profile file, and what to
+# change in it. None keeps the profile's value; overrides adds config keys on top of the profile's.
 profile = "ci"
-description = "smoke test of the real code path on a tiny embedded set (CPU, seconds per run)"
-n_clips = 48
-seeds = [0]
-overrides = {
-    "features.sample_rate": 16000,
-    "model.channels": [8, 8],
-    "model.dilations": [1, 2],
-    "train.batch_size": 8,
-    "train.iterations": 20,
-    "train.eval_every": 10,
-    "train.lr_decay_every": 1000,
-}
-run_overrides = {}
+seeds = None
+n_clips = None
+overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
@@ -74,7 +68,7 @@ from mtlsed.config import Config
 from mtlsed.features import logmel
 from mtlsed.separation import separate
 
-session = nb.setup(profile, description, n_clips, seeds, overrides, run_overrides)
+session = nb.setup(profile, seeds, n_clips, overrides)
 print(session.card())
 
 # %%

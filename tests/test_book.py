@@ -1,10 +1,13 @@
 """The book builds offline with warnings as errors, and its pages render."""
 
+import csv
 import html as html_lib
 import json
 import re
 
-from mtlsed.book import build_book
+from mtlsed.book import build_book, repo_root
+from mtlsed.profiles import load_profile
+from mtlsed.report import table_grid
 
 
 def test_book_builds_and_pages_render(tmp_path):
@@ -26,8 +29,20 @@ def test_book_builds_and_pages_render(tmp_path):
     # Each notebook page shows one parameters cell: the profile's, not also the ci defaults.
     for page in sorted((html / "notebooks").glob("0*.html")):
         text = re.sub(r"<[^>]+>", "", page.read_text())
-        assert "Parameters from params/ci.yaml, injected by papermill" in text, page.name
-        assert text.count("description =") == 1, page.name
+        assert "the profile params/ci.yaml replaces" in text, page.name
+        assert text.count("profile =") == 1 and "seeds =" not in text, page.name
+    # The results page is written by the build from the grids chapter 5 ran, not by hand (#12).
+    results = html_lib.unescape(re.sub(r"<[^>]+>", "", (html / "book" / "results.html").read_text()))
+    assert "Results of this build" in results and "profile ci (smoke test" in results
+    for table in (1, 2):
+        grid = table_grid(load_profile("ci"), table, repo_root())
+        with (grid / f"table{table}.csv").open() as fh:
+            baseline = next(r for r in csv.DictReader(fh) if r["row"] == "ddc_fap")
+        assert f"{float(baseline['at_map_mean']):.3f} ({float(baseline['at_map_paper']):.3f})" in results
+        paired = json.loads((grid / f"table{table}_paired.json").read_text())
+        verdicts = {r["verdict"] for rows in paired.values() for r in rows}
+        assert all(v in results for v in verdicts), verdicts
+    assert "The BCE baseline here has D" in results
     # Figures carry their captions (cell metadata mystnb.figure.caption, kept in the twins).
     for nb in sorted((html.parents[2] / "src" / "notebooks").glob("0*.ipynb")):
         captions = [

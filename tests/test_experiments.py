@@ -200,3 +200,87 @@ def test_reproduce_writes_paired_differences_from_its_own_runs(tmp_path):
     )
     md = (grid / "table1_paired.md").read_text()
     assert "against DDC-FAP (BCE only)" in md and "| AT-MAP |" in md and "95% t interval over seeds" in md
+
+
+def _fake_run(path: Path, digest: str, val: dict) -> Path:
+    path.mkdir(parents=True)
+    (path / "identity.json").write_text(json.dumps({"digest": digest}))
+    (path / "metrics_val.json").write_text(json.dumps({"run_fingerprint": digest, **val}))
+    return path
+
+
+def test_choose_weights_rule_highest_validation_score_ties_to_the_papers_pair(tmp_path):
+    from mtlsed.experiments import choose_weights
+
+    grid = [[0.1, 0.1], [0.2, 0.2], [0.4, 0.4]]
+
+    def runs(tag, values, key="sed_map"):
+        return [
+            _fake_run(tmp_path / tag / str(i), f"d{i}", {"sed_map": None, "at_map": 0.0, key: v})
+            for i, v in enumerate(values)
+        ]
+
+    tie = choose_weights(grid, runs("tie", [0.5, 0.5, 0.3]), tmp_path)
+    assert tie["chosen"] == [0.2, 0.2] and tie["metric"] == "sed_map"
+    assert [r["val"] for r in tie["grid"]] == [0.5, 0.5, 0.3]
+    assert choose_weights(grid, runs("low", [0.6, 0.5, 0.3]), tmp_path)["chosen"] == [0.1, 0.1]
+    # weakly labelled validation clips (no SED-mAP): AT-mAP decides
+    weak = choose_weights(grid, runs("weak", [0.2, 0.3, 0.7], key="at_map"), tmp_path)
+    assert weak["chosen"] == [0.4, 0.4] and weak["metric"] == "at_map"
+
+
+def test_reproduce_weight_grid_per_row_seeds_and_each_run_trained_once(tmp_path):
+    """#12: the weights of the tuned row come from validation; the paired rows get every seed, the
+    others the first; a run that two rows share (same config, seed and data) is trained once."""
+    prof = tmp_path / "grid.yaml"
+    text = Path(__file__).parents[1].joinpath("params", "ci.yaml").read_text()
+    prof.write_text(
+        text.replace(
+            "seeds: [0]", "seeds: [0, 1]\nseeds_other_rows: [0]\nweight_grid: [[0.5, 0.5], [0.2, 0.2]]"
+        )
+    )
+    rows = ["--rows", "ddc_fap", "segment_silent-label", "segment-top2", "segment_silent-label-val"]
+    done = _cli(tmp_path, "reproduce", "--table", "1", "--profile", str(prof), "--jobs", "2", *rows)
+    grid = _grid_of(done)
+    assert sorted(p.name for p in (grid / "ddc_fap").iterdir()) == ["seed0", "seed1"]
+    assert sorted(p.name for p in (grid / "segment-top2").iterdir()) == ["seed0"]
+    # the choice, recomputed from the runs' own validation metrics
+    choice = json.loads((grid / "weights_val.json").read_text())
+    scores = {}
+    for pair in ([0.5, 0.5], [0.2, 0.2]):
+        run = grid / "weights" / f"segment{pair[0]:g}-silent{pair[1]:g}" / "seed0"
+        val = json.loads((run / "metrics_val.json").read_text())
+        assert val["split"] == "val"
+        scores[tuple(pair)] = val["sed_map"]
+    best = max(scores.values())
+    expected = [0.2, 0.2] if scores[(0.2, 0.2)] == best else [0.5, 0.5]
+    assert choice["chosen"] == expected and choice["metric"] == "sed_map"
+    # the paper's pair of the grid is the fixed row's first seed: a link, not a second training
+    paper_pair = grid / "weights" / "segment0.2-silent0.2" / "seed0"
+    assert (
+        paper_pair.is_symlink()
+        and paper_pair.resolve() == (grid / "segment_silent-label" / "seed0").resolve()
+    )
+    tuned = grid / "segment_silent-label-val"
+    if expected == [0.2, 0.2]:
+        assert all(
+            (tuned / f"seed{s}").resolve() == (grid / "segment_silent-label" / f"seed{s}") for s in (0, 1)
+        )
+    else:
+        assert (tuned / "seed0").resolve() == (grid / "weights" / "segment0.5-silent0.5" / "seed0")
+        assert not (tuned / "seed1").is_symlink()
+        ident = json.loads((tuned / "seed1" / "identity.json").read_text())
+        assert ident["config"]["loss"]["silent_weight"] == 0.5
+    trained = [p for p in grid.rglob("identity.json") if not any(q.is_symlink() for q in p.parents)]
+    assert len(trained) == 2 + 2 + 1 + 1 + (expected == [0.5, 0.5])
+    with (grid / "table1.csv").open() as fh:
+        entries = {e["row"]: e for e in csv.DictReader(fh)}
+    assert entries["segment_silent-label-val"]["n_seeds"] == "2" and entries["segment-top2"]["n_seeds"] == "1"
+    assert (
+        f"λ2 {expected[0]:g}, λ3 {expected[1]:g} chosen on val" in entries["segment_silent-label-val"]["setting"]
+    )
+    paired = json.loads((grid / "table1_paired.json").read_text())
+    assert set(paired) == {"segment_silent-label", "segment_silent-label-val", "segment-top2"}
+    again = _cli(tmp_path, "reproduce", "--table", "1", "--profile", str(prof), "--jobs", "2", *rows)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.count("done earlier, kept") == len(trained)

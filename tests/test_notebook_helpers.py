@@ -35,14 +35,16 @@ def test_selection_table_by_hand():
 
 
 def test_per_seed_metrics_reads_each_run(tmp_path):
-    for key, i in (("r1", 0.1), ("r2", 0.3)):
-        for seed in (0, 1):
+    # r1 has the paired rows' seeds 0, 1 and 10 (10 sorts after 1 by number, not by text); r2 only seed 0
+    for key, i, seeds in (("r1", 0.1, (0, 1, 10)), ("r2", 0.3, (0,))):
+        for seed in seeds:
             run = tmp_path / key / f"seed{seed}"
             run.mkdir(parents=True)
             run.joinpath("metrics_test.json").write_text(json.dumps({"i": i + seed, "d": 0.5, "er": 1.0}))
-    df = per_seed_metrics(tmp_path, ["r1", "r2"], [0, 1])
-    assert list(df["I"]) == pytest.approx([0.1, 1.1, 0.3, 1.3])
-    assert list(df["row"]) == ["r1", "r1", "r2", "r2"] and set(df.columns) == {"row", "seed", "I", "D", "ER"}
+    df = per_seed_metrics(tmp_path, ["r1", "r2"])
+    assert list(df["I"]) == pytest.approx([0.1, 1.1, 10.1, 0.3])
+    assert list(df["seed"]) == [0, 1, 10, 0]
+    assert list(df["row"]) == ["r1", "r1", "r1", "r2"] and set(df.columns) == {"row", "seed", "I", "D", "ER"}
 
 
 def test_psds_by_class_oracle_and_silence(small_set, tmp_path):
@@ -78,7 +80,7 @@ def test_model_sizes_count_the_profile_models():
     by_hand = (9 * 4 + 8 + 9 * 16 + 8) + 2 * (9 * 16 + 8) + (4 * 10 + 10)
     table = model_sizes({"tiny": ModelConfig(name="vgg_gwrp", channels=[4, 4])})
     assert table.loc["tiny", "parameters"] == by_hand
-    session = setup("ci", "test", 48, [0], {"model.channels": [8, 8], "model.dilations": [1, 2]})
+    session = setup("ci", overrides={"model.channels": [8, 8], "model.dilations": [1, 2]})
     sizes = profile_model_sizes(session, ["ddc_fap", "vgg_gwrp", "talnet"])
     assert list(sizes.index) == ["DDC-FAP", "VGG-GWRP", "TALNet"]
     default_vgg = model_sizes({"v": ModelConfig(name="vgg_gwrp")}).loc["v", "parameters"]
