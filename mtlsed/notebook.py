@@ -206,12 +206,21 @@ def profile_run(session: Session, data_dir: Path, name: str = "mtl_ddc_fap") -> 
 
     It uses the profile's ``overrides`` and then its ``run_overrides``, with the first seed. Without
     ``run_overrides`` it is exactly Table 1's ``segment_silent-label`` run of that seed, so it is
-    trained into that row's folder of the Table 1 grid and chapter 5 finds it done. Otherwise its
+    trained into that row's folder of the Table 1 grid and chapter 5 finds it done (with a second
+    core, Table 1's BCE run of the same seed trains beside it rather than leave it idle). Otherwise its
     folder is named by the run's fingerprint (config, data content, code). Either way a changed
     profile, data set or package trains a new run and never reuses a stale one.
     """
     from mtlsed.evaluate import metrics_path
-    from mtlsed.experiments import grid_dir, grid_key, table_rows, train_and_evaluate
+    from mtlsed.experiments import (
+        BASELINE,
+        default_jobs,
+        grid_dir,
+        grid_key,
+        run_grid,
+        table_rows,
+        train_and_evaluate,
+    )
     from mtlsed.identity import data_fingerprint, run_fingerprint
 
     seed, root = session.seeds[0], str(Path(data_dir).resolve())
@@ -222,6 +231,14 @@ def profile_run(session: Session, data_dir: Path, name: str = "mtl_ddc_fap") -> 
     if as_in_table.to_dict() == config.to_dict():
         grid = grid_dir(session.profile, 1, session.root, grid_key(session.config, data_fp))
         run_dir = grid / row.key / f"seed{seed}"
+        if not metrics_path(run_dir, "test").is_file() and default_jobs() > 1:
+            # a second core would idle: train Table 1's BCE run of the same seed beside it
+            bce = next(r for r in table_rows(1) if r.key == BASELINE)
+            tasks = [
+                (r, seed, session.config, Path(data_dir), grid / r.key / f"seed{seed}", data_fp)
+                for r in (row, bce)
+            ]
+            run_grid(tasks, 2, log=lambda *_: None)
     else:
         key = run_fingerprint(config.to_dict(), data_fp)["digest"][:8]
         run_dir = session.runs / "notebook" / f"{name}-{key}"

@@ -130,7 +130,7 @@ def results_page(profile: Profile, root: Path) -> str:
     seeds, other = profile.params["seeds"], profile.params["seeds_other_rows"]
     out += [
         f"Every number on this page was made by the build that rendered it: profile `{profile.name}` "
-        f"({profile.params['description']}), seeds {seeds} for the rows compared seed by seed "
+        f"({profile.params['description']}), seeds {seeds} for Table 1's rows compared seed by seed "
         f"(DDC-FAP with BCE alone and with segment + silent), {other} for the others; "
         + (
             f"hardware {hardware_line(env)}, torch {env.get('torch')}, mtlsed {env.get('mtlsed')}. "
