@@ -637,6 +637,11 @@ def _run(args: argparse.Namespace) -> int:
         args.table, args.profile, args.data, args.out, args.data_root, args.rows, jobs=args.jobs
     )
     print(markdown_table(result.entries, ["at_map", "sed_map", "er", "d", "i"]))
+    if result.weights:
+        print("\nAuxiliary weights scored on the validation split:\n" + markdown_weights(result.weights))
+    for key, rows in result.comparisons.items():
+        verdicts = ", ".join(f"{r['metric']} {r['verdict']}" for r in rows if r["metric"] in PAPER_METRICS)
+        print(f"{key} - ddc_fap, paired over seeds: {verdicts}")
     return 0
 
 
