@@ -32,7 +32,11 @@ def table_grid(profile: Profile, table: int, root: Path) -> Path:
 
 
 def _runs(grid: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(grid.glob("*/seed*/metrics_test.json"))]
+    """The test metrics of every distinct run of a grid (a row's folder may link to another's run)."""
+    distinct: dict[Path, Path] = {}
+    for path in sorted(grid.glob("**/seed*/metrics_test.json")):
+        distinct.setdefault(path.resolve(), path)
+    return [json.loads(p.read_text()) for p in distinct.values()]
 
 
 def _paper_sentence(row: dict) -> str:
@@ -58,15 +62,17 @@ def _paper_sentence(row: dict) -> str:
 
 
 def _verdicts(rows: list[dict]) -> str:
-    parts = []
+    """The verdict per headline metric; metrics without an interval are grouped by their reason."""
+    parts, void = [], {}
     for r in rows:
         if r["metric"] not in HEADLINE:
             continue
         name = METRIC_NAMES[r["metric"]]
-        if r["mean"] is None:
-            parts.append(f"{name}: {r['verdict']}")
+        if r["mean"] is None or r["low"] is None:
+            void.setdefault(r["verdict"], []).append(name)
         else:
             parts.append(f"{name}: **{r['verdict']}** ({r['mean']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}])")
+    parts += [f"{', '.join(names)}: {verdict}" for verdict, names in void.items()]
     return "; ".join(parts) + "."
 
 
@@ -150,4 +156,4 @@ def results_page(profile: Profile, root: Path) -> str:
         "What the profile is and how it was chosen: [Reproducing it](reproduce.md).",
         "",
     ]
-    return "\n".join(out + sections) + "\n"
+    return "\n".join(out) + "\n" + "\n\n".join(sections) + "\n"

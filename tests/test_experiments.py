@@ -277,9 +277,8 @@ def test_reproduce_weight_grid_per_row_seeds_and_each_run_trained_once(tmp_path)
     with (grid / "table1.csv").open() as fh:
         entries = {e["row"]: e for e in csv.DictReader(fh)}
     assert entries["segment_silent-label-val"]["n_seeds"] == "2" and entries["segment-top2"]["n_seeds"] == "1"
-    assert (
-        f"λ2 {expected[0]:g}, λ3 {expected[1]:g} chosen on val" in entries["segment_silent-label-val"]["setting"]
-    )
+    setting = entries["segment_silent-label-val"]["setting"]
+    assert f"λ2 {expected[0]:g}, λ3 {expected[1]:g} chosen on val" in setting
     paired = json.loads((grid / "table1_paired.json").read_text())
     assert set(paired) == {"segment_silent-label", "segment_silent-label-val", "segment-top2"}
     again = _cli(tmp_path, "reproduce", "--table", "1", "--profile", str(prof), "--jobs", "2", *rows)

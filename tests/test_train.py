@@ -141,7 +141,8 @@ def test_ddp_with_two_gloo_processes_matches_one_process(small_set, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     a, b = weights(single), weights(ddp)
     torch.manual_seed(0)  # the initial weights, as the trainer draws them
-    init = build_model(Config.load(single / "config.yaml").model, 10, 64).state_dict()
+    cfg = Config.load(single / "config.yaml")
+    init = build_model(cfg.model, 10, cfg.features.n_mels).state_dict()
     params = [k for k in a if a[k].is_floating_point() and "running" not in k]
     step_a = torch.cat([(a[k] - init[k]).flatten() for k in params])
     step_b = torch.cat([(b[k] - init[k]).flatten() for k in params])
