@@ -71,7 +71,7 @@ print(session.card())
 # %% tags=["nbval-check-output"]
 pd.DataFrame({"class": list(CLASS_NOTES), "what it sounds like": list(CLASS_NOTES.values())})
 
-# %% mystnb={"figure": {"caption": "The embedded sound set: one example of each class, 4 s, on the models' log-mel front end (64 bands, 64 ms window, 32 ms hop)."}}
+# %% mystnb={"figure": {"caption": "The embedded sound set: one example of each class, 4 s, on the profile's log-mel front end."}}
 sr = session.config.features.sample_rate
 fig, axes = plots.plot_class_gallery(sr=sr, seed=1)
 

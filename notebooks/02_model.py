@@ -53,6 +53,7 @@ from mtlsed.config import ModelConfig
 from mtlsed.features import logmel
 from mtlsed.models import DISPLAY_NAMES, MODELS, build_model, receptive_field
 from mtlsed.models.pooling import autopool, gwrp, linear_softmax
+from mtlsed.train import load_run
 
 session = nb.setup(profile, seeds, n_clips, overrides)
 print(session.card())
@@ -76,7 +77,7 @@ nb.model_sizes(sizes)
 # %% tags=["nbval-check-output"]
 full = build_model(ModelConfig(name="ddc_fap"), 10, 64)
 hop_ms = session.config.features.hop_ms
-ours = build_model(session.config.model, 10, 64)
+ours = build_model(session.config.model, 10, session.config.features.n_mels)
 for label, model in (("paper size", full), (f"profile {session.profile}", ours)):
     rf = receptive_field(model)
     print(f"{label}: receptive field {rf} frames ({rf * hop_ms / 1000:.2f} s) x {rf} mel bands")
@@ -123,8 +124,7 @@ fig.tight_layout()
 # show where each class lives in frequency:
 
 # %% mystnb={"figure": {"caption": "FAP's learned band weights $w_k(f)$: the bands in which each class is looked for."}}
-fap = build_model(session.config.model, len(classes), 64)
-fap.load_state_dict(torch.load(run_dir / "best.pt", weights_only=False)["model"])
+_, _, fap = load_run(run_dir, "best", "cpu")
 weights = fap.pool.band_weights().detach().numpy()
 fig, ax = plt.subplots(figsize=(7, 2.8))
 img = ax.imshow(weights, aspect="auto", cmap="viridis", origin="lower")
