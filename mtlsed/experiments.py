@@ -584,11 +584,11 @@ def reproduce(
         return [
             (row, seed, cfg, data, out / row.key / f"seed{seed}", data_fp)
             for row in row_list
-            for seed in (only or (seeds if paired(row) else other_seeds))
+            for seed in (only if only is not None else (seeds if paired(row) else other_seeds))
         ]
 
     grid_rows = [weight_row(w) for w in weight_grid]
-    grid_tasks = [(row, seeds[0], cfg, data, out / row.key / f"seed{seeds[0]}", data_fp) for row in grid_rows]
+    grid_tasks = tasks_of(grid_rows, seeds[:1])
     tasks = tasks_of([r for r in selected if r.key != TUNED])
     known: dict[str, tuple] = {}
     metrics = run_grid(tasks + grid_tasks, jobs or default_jobs(), log, known)[: len(tasks)]
