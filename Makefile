@@ -1,11 +1,12 @@
 # The README's two commands. Each sets up its own environment in .venv
 # (made with the machine's python3; a no-op in seconds once it is there).
 #   make test                the whole test suite
-#   make book [PROFILE=cpu]  execute the notebooks under a profile and build the book
+#   make book [PROFILE=cpu] [DATA=dir]  execute the notebooks under a profile (on a data set) and build the book
 
 PYTHON ?= python3
 VENV ?= .venv
 PROFILE ?= cpu
+DATA ?=
 # torch is installed before the package so that pip keeps it: the CPU build on
 # this kind of machine; set TORCH_SPEC= to keep a torch you already have.
 TORCH_SPEC ?= torch==2.13.0
@@ -23,8 +24,10 @@ PIPQUIET := grep -v "is ignored: it is neither a file nor a directory" || true
 
 help:
 	@echo "make test                 run the whole test suite"
-	@echo "make book [PROFILE=cpu]   execute the notebooks with papermill under params/PROFILE.yaml"
-	@echo "                          and build the Jupyter Book (profiles: ci, cpu, paper)"
+	@echo "make book [PROFILE=cpu] [DATA=dir]"
+	@echo "                          execute the notebooks with papermill under a profile (ci, cpu,"
+	@echo "                          paper, or a profile file) and build the Jupyter Book; DATA: a"
+	@echo "                          dataset folder (mtlsed import makes one) instead of the embedded set"
 	@echo "make env                  only set up $(VENV)"
 
 # The stamp records that the environment matches pyproject.toml; it is rebuilt
@@ -44,7 +47,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 book: $(STAMP)
-	$(PY) -m mtlsed book --profile $(PROFILE)
+	$(PY) -m mtlsed book --profile $(PROFILE) $(if $(DATA),--data "$(DATA)")
 
 # Maintainers: rebuild notebooks/*.ipynb from their .py twins with ci outputs (what nbval guards).
 notebooks: $(STAMP)

@@ -12,7 +12,6 @@ previous good copy in place.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import shutil
@@ -21,15 +20,38 @@ import sys
 import time
 from pathlib import Path
 
-from mtlsed.cli import UserError, add_command
+from mtlsed.errors import UserError
 from mtlsed.profiles import load_profile, params_dir
 
 BOOK_FILES = ["_config.yml", "_toc.yml", "README.md", "LICENSE"]
 BOOK_DIRS = ["book"]
 
 
+SHIPPED = "_book"  # the book's sources inside an installed wheel (see setup.py)
+
+
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def is_checkout(path: Path) -> bool:
+    return (
+        (path / "_toc.yml").is_file()
+        and (path / "notebooks").is_dir()
+        and (path / "pyproject.toml").is_file()
+    )
+
+
+def book_sources() -> Path:
+    """The book's sources: the checkout this package runs from, else the copy shipped in the wheel."""
+    if is_checkout(repo_root()):
+        return repo_root()
+    from importlib.resources import files
+
+    shipped = Path(str(files("mtlsed") / SHIPPED))
+    if (shipped / "_toc.yml").is_file():
+        return shipped
+    raise UserError(f"no book sources found (neither a checkout at {repo_root()} nor {shipped})")
 
 
 def _digest(*paths: Path) -> str:
@@ -58,8 +80,14 @@ def _kernel_config():
     return Config({"KernelManager": {"transport_encryption": "auto"}})
 
 
-def execute_notebooks(root: Path, src: Path, profile_path: Path, log=print) -> list[Path]:
-    """Execute ``notebooks/*.ipynb`` with papermill into ``src/notebooks``; returns the outputs."""
+def execute_notebooks(
+    root: Path, src: Path, profile_path: Path, log=print, data: Path | None = None, work: Path | None = None
+) -> list[Path]:
+    """Execute ``notebooks/*.ipynb`` with papermill into ``src/notebooks``; returns the outputs.
+
+    ``data``: a dataset folder every notebook uses instead of the embedded set. ``work``: the folder
+    the notebooks run in and keep their data and runs in (default: the checkout ``root``).
+    """
     import papermill
 
     out_dir = src / "notebooks"
@@ -67,13 +95,19 @@ def execute_notebooks(root: Path, src: Path, profile_path: Path, log=print) -> l
     # the notebooks take the profile by name (a shipped one) or by its file
     shipped = profile_path.resolve().parent == params_dir().resolve()
     params = {"profile": profile_path.stem if shipped else str(profile_path.resolve())}
+    data_key = ""
+    if data is not None:
+        from mtlsed.identity import data_fingerprint
+
+        params["data"] = str(Path(data).resolve())
+        data_key = data_fingerprint(data)["digest"]  # another data set (or changed labels): run again
     # a notebook is executed again when it, its profile or the package code changed
     package_sources = sorted(Path(__file__).resolve().parent.rglob("*.py"))
     done: list[Path] = []
     for nb in sorted((root / "notebooks").glob("*.ipynb")):
         target = out_dir / nb.name
         stamp = out_dir / (nb.stem + ".done.json")
-        key = _digest(nb, profile_path, *package_sources)
+        key = _digest(nb, profile_path, *package_sources) + data_key
         if target.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("key") == key:
             log(f"  {nb.name}: unchanged since its last run under this profile, kept")
             done.append(target)
@@ -85,12 +119,12 @@ def execute_notebooks(root: Path, src: Path, profile_path: Path, log=print) -> l
             str(nb),
             str(partial),
             parameters=params,
-            cwd=str(root / "notebooks"),
+            cwd=str(work or root / "notebooks"),
             kernel_name="python3",
             progress_bar=False,
             config=_kernel_config(),
         )
-        present_parameters(partial, _display_path(profile_path, root))
+        present_parameters(partial, params["profile"] if shipped else _display_path(profile_path, root), data)
         partial.replace(target)
         seconds = time.perf_counter() - start
         stamp.write_text(json.dumps({"key": key, "seconds": round(seconds, 1)}))
@@ -106,7 +140,7 @@ def _display_path(path: Path, root: Path) -> str:
         return str(path)
 
 
-def present_parameters(notebook: Path, profile_file: str) -> None:
+def present_parameters(notebook: Path, profile_file: str, data: Path | None = None) -> None:
     """Show the reader the parameters a notebook ran with, once.
 
     Papermill keeps the notebook's own ``parameters`` cell (the ``ci`` defaults) and adds
@@ -127,6 +161,8 @@ def present_parameters(notebook: Path, profile_file: str) -> None:
         f"# Parameters injected by papermill: the profile {profile_file} replaces the\n"
         "# notebook's default (`ci`); `mtlsed config --profile NAME` prints its settings.\n"
     )
+    if data is not None:
+        header += "# `data` replaces the embedded synthetic set in every chapter.\n"
     for cell in injected:
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         lines = source.splitlines(keepends=True)
@@ -136,21 +172,37 @@ def present_parameters(notebook: Path, profile_file: str) -> None:
     notebook.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
-def build_book(profile: str = "cpu", root: Path | None = None, out: Path | None = None, log=print) -> Path:
-    """Execute the notebooks under ``profile`` and build the HTML book; returns index.html."""
-    root = Path(root or repo_root())
-    out = Path(out or root / "_build")
+def build_book(
+    profile: str = "cpu",
+    root: Path | None = None,
+    out: Path | None = None,
+    log=print,
+    data: Path | None = None,
+) -> Path:
+    """Execute the notebooks under ``profile`` and build the HTML book; returns index.html.
+
+    ``root``: the book's sources (default :func:`book_sources`). In a checkout the notebooks keep their
+    data and runs in it; from an installed wheel, in the working folder (``out`` defaults to
+    ``./_build`` there). ``data``: a dataset folder every chapter uses instead of the embedded set.
+    """
+    root = Path(root or book_sources())
+    work = root if is_checkout(root) else Path.cwd()
+    out = Path(out or work / "_build")
     profile_path = load_profile(profile).path
     src = out / "src"
     log(f"staging the book sources in {src}")
     stage_sources(root, src)
     if (root / "notebooks").is_dir():
-        log(f"executing notebooks under profile {profile!r} ({profile_path})")
-        execute_notebooks(root, src, profile_path, log=log)
+        log(
+            f"executing notebooks under profile {profile!r} ({profile_path})"
+            + (f" on {data}" if data else "")
+        )
+        execute_notebooks(root, src, profile_path, log=log, data=data, work=None if work == root else work)
         from mtlsed.report import results_page
 
         # the results page is made from the grids chapter 5 just ran, never typed by hand
-        (src / "book" / "results.md").write_text(results_page(load_profile(profile_path), root))
+        page = results_page(load_profile(profile_path), work, Path(data).resolve() if data else None)
+        (src / "book" / "results.md").write_text(page)
         log(f"results page written from the runs: {src / 'book' / 'results.md'}")
     html_root = out / "book"
     cmd = [
@@ -196,17 +248,20 @@ def _drop_empty_tags(nb: Path) -> None:
     nb.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
-def refresh_notebooks(root: Path | None = None, log=print) -> None:
+def refresh_notebooks(root: Path | None = None, log=print, only: list[str] | None = None) -> None:
     """Rebuild the committed notebooks from their text twins and execute them with the ci defaults.
 
     The ``parameters`` cell of every notebook holds the ``ci`` profile's values, so an
-    execution without parameters is the ``ci`` run whose outputs nbval guards.
+    execution without parameters is the ``ci`` run whose outputs nbval guards. ``only``: these
+    notebooks (names such as ``04_training``), not all.
     """
     import papermill
 
     root = Path(root or repo_root())
     jupytext = str(Path(sys.executable).with_name("jupytext"))
     for twin in sorted((root / "notebooks").glob("[0-9]*.py")):
+        if only and twin.stem not in only:
+            continue
         nb = twin.with_suffix(".ipynb")
         subprocess.run(
             [jupytext, "--to", "ipynb", "--update" if nb.exists() else "--quiet", str(twin), "-q"],
@@ -224,25 +279,3 @@ def refresh_notebooks(root: Path | None = None, log=print) -> None:
         )
         _drop_empty_tags(nb)
         twin.write_text(twin_text(nb))  # the twin in jupytext's canonical form
-
-
-def _run(args: argparse.Namespace) -> int:
-    if args.refresh_notebooks:
-        refresh_notebooks()
-        return 0
-    index = build_book(args.profile, out=Path(args.out) if args.out else None)
-    print(f"book built: {index}")
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    sub = add_command(
-        subparsers, "book", "execute the notebooks under a profile and build the HTML book", _run
-    )
-    sub.add_argument("--profile", default="cpu", help="a profile in params/ (default: cpu)")
-    sub.add_argument("--out", help="build folder (default: _build)")
-    sub.add_argument(
-        "--refresh-notebooks",
-        action="store_true",
-        help="rebuild notebooks/*.ipynb from their twins and execute them with the ci defaults",
-    )

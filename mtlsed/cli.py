@@ -1,14 +1,12 @@
-"""The ``mtlsed`` command.
+"""The ``mtlsed`` command: a thin dispatcher over :data:`mtlsed.commands.COMMANDS`.
 
-Each subcommand lives in the module that does its work and registers itself
-here with a ``(name, add_arguments, run)`` triple, so this file stays a thin
-dispatcher and ``mtlsed --help`` lists everything that exists.
+The library raises; this module prints the errors a user causes (bad input, a
+missing file) without a traceback and exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Callable, Sequence
 
@@ -16,20 +14,9 @@ from mtlsed import __version__
 from mtlsed.audio import AudioError
 from mtlsed.config import ConfigError
 from mtlsed.data.format import FormatError
+from mtlsed.errors import UserError
 
-# Modules that provide a ``register(subparsers)`` function, in help order.
-COMMAND_MODULES: list[str] = [
-    "mtlsed.data.commands",
-    "mtlsed.train",
-    "mtlsed.evaluate",
-    "mtlsed.experiments",
-    "mtlsed.profiles",
-    "mtlsed.book",
-]
-
-
-class UserError(Exception):
-    """An error caused by the user's input; printed without a traceback, exit 2."""
+__all__ = ["UserError", "add_command", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,8 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mtlsed {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    from mtlsed.commands import COMMANDS
+
+    for add_commands in COMMANDS:
+        add_commands(subparsers, add_command)
     return parser
 
 

@@ -69,13 +69,11 @@ class FeatureConfig:
 
 @dataclass
 class DataConfig:
-    """Where the data set lies and how it is split and loaded."""
+    """How clips are read. *Which* data set is not configuration: it is the ``data`` parameter of
+    every command and notebook (a run records it in ``identity.json``), and the split is the data
+    set's own ``split.tsv`` (written by ``mtlsed import`` / ``synth``)."""
 
-    root: str = ""  # a dataset dir (audio/ + weak.tsv + strong.tsv); "" = embedded set
-    clip_seconds: float = 10.0
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
-    split_seed: int = 0
+    clip_seconds: float = 10.0  # clips are zero-padded or cut to this length
 
 
 @dataclass
@@ -289,6 +287,16 @@ def _suggest(name: str, known: typing.Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+# Keys of earlier versions that nothing read, with where their job went.
+REMOVED_KEYS = {
+    "data.root": "give the data set as `--data DIR` (train, evaluate, reproduce, book) or the notebooks' "
+    "`data` parameter",
+    "data.val_fraction": "the split is the data set's split.tsv (`mtlsed import --val-fraction`)",
+    "data.test_fraction": "the split is the data set's split.tsv (`mtlsed import --test-fraction`)",
+    "data.split_seed": "the split is the data set's split.tsv (`mtlsed import --seed`)",
+}
+
+
 def _build(cls: type, data: Any, prefix: str) -> Any:
     where = prefix.rstrip(".") or "config"
     if not isinstance(data, dict):
@@ -296,6 +304,8 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     for key in data:
+        if f"{prefix}{key}" in REMOVED_KEYS:
+            raise ConfigError(f"{prefix}{key}: no longer a config key; {REMOVED_KEYS[f'{prefix}{key}']}")
         if key not in names:
             raise ConfigError(f"{prefix}{key}: unknown config key{_suggest(str(key), names)}")
     kwargs = {}

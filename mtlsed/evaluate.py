@@ -19,17 +19,17 @@ e.g. with other post-processing settings, without the model.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from mtlsed import labels
-from mtlsed.cli import UserError, add_command
 from mtlsed.config import Config, EvalConfig
 from mtlsed.data.dataset import SedDataset
 from mtlsed.data.format import Event, read_dataset, require_valid, write_tsv
+from mtlsed.errors import UserError
+from mtlsed.inference import load_run, pick_device, predict
 from mtlsed.labels import frame_boundaries, frame_times
 from mtlsed.metrics import (
     Scores,
@@ -40,7 +40,6 @@ from mtlsed.metrics import (
     psds_scores,
     sed_map,
 )
-from mtlsed.train import load_run, pick_device, predict
 
 
 def score_split(run_dir: Path, data_dir: Path, split: str = "test", which: str = "best") -> Scores:
@@ -183,20 +182,6 @@ def format_metrics(metrics: dict) -> str:
     cells.append(f"detected {metrics['n_detected']}{flag}")
     return "  ".join(cells)
 
-
-def _run(args: argparse.Namespace) -> int:
-    metrics = evaluate_run(args.run_dir, args.data_dir, args.split, args.checkpoint)
-    print(format_metrics(metrics))
-    print(f"written to {metrics_path(args.run_dir, args.split)}")
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    sub = add_command(subparsers, "evaluate", "score a split with a trained run and write metrics.json", _run)
-    sub.add_argument("run_dir", type=Path)
-    sub.add_argument("data_dir", type=Path)
-    sub.add_argument("--split", default="test", choices=["train", "val", "test"])
-    sub.add_argument("--checkpoint", default="best", choices=["best", "last"])
 
 
 __all__ = ["Event", "evaluate_run", "metrics_from_scores", "score_split"]

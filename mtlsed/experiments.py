@@ -15,7 +15,6 @@ first (the ``overlapped`` recipe for Table 1, ``desed-like`` for Table 2).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import multiprocessing
@@ -27,10 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mtlsed.cli import UserError, add_command
 from mtlsed.comparison import EVENT_METRICS, LOWER_IS_BETTER  # noqa: F401 - part of this module's API
 from mtlsed.config import Config
+from mtlsed.data.format import read_classes
 from mtlsed.envinfo import environment, hardware_line
+from mtlsed.errors import UserError
 from mtlsed.evaluate import format_metrics
 from mtlsed.procs import die_with_parent
 from mtlsed.profiles import Profile, load_profile
@@ -249,6 +249,45 @@ def ensure_data(profile: Profile, table: int, root: Path) -> Path:
     return out
 
 
+def data_for(
+    profile: Profile | None, table: int = 1, data: str | Path | None = None, root: Path | None = None
+) -> Path:
+    """The data step of every command and notebook: the user's data set, else the profile's embedded one.
+
+    ``data`` (a dataset folder, e.g. made by ``mtlsed import``) is checked to exist and returned
+    resolved; without it, the embedded set the profile asks for is mixed into ``root/data`` on first
+    use (Table 1: the overlapped recipe, Table 2: the DESED-like one) and reused after.
+    """
+    if data is not None:
+        data = Path(data).expanduser()
+        if not data.is_dir():
+            raise UserError(f"{data}: dataset folder not found")
+        if not (data / "weak.tsv").is_file():
+            raise UserError(
+                f"{data}: not a dataset folder (no weak.tsv); make one with `mtlsed import SRC {data}`"
+            )
+        return data.resolve()
+    if profile is None:
+        raise UserError("give the data set (--data DIR): there is no profile to take an embedded set from")
+    return ensure_data(profile, table, Path(root or Path.cwd()) / "data")
+
+
+def per_seed_metrics(grid: Path, rows: list[str], metrics=("i", "d", "er")):
+    """One line per (row, seed) of a finished grid with the chosen metrics from its metrics_test.json.
+
+    Every seed a row has is read (the paired rows have more seeds than the others).
+    """
+    import pandas as pd
+
+    lines = []
+    for key in rows:
+        for run in sorted((grid / key).glob("seed*"), key=lambda p: int(p.name[4:])):
+            m = json.loads((run / "metrics_test.json").read_text())
+            values = {name.upper(): m[name] for name in metrics}
+            lines.append({"row": key, "seed": int(run.name[4:]), **values})
+    return pd.DataFrame(lines)
+
+
 def train_and_evaluate(cfg: Config, data_dir: Path, run_dir: Path) -> dict:
     """Train ``cfg`` into ``run_dir`` (resuming a started run), then evaluate it on the test split.
 
@@ -280,7 +319,7 @@ def run_one(
     from mtlsed.identity import differences, run_fingerprint
     from mtlsed.train import read_identity
 
-    cfg = cfg.with_overrides({**row.overrides, "train.seed": seed, "data.root": str(data_dir.resolve())})
+    cfg = cfg.with_overrides({**row.overrides, "train.seed": seed})
     expected = run_fingerprint(cfg.to_dict(), data_fp)
     saved = read_identity(run_dir)
     if saved is not None and saved["digest"] != expected["digest"]:
@@ -344,7 +383,7 @@ def _run_digest(task: tuple) -> str:
     from mtlsed.identity import run_fingerprint
 
     row, seed, cfg, data, _, data_fp = task
-    full = cfg.with_overrides({**row.overrides, "train.seed": seed, "data.root": str(data.resolve())})
+    full = cfg.with_overrides({**row.overrides, "train.seed": seed})
     return run_fingerprint(full.to_dict(), data_fp)["digest"]
 
 
@@ -509,7 +548,6 @@ def grid_key(cfg: Config, data_fp: dict) -> str:
     from mtlsed.identity import code_fingerprint, digest
 
     config = cfg.to_dict()
-    config["data"].pop("root", None)
     return digest({"config": config, "data": data_fp["digest"], "code": code_fingerprint()})[:8]
 
 
@@ -541,7 +579,7 @@ def reproduce(
     profile: str | Path | Profile,
     data_dir: Path | None = None,
     out: Path | None = None,
-    data_root: Path | None = None,
+    embedded_dir: Path | None = None,
     rows: list[str] | None = None,
     log=print,
     root: Path | None = None,
@@ -565,7 +603,22 @@ def reproduce(
                 f"unknown row(s) {sorted(unknown)}; table {table} has {[r.key for r in selected]}"
             )
         selected = [r for r in selected if r.key in rows]
-    data = Path(data_dir) if data_dir else ensure_data(profile, table, Path(data_root or root / "data"))
+    if data_dir:
+        data = data_for(profile, table, data_dir)
+    else:
+        data = ensure_data(profile, table, Path(embedded_dir or root / "data"))
+    classes = read_classes(data / "classes.txt")
+    # a top-k row needs at least k classes: on a smaller set it is skipped, said in the log and the table
+    skipped = [r for r in selected if (r.topk or 0) > len(classes)]
+    selected = [r for r in selected if r not in skipped]
+    skip_note = (
+        f"Skipped: {', '.join(r.key for r in skipped)} (top-k selection needs at least k classes; "
+        f"this data set has {len(classes)}). "
+        if skipped
+        else ""
+    )
+    if skipped:
+        log(f"table {table}: {skip_note.strip()}")
     data_fp = data_fingerprint(data)
     cfg = profile.config()
     out = Path(out or grid_dir(profile.name, table, root, grid_key(cfg, data_fp)))
@@ -619,10 +672,11 @@ def reproduce(
     env = next(iter(results.values()))[0].get("environment", environment())
     header = (
         f"Table {table} reproduced with profile `{profile.name}` ({profile.params['description']}) "
-        f"on {data.name}; seeds {seeds} (paired rows), {other_seeds} (other rows); "
+        f"on {data.name} ({len(classes)} classes: {', '.join(classes)}); "
+        f"seeds {seeds} (paired rows), {other_seeds} (other rows); "
         f"hardware: {hardware_line(env)}; torch {env['torch']}. "
-        "Cells: our mean ± std over seeds (the paper's value)."
-    )
+        "Cells: our mean ± std over seeds (the paper's value). " + skip_note
+    ).strip()
     csv_path, md_path = write_tables(entries, out, table, header)
     if comparisons:
         write_comparisons(comparisons, out, table, header, {r.key: r.label for r in selected})
@@ -630,31 +684,3 @@ def reproduce(
         (out / "weights_val.md").write_text(markdown_weights(choice) + "\n")
     log(f"tables written: {csv_path}, {md_path}")
     return TableResult(entries, out, data, profile, comparisons, choice)
-
-
-def _run(args: argparse.Namespace) -> int:
-    result = reproduce(
-        args.table, args.profile, args.data, args.out, args.data_root, args.rows, jobs=args.jobs
-    )
-    print(markdown_table(result.entries, ["at_map", "sed_map", "er", "d", "i"]))
-    if result.weights:
-        print("\nAuxiliary weights scored on the validation split:\n" + markdown_weights(result.weights))
-    for key, rows in result.comparisons.items():
-        verdicts = ", ".join(f"{r['metric']} {r['verdict']}" for r in rows if r["metric"] in PAPER_METRICS)
-        print(f"{key} - ddc_fap, paired over seeds: {verdicts}")
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    sub = add_command(
-        subparsers, "reproduce", "run the grid of the paper's Table 1 or 2 under a profile", _run
-    )
-    sub.add_argument("--table", type=int, choices=[1, 2], required=True)
-    sub.add_argument("--profile", required=True, help="a profile in params/ (ci, cpu, paper) or a YAML path")
-    sub.add_argument("--data", type=Path, help="a dataset folder (default: mix the embedded set)")
-    sub.add_argument("--data-root", type=Path, help="where embedded sets are mixed (default: ./data)")
-    sub.add_argument("--out", type=Path, help="grid folder (default: runs/PROFILE/tableN)")
-    sub.add_argument("--rows", nargs="+", help="only these rows (folder names)")
-    sub.add_argument(
-        "--jobs", type=int, help="runs trained at once (default: one per CPU core, one on a GPU)"
-    )

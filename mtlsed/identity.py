@@ -9,7 +9,7 @@ fingerprint of what produced it and is reused only when that fingerprint is the 
   changes the modification time and so is hashed again, even at the same size.
 - **code**: the source of the modules that compute features, models, losses, training and metrics
   (not the plotting, book or command-line modules), so any change that can move a number counts.
-- **run**: the resolved configuration (without ``data.root``, which says where, not what), the data
+- **run**: the resolved configuration, the data
   fingerprint and the code fingerprint.
 
 :func:`differences` turns two fingerprints into sentences naming what changed.
@@ -33,6 +33,8 @@ PRESENTATION = {
     "plots.py",
     "notebook.py",
     "cli.py",
+    "commands.py",  # argument parsing
+    "errors.py",
     "envinfo.py",
     "separation.py",
     "__main__.py",
@@ -116,9 +118,8 @@ def code_fingerprint() -> str:
 
 
 def run_fingerprint(cfg_dict: dict, data_fp: dict) -> dict:
-    """The identity of a training run: its config (less ``data.root``), its data and the code."""
+    """The identity of a training run: its config, its data (what, not where) and the code."""
     config = json.loads(json.dumps(cfg_dict))
-    config.get("data", {}).pop("root", None)
     fp = {"config": config, "data": data_fp, "code": code_fingerprint()}
     fp["digest"] = digest({k: fp[k] for k in ("config", "data", "code")})
     return fp

@@ -1,6 +1,8 @@
-"""What the notebooks share: checking papermill parameters, the run card, and the profile's data and run.
+"""What the notebooks share: their papermill parameters, the run card, and the one run they look inside.
 
-Notebook cells stay thin: they call these functions and show what comes back.
+Notebook cells stay thin: they call these functions (and the modules that own the work:
+``experiments`` for data and tables, ``inference`` for predictions, ``models`` for sizes) and
+show what comes back.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from pathlib import Path
 
 from mtlsed.config import Config, ConfigError
 from mtlsed.envinfo import environment, hardware_line
-from mtlsed.profiles import PROFILE_KEYS, Profile, load_profile
+from mtlsed.profiles import PROFILE_KEYS, Profile, load_profile, with_parameters
 
 # librosa's lazy import of pooch pulls in tqdm.auto, which warns in a kernel without
 # ipywidgets; our progress bars are off in notebooks, so the warning is noise.
 warnings.filterwarnings("ignore", message="IProgress not found")
 
 # The parameters every notebook takes: a profile, and what a reader changes in it.
-NOTEBOOK_PARAMETERS = {"profile", "seeds", "n_clips", "overrides"}
+NOTEBOOK_PARAMETERS = {"profile", "data", "seeds", "n_clips", "overrides"}
 
 
 class ParameterError(ValueError):
@@ -52,7 +54,19 @@ class Session:
     prof: Profile
     config: Config
     root: Path
+    data: Path | None = None  # the user's data set; None: the profile's embedded set
     started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def embedded(self) -> bool:
+        """Whether the chapters run on the embedded synthetic set (no ``data`` parameter)."""
+        return self.data is None
+
+    def data_dir(self, table: int = 1) -> Path:
+        """The data set of the chapters: ``data``, else the profile's embedded set for ``table``."""
+        from mtlsed.experiments import data_for
+
+        return data_for(self.prof, table, self.data, self.root)
 
     @property
     def profile(self) -> str:
@@ -82,29 +96,22 @@ class Session:
     def runs(self) -> Path:
         return self.root / "runs" / self.profile
 
-    @property
-    def data_root(self) -> Path:
-        return self.root / "data"
-
     def card(self) -> str:
         """Which profile, hardware and package versions produce this notebook's numbers."""
         env = environment()
         versions = ", ".join(f"{k} {env[k]}" for k in ("mtlsed", "torch", "numpy", "librosa", "sed_eval"))
+        data = f"data: {self.data}" if self.data else "data: the profile's embedded synthetic set"
         return (
-            f"profile: {self.profile} ({self.description})\n"
+            f"profile: {self.profile} ({self.description})\n{data}\n"
             f"hardware: {hardware_line(env)}; device used: {self.device}\n"
             f"software: Python {env['python']}, {versions}"
         )
 
     @property
     def device(self) -> str:
-        from mtlsed.train import pick_device
+        from mtlsed.inference import pick_device
 
         return str(pick_device(self.config.train.device))
-
-    def as_profile(self) -> Profile:
-        """The profile these parameters make (what :func:`mtlsed.experiments.reproduce` runs)."""
-        return self.prof
 
     def finish(self) -> str:
         return (
@@ -113,25 +120,15 @@ class Session:
 
 
 def project_root() -> Path:
-    """The checkout the notebook runs in (notebooks/ sits below it), else the working folder (Colab)."""
+    """Where ``data/`` and ``runs/`` go: above a ``notebooks/`` folder (the checkout), else the working
+    folder (Colab, a copy of one notebook, an installed package's ``mtlsed book``)."""
     here = Path.cwd()
-    return here.parent if (here.parent / "params").is_dir() else here
-
-
-def _yaml_text(value):
-    """A parameter given as text (``-p seeds '[0, 1]'``) parsed as YAML; anything else as it is."""
-    if isinstance(value, str):
-        import yaml
-
-        try:
-            return yaml.safe_load(value)
-        except yaml.YAMLError:
-            return value
-    return value
+    return here.parent if here.name == "notebooks" else here
 
 
 def setup(
     profile: str = "ci",
+    data: str | Path | None = None,
     seeds=None,
     n_clips=None,
     overrides=None,
@@ -139,9 +136,9 @@ def setup(
 ) -> Session:
     """Load the profile, apply the notebook's parameters to it, check them, and start the session.
 
-    ``profile`` is a profile name (``params/NAME.yaml``) or a profile file; ``seeds`` and ``n_clips``
-    replace the profile's when given (rows outside the paired comparison take the first
-    ``len(seeds_other_rows)`` of the new seeds); ``overrides`` adds config keys on top of the profile's.
+    ``profile`` is a shipped profile's name or a profile file; ``data`` a dataset folder (``mtlsed
+    import`` makes one) that replaces the embedded set in every chapter; ``seeds``, ``n_clips`` and
+    ``overrides``: see :func:`mtlsed.profiles.with_parameters`.
     """
     unknown = _injected_parameter_names() - NOTEBOOK_PARAMETERS
     if unknown:
@@ -154,51 +151,30 @@ def setup(
             f"unknown notebook parameter(s) {sorted(unknown)}; "
             f"the notebooks take {sorted(NOTEBOOK_PARAMETERS)}" + hint
         )
-    # papermill's -p passes text: read a list or a mapping given that way as YAML
-    seeds, n_clips, overrides = (_yaml_text(v) for v in (seeds, n_clips, overrides))
     if not isinstance(profile, str | Path):
         raise ParameterError(f"parameter profile must be a profile name or file, got {profile!r}")
     try:
         loaded = load_profile(profile)
     except ConfigError as err:
         raise ParameterError(f"parameter profile: {err}") from None
-    params = dict(loaded.params)
-    if seeds is not None:
-        if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
-            raise ParameterError(f"parameter seeds must be a non-empty list of integers, got {seeds!r}")
-        # the other rows keep their share of the seeds: the first ones of the new list
-        params["seeds_other_rows"] = list(seeds[: len(params["seeds_other_rows"])])
-        params["seeds"] = list(seeds)
-    if n_clips is not None:
-        if not isinstance(n_clips, int) or isinstance(n_clips, bool) or n_clips < 10:
-            raise ParameterError(f"parameter n_clips must be an integer >= 10, got {n_clips!r}")
-        params["n_clips"] = n_clips
-    overrides = {} if overrides is None else overrides
-    if not isinstance(overrides, dict):
-        raise ParameterError(f"parameter overrides must be a mapping of config keys, got {overrides!r}")
-    merged = {**loaded.overrides, **overrides}
     try:
-        config = Config().with_overrides(merged)
+        prof = with_parameters(loaded, seeds, n_clips, overrides)
     except ConfigError as err:
-        raise ParameterError(f"parameter overrides: {err}") from None
-    params["overrides"] = merged
+        raise ParameterError(str(err)) from None
+    if data is not None:
+        if not isinstance(data, str | Path) or not str(data).strip():
+            raise ParameterError(f"parameter data must be a dataset folder, got {data!r}")
+        if not (Path(data).expanduser() / "weak.tsv").is_file():
+            raise ParameterError(
+                f"parameter data: {data} is not a dataset folder (no weak.tsv); "
+                "make one with `mtlsed import SRC DIR`"
+            )
+        data = Path(data).expanduser().resolve()
     import pandas as pd
 
     pd.set_option("display.max_colwidth", 120)  # the notebooks' tables hold sentences
-    return Session(
-        Profile(loaded.name, params, loaded.path, merged), config, Path(root or project_root()).resolve()
-    )
-
-
-def profile_data(session: Session, recipe: str = "overlapped") -> Path:
-    """The embedded data set of the session's size (mixed on first use, then reused)."""
-    from mtlsed.data.build import BuildSpec, build_dataset
-
-    sr = session.config.features.sample_rate
-    out = session.data_root / f"{recipe}-{session.n_clips}clips-{sr}hz-seed0"
-    if not (out / "weak.tsv").is_file():
-        build_dataset(out, BuildSpec(recipe, session.n_clips, 0, sr), progress=False)
-    return out
+    root = Path(root or project_root()).resolve()
+    return Session(prof, prof.config(), root, data)
 
 
 def profile_run(session: Session, data_dir: Path, name: str = "mtl_ddc_fap") -> Path:
@@ -223,11 +199,11 @@ def profile_run(session: Session, data_dir: Path, name: str = "mtl_ddc_fap") -> 
     )
     from mtlsed.identity import data_fingerprint, run_fingerprint
 
-    seed, root = session.seeds[0], str(Path(data_dir).resolve())
-    config = session.config.with_overrides({**session.run_overrides, "train.seed": seed, "data.root": root})
+    seed = session.seeds[0]
+    config = session.config.with_overrides({**session.run_overrides, "train.seed": seed})
     data_fp = data_fingerprint(data_dir)
     row = next(r for r in table_rows(1) if r.key == "segment_silent-label")
-    as_in_table = session.config.with_overrides({**row.overrides, "train.seed": seed, "data.root": root})
+    as_in_table = session.config.with_overrides({**row.overrides, "train.seed": seed})
     if as_in_table.to_dict() == config.to_dict():
         grid = grid_dir(session.profile, 1, session.root, grid_key(session.config, data_fp))
         run_dir = grid / row.key / f"seed{seed}"
@@ -264,23 +240,17 @@ class ClipView:
 
 def inspect_clip(run_dir: Path, data_dir: Path, i: int = 0, split: str = "test") -> ClipView:
     """Run the trained model of ``run_dir`` on clip ``i`` of a split and keep everything it gives."""
-    import torch
-
     from mtlsed.audio import load_audio
-    from mtlsed.data.dataset import SedDataset
-    from mtlsed.train import load_run
+    from mtlsed.inference import predict_clips
 
-    cfg, classes, model = load_run(run_dir, "best", "cpu")
-    ds = SedDataset(data_dir, cfg, split)
-    x, _, _ = ds[i]
-    with torch.no_grad():
-        out = model(x[None])
+    out, ds, x = predict_clips(run_dir, data_dir, [i], split)
     name = ds.filenames[i]
+    cfg = ds.cfg
     audio = load_audio(ds.index.audio_path(name), cfg.features.sample_rate, cfg.data.clip_seconds)
     return ClipView(
         name,
         audio,
-        x.numpy(),
+        x[0].numpy(),
         out.clip[0].numpy(),
         out.frame[0].numpy(),
         None if out.masks is None else out.masks[0].numpy(),
@@ -294,16 +264,13 @@ def model_batch(run_dir: Path, data_dir: Path, n: int = 8, split: str = "test"):
     """The trained model's output and the clip labels for the first ``n`` clips of a split."""
     import torch
 
-    from mtlsed.data.dataset import SedDataset
-    from mtlsed.train import load_run
+    from mtlsed.data.format import read_dataset
+    from mtlsed.inference import predict_clips
 
-    cfg, classes, model = load_run(run_dir, "best", "cpu")
-    ds = SedDataset(data_dir, cfg, split)
-    x = torch.stack([ds[i][0] for i in range(min(n, len(ds)))])
-    with torch.no_grad():
-        out = model(x)
-    labels = torch.from_numpy(ds.clip_labels[: len(x)])
-    return out, labels, classes, ds.filenames[: len(x)]
+    n = min(n, len(read_dataset(data_dir).files_in(split)))
+    out, ds, _ = predict_clips(run_dir, data_dir, range(n), split)
+    labels = torch.from_numpy(ds.clip_labels[:n])
+    return out, labels, ds.classes, ds.filenames[:n]
 
 
 def selection_table(out, labels, classes: list[str], names: list[str], topks=(2, 3, 5)):
@@ -315,7 +282,8 @@ def selection_table(out, labels, classes: list[str], names: list[str], topks=(2,
     rows = []
     for n, name in enumerate(names):
         row = {"clip": name, "labels": ", ".join(c for c, y in zip(classes, labels[n], strict=True) if y > 0)}
-        rules = [("label-guided", "label", 0)] + [(f"top{k}", "topk", k) for k in topks]
+        # top-k needs at least k classes
+        rules = [("label-guided", "label", 0)] + [(f"top{k}", "topk", k) for k in topks if k <= len(classes)]
         for tag, rule, k in rules:
             active = select_active(out.clip[n : n + 1], labels[n : n + 1], rule, k or 1)
             if rule == "topk":
@@ -323,24 +291,6 @@ def selection_table(out, labels, classes: list[str], names: list[str], topks=(2,
             row[f"segment {tag}"] = round(float(segment_loss(out.masks[n : n + 1], active)), 4)
         rows.append(row)
     return pd.DataFrame(rows).set_index("clip")
-
-
-def per_seed_metrics(grid: Path, rows: list[str], metrics=("i", "d", "er")):
-    """One line per (row, seed) of a finished grid with the chosen metrics from its metrics_test.json.
-
-    Every seed a row has is read (the paired rows have more seeds than the others).
-    """
-    import json
-
-    import pandas as pd
-
-    lines = []
-    for key in rows:
-        for run in sorted((grid / key).glob("seed*"), key=lambda p: int(p.name[4:])):
-            m = json.loads((run / "metrics_test.json").read_text())
-            values = {name.upper(): m[name] for name in metrics}
-            lines.append({"row": key, "seed": int(run.name[4:]), **values})
-    return pd.DataFrame(lines)
 
 
 def psds_by_class(runs: dict[str, Path], data_dir: Path, scenario: str = "psds1", split: str = "test"):
@@ -365,31 +315,6 @@ def psds_by_class(runs: dict[str, Path], data_dir: Path, scenario: str = "psds1"
     return pd.DataFrame(columns)
 
 
-def model_sizes(configs: dict, n_classes: int = 10, n_mels: int = 64, n_frames: int = 311):
-    """Parameters and multiply-adds per clip of ``(n_frames, n_mels)`` for each labelled ``ModelConfig``."""
-    import pandas as pd
-
-    from mtlsed.models import build_model, model_summary
-
-    rows = {}
-    for label, model_cfg in configs.items():
-        summary = model_summary(build_model(model_cfg, n_classes, n_mels), n_frames, n_mels)
-        rows[label] = {"parameters": summary["params"], "GMAC per clip": round(summary["macs"] / 1e9, 3)}
-    frame = pd.DataFrame.from_dict(rows, orient="index")
-    frame.index.name = "model"
-    return frame
-
-
-def profile_model_sizes(session: Session, names: list[str], n_classes: int = 10):
-    """:func:`model_sizes` of the named models at the session's sizes, for a clip of ``data.clip_seconds``."""
-    from mtlsed.models import DISPLAY_NAMES
-
-    cfg = session.config
-    n_frames = cfg.features.n_frames(int(round(cfg.data.clip_seconds * cfg.features.sample_rate)))
-    configs = {DISPLAY_NAMES[n]: cfg.with_overrides({"model.name": n}).model for n in names}
-    return model_sizes(configs, n_classes, cfg.features.n_mels, n_frames)
-
-
 def loss_table(terms, loss_cfg, digits: int = 4):
     """Eq. (8) term by term: each loss, its weight and the weighted value; ``total`` is their sum.
 
@@ -408,6 +333,85 @@ def loss_table(terms, loss_cfg, digits: int = 4):
     ).round(digits)
     table["total"] = ["", "", round(float(terms.total), digits)]
     return table
+
+
+def class_table(session: Session):
+    """The classes the chapters work with: the embedded set's, with what each sounds like, or those of the
+    ``data`` set, with its clips per split (:func:`mtlsed.data.importer.dataset_report`)."""
+    import pandas as pd
+
+    if session.embedded:
+        from mtlsed.data.synthetic import CLASS_NOTES
+
+        return pd.DataFrame({"class": list(CLASS_NOTES), "what it sounds like": list(CLASS_NOTES.values())})
+    from mtlsed.data.importer import dataset_report
+
+    report = dataset_report(session.data_dir())
+    frame = pd.DataFrame(report.per_class).T.reindex(columns=list(report.counts)).fillna(0).astype(int)
+    frame.columns = [f"{s} clips" for s in frame.columns]
+    frame.index.name = "class"
+    return frame
+
+
+@dataclass
+class Example:
+    """One clip to look at and listen to, with its parts when it was mixed here."""
+
+    title: str
+    audio: object  # (S,) waveform at the profile's rate
+    parts: list  # [(name, (S,) waveform)]: background and events of a mixture; the clip alone otherwise
+    events: list  # strong labels (onset, offset, label), with ``snr_db`` for a mixture's events
+    labels: list[str]  # the weak label
+    classes: list[str]
+
+
+def example_clip(session: Session, seed: int = 7) -> Example:
+    """A clip of the chapters' data: an overlapped mixture of the embedded set, mixed here with ``seed``;
+    with a ``data`` set, its test clip with the most strong events (the first one on a tie)."""
+    import numpy as np
+
+    sr = session.config.features.sample_rate
+    if session.embedded:
+        from mtlsed.data.mix import mix_overlapped
+        from mtlsed.data.synthetic import SyntheticBackgrounds, SyntheticEvents
+
+        rng = np.random.default_rng(seed)
+        mixture = mix_overlapped(rng, SyntheticEvents(sr), SyntheticBackgrounds(sr), sr)
+        parts = [("background", mixture.background)] + [(e.label, e.audio) for e in mixture.events]
+        classes = SyntheticEvents(sr).classes
+        return Example("the mixture", mixture.audio, parts, mixture.events, mixture.labels, classes)
+    from mtlsed.audio import load_audio
+    from mtlsed.data.format import read_dataset
+
+    index = read_dataset(session.data_dir())
+    names = index.files_in("test") or index.filenames
+    name = max(names, key=lambda n: len(index.strong.get(n, [])) if index.strong else 0)
+    audio = load_audio(index.audio_path(name), sr, session.config.data.clip_seconds)
+    events = index.strong.get(name, []) if index.strong else []
+    return Example(name, audio, [(name, audio)], events, index.weak[name], index.classes)
+
+
+def class_examples(session: Session) -> list[tuple[str, object, list]]:
+    """One clip per class of the ``data`` set: ``(title, log-mel (T, F), that class's strong events)``.
+
+    The first test clip with the class (strongly labelled clips first), else the first clip with it.
+    """
+    from mtlsed.audio import load_audio
+    from mtlsed.data.format import read_dataset
+    from mtlsed.features import logmel
+
+    cfg = session.config
+    index = read_dataset(session.data_dir())
+    order = sorted(index.filenames, key=lambda n: (index.split.get(n) != "test", not index.has_strong(n)))
+    out = []
+    for c in index.classes:
+        name = next((n for n in order if c in index.weak[n]), None)
+        if name is None:
+            continue
+        y = load_audio(index.audio_path(name), cfg.features.sample_rate, cfg.data.clip_seconds)
+        events = [e for e in (index.strong.get(name, []) if index.strong else []) if e.label == c]
+        out.append((f"{c} ({name})", logmel(y, cfg.features), events))
+    return out
 
 
 def shared_scale(signals: dict) -> dict:

@@ -233,10 +233,33 @@ def plot_class_gallery(sr: int = 16000, seed: int = 0, seconds: float = 4.0, axe
     return fig, axes
 
 
+def plot_clip_gallery(clips: list, classes: list[str], hop_s: float = 0.032, cols: int = 3, axes=None):
+    """Log-mels ``(T, F)`` of several clips with their strong labels boxed: ``clips`` holds
+    ``(title, logmel, events)`` triples (a data set's examples, one per class). Returns (fig, axes)."""
+    rows = max(1, int(np.ceil(len(clips) / cols)))
+    if axes is None:
+        size = (11, 2.2 * rows)
+        fig, axes = plt.subplots(rows, cols, figsize=size, sharex=True, sharey=True, squeeze=False)
+    else:
+        fig = np.asarray(axes).flat[0].figure
+    flat = np.asarray(axes).ravel()
+    for ax, (title, logmel, events) in zip(flat, clips, strict=False):
+        plot_logmel(logmel, hop_s, ax=ax, title=title, dynamic_db=70)
+        overlay_events(ax, events, classes, n_bands=logmel.shape[1])
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    for ax in flat[len(clips) :]:
+        ax.set_visible(False)
+    fig.supxlabel("time (s)", fontsize=9)
+    fig.supylabel("mel band", fontsize=9)
+    fig.tight_layout()
+    return fig, axes
+
+
 def plot_per_seed(table, metric: str, labels: list[str], ax=None, title: str | None = None):
     """One metric per seed (dots) and its mean (bars) for each row of ``table``, in order of appearance.
 
-    ``table`` has a ``row`` column and a ``metric`` column (see ``mtlsed.notebook.per_seed_metrics``);
+    ``table`` has a ``row`` column and a ``metric`` column (see ``mtlsed.experiments.per_seed_metrics``);
     ``labels`` names the rows on the x axis. Returns (fig, ax).
     """
     fig, ax = _axes(ax, figsize=(5, 2.6))

@@ -1,4 +1,4 @@
-"""Run profiles: the papermill parameter files in ``params/``.
+"""Run profiles: the parameter files shipped in ``mtlsed/params/`` (package data).
 
 A profile is a flat YAML mapping of notebook parameters (papermill's ``-f``
 file), so the same file drives ``make book PROFILE=name``, a papermill call by
@@ -10,7 +10,6 @@ curves and separations), which may train longer than the tables' many runs.
 
 from __future__ import annotations
 
-import argparse
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +39,10 @@ OPTIONAL_KEYS: dict[str, tuple[type, Any]] = {
 
 
 def params_dir() -> Path:
-    """The ``params/`` folder of the source checkout this package runs from."""
-    return Path(__file__).resolve().parent.parent / "params"
+    """The shipped profiles' folder, read as package data (a checkout and an installed wheel alike)."""
+    from importlib.resources import files
+
+    return Path(str(files("mtlsed") / "params"))
 
 
 def available_profiles() -> list[str]:
@@ -63,7 +64,7 @@ class Profile:
 
 
 def load_profile(name_or_path: str | Path) -> Profile:
-    """Load ``params/NAME.yaml`` (or a YAML file path) and check it builds a valid config."""
+    """Load the shipped profile NAME (or a YAML file path) and check it builds a valid config."""
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml"):
         path = params_dir() / f"{name_or_path}.yaml"
@@ -116,50 +117,43 @@ def load_profile(name_or_path: str | Path) -> Profile:
 DEFAULT_PROFILE = "cpu"
 
 
-def add_config_arguments(sub: argparse.ArgumentParser) -> None:
-    """``--profile``, ``--config`` and ``--set``, as every command that builds a config takes them."""
-    sub.add_argument(
-        "--profile",
-        help=f"a profile name ({', '.join(available_profiles())}) or profile file; "
-        f"default: {DEFAULT_PROFILE} unless --config is given",
-    )
-    sub.add_argument("--config", help="a YAML config file (as `mtlsed config` prints) or a profile file")
-    sub.add_argument("--set", nargs="+", metavar="KEY=VALUE", help="overrides, e.g. train.lr=0.001")
+def _yaml_text(value):
+    """A parameter given as text (papermill's ``-p seeds '[0, 1]'``) read as YAML; anything else as it is."""
+    if isinstance(value, str):
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+    return value
 
 
-def config_from_args(args: argparse.Namespace) -> tuple[Config, str]:
-    """The config ``--profile`` / ``--config`` / ``--set`` resolve to, and a line saying where it came from.
+def with_parameters(profile: Profile, seeds=None, n_clips=None, overrides=None) -> Profile:
+    """``profile`` with a reader's changes: the notebooks' parameters, checked.
 
-    Without either, the ``cpu`` profile: what the README describes. A profile file given to ``--config``
-    is read as a profile.
+    ``seeds`` and ``n_clips`` replace the profile's when given (rows outside the paired comparison take
+    the first ``len(seeds_other_rows)`` of the new seeds); ``overrides`` adds config keys on top of the
+    profile's. Text values (``'[0, 1]'``) are read as YAML. Raises :class:`ConfigError` naming the
+    parameter.
     """
-    profile, config = args.profile, args.config
-    if config and not profile:
-        data = yaml.safe_load(Path(config).read_text()) if Path(config).is_file() else None
-        if isinstance(data, dict) and "profile" in data:
-            profile, config = config, None
-    if profile and config:
-        raise ConfigError("give --profile or --config, not both (put extra keys in --set)")
-    if config:
-        cfg, source = load_config(config), f"config {config}"
-    else:
-        prof = load_profile(profile or DEFAULT_PROFILE)
-        cfg, source = prof.config(), f"profile {prof.name} ({prof.path})"
-    if args.set:
-        cfg = cfg.with_overrides(args.set)
-        source += " with " + " ".join(args.set)
-    return cfg, source
-
-
-def _run_config(args: argparse.Namespace) -> int:
-    cfg, source = config_from_args(args)
-    print(f"# {source}")
-    print(cfg.to_yaml(), end="")
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    from mtlsed.cli import add_command
-
-    sub = add_command(subparsers, "config", "print the resolved configuration as YAML", _run_config)
-    add_config_arguments(sub)
+    seeds, n_clips, overrides = (_yaml_text(v) for v in (seeds, n_clips, overrides))
+    params = dict(profile.params)
+    if seeds is not None:
+        if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
+            raise ConfigError(f"parameter seeds must be a non-empty list of integers, got {seeds!r}")
+        # the other rows keep their share of the seeds: the first ones of the new list
+        params["seeds_other_rows"] = list(seeds[: len(params["seeds_other_rows"])])
+        params["seeds"] = list(seeds)
+    if n_clips is not None:
+        if not isinstance(n_clips, int) or isinstance(n_clips, bool) or n_clips < 10:
+            raise ConfigError(f"parameter n_clips must be an integer >= 10, got {n_clips!r}")
+        params["n_clips"] = n_clips
+    overrides = {} if overrides is None else overrides
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"parameter overrides must be a mapping of config keys, got {overrides!r}")
+    merged = {**profile.overrides, **overrides}
+    try:
+        load_config(None, merged)
+    except ConfigError as err:
+        raise ConfigError(f"parameter overrides: {err}") from None
+    params["overrides"] = merged
+    return Profile(profile.name, params, profile.path, merged)

@@ -21,13 +21,13 @@ METRIC_NAMES = {"at_map": "AT-mAP", "sed_map": "SED-mAP", "er": "ER", "d": "D", 
 HEADLINE = ["at_map", "sed_map", "er", "d", "i"]
 
 
-def table_grid(profile: Profile, table: int, root: Path) -> Path:
-    """The grid folder ``reproduce(table, profile)`` uses on the profile's embedded set under ``root``."""
+def table_grid(profile: Profile, table: int, root: Path, data: Path | None = None) -> Path:
+    """The grid folder ``reproduce(table, profile)`` uses on ``data`` (default: the embedded set)."""
     from mtlsed.identity import data_fingerprint
 
-    data = default_data_dir(profile, table, root / "data")
+    data = Path(data) if data else default_data_dir(profile, table, root / "data")
     if not (data / "weak.tsv").is_file():
-        raise FileNotFoundError(f"{data}: the embedded set of table {table} was not made (run chapter 5)")
+        raise FileNotFoundError(f"{data}: the data set of table {table} was not made (run chapter 5)")
     return grid_dir(profile.name, table, root, grid_key(profile.config(), data_fingerprint(data)))
 
 
@@ -76,13 +76,16 @@ def _verdicts(rows: list[dict]) -> str:
     return "; ".join(parts) + "."
 
 
-def results_page(profile: Profile, root: Path) -> str:
-    """The results page for ``profile``'s grids under ``root`` (``runs/`` and ``data/``), as Markdown."""
+def results_page(profile: Profile, root: Path, data: Path | None = None) -> str:
+    """The results page for ``profile``'s grids under ``root`` (``runs/`` and ``data/``), as Markdown.
+
+    ``data``: the data set both tables ran on (default: the profile's embedded sets).
+    """
     out = ["# Results of this build", ""]
     sections = []
     envs = []
     for table in (1, 2):
-        grid = table_grid(profile, table, root)
+        grid = table_grid(profile, table, root, data)
         csv_path = grid / f"table{table}.csv"
         if not csv_path.is_file():
             raise FileNotFoundError(f"{csv_path} is missing: chapter 5 did not finish table {table}")
@@ -91,7 +94,10 @@ def results_page(profile: Profile, root: Path) -> str:
         envs += [r["environment"] for r in runs if "environment" in r]
         train_s = [r["train_seconds"] for r in runs if "train_seconds" in r]
         md = (grid / f"table{table}.md").read_text().split("\n\n", 1)[1]
-        title = "the losses on the overlapped set" if table == 1 else "the models on the DESED-like set"
+        if data:
+            title = ("the losses" if table == 1 else "the models") + f" on {Path(data).name}"
+        else:
+            title = "the losses on the overlapped set" if table == 1 else "the models on the DESED-like set"
         part = [f"## Table {table}: {title}", "", md.strip(), ""]
         part.append(
             f"{len(runs)} distinct runs, {sum(train_s) / 60:.0f} min of training in all "
@@ -156,4 +162,13 @@ def results_page(profile: Profile, root: Path) -> str:
         "What the profile is and how it was chosen: [Reproducing it](reproduce.md).",
         "",
     ]
+    if data:
+        from mtlsed.data.format import read_dataset
+
+        index = read_dataset(data)
+        out += [
+            f"Both tables ran on the data set `{Path(data).name}` given to the build ({len(index.filenames)} "
+            f"clips, {len(index.classes)} classes: {', '.join(index.classes)}), not on the embedded sets.",
+            "",
+        ]
     return "\n".join(out) + "\n" + "\n\n".join(sections) + "\n"

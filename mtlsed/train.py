@@ -2,7 +2,8 @@
 
 A run directory holds::
 
-    config.yaml   the full configuration (with data.root set to the data set)
+    config.yaml   the full configuration
+    identity.json what the run is: config, data content, code (and ``data_path``, where the data was)
     classes.txt   the class order of the outputs
     log.csv       one row every ``train.eval_every`` iterations: each loss term
                   averaged since the last row, the learning rate, validation metrics
@@ -25,7 +26,6 @@ with the statistics of its own share, a small difference.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -40,15 +40,15 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from mtlsed.cli import UserError, add_command
 from mtlsed.config import Config
 from mtlsed.data.dataset import SedDataset
 from mtlsed.data.format import read_dataset, require_valid
+from mtlsed.errors import UserError
 from mtlsed.identity import data_fingerprint, differences, run_fingerprint
+from mtlsed.inference import outputs, pick_device
 from mtlsed.losses import total_loss
 from mtlsed.metrics import at_map, sed_map
 from mtlsed.models import build_model
-from mtlsed.profiles import add_config_arguments, config_from_args
 
 LOG_COLUMNS = [
     "iteration",
@@ -63,17 +63,6 @@ LOG_COLUMNS = [
     "val_sed_map",
     "seconds",
 ]
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto``: CUDA, then Apple MPS, then CPU; otherwise the named device."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:
@@ -119,36 +108,14 @@ def _unwrap(model):
     return model.module if hasattr(model, "module") else model
 
 
-def batches(dataset: SedDataset, batch_size: int):
-    """Consecutive batches ``(x (B, T, F), clip labels (B, K), frame labels (B, K, T))`` of a split."""
-    x, y, frames = dataset.tensors()
-    for start in range(0, len(dataset), batch_size):
-        yield x[start : start + batch_size], y[start : start + batch_size], frames[start : start + batch_size]
-
-
-@torch.no_grad()
-def predict(model, dataset: SedDataset, device, batch_size: int = 16):
-    """Clip ``(N, K)`` and frame ``(N, K, T)`` probabilities of every clip of ``dataset``."""
-    model.eval()
-    clips, frames = [], []
-    for x, _, _ in batches(dataset, batch_size):
-        out = model(x.to(device))
-        clips.append(out.clip.float().cpu())
-        frames.append(out.frame.float().cpu())
-    return torch.cat(clips).numpy(), torch.cat(frames).numpy()
-
-
 def validate(model, dataset: SedDataset, cfg: Config, device) -> dict[str, float]:
     """Validation loss and mAPs (SED-mAP only when the split has strong labels)."""
-    model.eval()
     losses = []
     clip_all, frame_all = [], []
-    with torch.no_grad():
-        for x, y, _ in batches(dataset, cfg.train.batch_size):
-            out = model(x.to(device))
-            losses.append(float(total_loss(out, y.to(device), cfg.loss).total) * len(x))
-            clip_all.append(out.clip.float().cpu().numpy())
-            frame_all.append(out.frame.float().cpu().numpy())
+    for out, y in outputs(model, dataset, device, cfg.train.batch_size):
+        losses.append(float(total_loss(out, y.to(device), cfg.loss).total) * len(y))
+        clip_all.append(out.clip.float().cpu().numpy())
+        frame_all.append(out.frame.float().cpu().numpy())
     clip, frame = np.concatenate(clip_all), np.concatenate(frame_all)
     result = {"val_loss": sum(losses) / len(dataset), "val_at_map": at_map(dataset.clip_labels, clip)}
     strong = np.flatnonzero(dataset.has_strong)
@@ -309,7 +276,6 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
     # every problem `mtlsed check` finds stops the run here, in seconds, before any feature work
     require_valid(data_dir, cfg.data.clip_seconds, cfg.features.win_ms / 1000)
     _check_fits(cfg, read_dataset(data_dir))
-    cfg = cfg.with_overrides({"data.root": str(data_dir)})
     identity = run_fingerprint(cfg.to_dict(), data_fingerprint(data_dir))
     check_run_dir(run_dir, identity, resume)
 
@@ -342,7 +308,8 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
     if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         cfg.save(run_dir / "config.yaml")
-        write_json(run_dir / "identity.json", identity)
+        # where the data was: `mtlsed evaluate RUN` finds it; not part of the digest (what, not where)
+        write_json(run_dir / "identity.json", {**identity, "data_path": str(data_dir)})
         (run_dir / "classes.txt").write_text("".join(c + "\n" for c in train_set.classes))
     rows = _read_log(run_dir / "log.csv", start) if is_main else []
     if distributed:
@@ -433,20 +400,6 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
     return run_dir
 
 
-def load_run(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu"):
-    """The config, classes and model of a run (``which`` = ``best`` or ``last``)."""
-    run_dir = Path(run_dir)
-    path = run_dir / f"{which}.pt"
-    if not path.is_file():
-        raise UserError(f"{path}: no checkpoint (has the run finished its first evaluation?)")
-    cfg = Config.load(run_dir / "config.yaml")
-    classes = (run_dir / "classes.txt").read_text().splitlines()
-    state = torch.load(path, map_location=device, weights_only=False)
-    model = build_model(cfg.model, len(classes), cfg.features.n_mels)
-    model.load_state_dict(state["model"])
-    return cfg, classes, model.to(device).eval()
-
-
 def run_summary(cfg: Config, source: str) -> str:
     """What a run is about to train, said before it starts: loss weights, sample rate, size."""
     loss = cfg.loss
@@ -464,19 +417,6 @@ def run_summary(cfg: Config, source: str) -> str:
     )
 
 
-def _run(args: argparse.Namespace) -> int:
-    cfg, source = config_from_args(args)
-    main = int(os.environ.get("RANK", "0")) == 0
-    if main:
-        print(run_summary(cfg, source), file=sys.stderr, flush=True)
-    train(args.data_dir, cfg, args.out, resume=args.resume)
-    if main:
-        print(f"run saved in {args.out}: {describe_run(args.out)}")
-    if dist.is_initialized():
-        dist.destroy_process_group()
-    return 0
-
-
 def describe_run(run_dir: str | Path) -> str:
     """One line about a finished run: iterations, time, best validation metric."""
     rows = _read_log(Path(run_dir) / "log.csv", 10**12)
@@ -489,11 +429,3 @@ def describe_run(run_dir: str | Path) -> str:
         f"{last['iteration']} iterations in {float(last['seconds']):.0f} s; "
         f"best {metric} {float(state[metric]):.3f} at iteration {state['iteration']} (best.pt)"
     )
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    sub = add_command(subparsers, "train", "train a model on the train split of a data set", _run)
-    sub.add_argument("data_dir", type=Path)
-    add_config_arguments(sub)
-    sub.add_argument("--out", type=Path, required=True, help="run directory")
-    sub.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")

@@ -21,8 +21,10 @@
 # clip contains, with no times. To measure detection we still need **strong labels**
 # (onset, offset, class) for the test clips. This chapter builds both from sound
 # sources: the embedded synthetic sound set that ships with `mtlsed`, mixed with the
-# paper's *overlapped* protocol (Sec. 4.2). The same code mixes real DCASE 2018 sounds
-# (see the end of the chapter).
+# paper's *overlapped* protocol (Sec. 4.2). The same code mixes real DCASE 2018 sounds,
+# and a data set of your own comes in with `mtlsed import` (see the end of the chapter).
+# Run with the `data` parameter, every chapter shows that data set instead: its classes,
+# its clips, its masks and its tables.
 
 # %% tags=["remove-cell"]
 # Colab: install mtlsed when it is missing (Colab's own torch is kept); does nothing locally.
@@ -36,44 +38,48 @@ if importlib.util.find_spec("mtlsed") is None:
     )
 
 # %% tags=["parameters"]
-# Papermill parameters (`-p profile cpu`): a profile from params/ or a profile file, and what to
-# change in it. None keeps the profile's value; overrides adds config keys on top of the profile's.
+# Papermill parameters (`-p profile cpu`): a shipped profile (ci, cpu, paper) or a profile file;
+# `data`: a dataset folder (`mtlsed import` makes one) used instead of the embedded set; what to
+# change in the profile: None keeps its value, overrides adds config keys on top of its own.
 profile = "ci"
+data = None
 seeds = None
 n_clips = None
 overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import Audio, display
 
 import mtlsed.notebook as nb
 from mtlsed import plots
 from mtlsed.data.format import read_dataset, validate
-from mtlsed.data.mix import mix_overlapped
-from mtlsed.data.synthetic import CLASS_NOTES, SyntheticBackgrounds, SyntheticEvents
 from mtlsed.features import logmel
 
-session = nb.setup(profile, seeds, n_clips, overrides)
+session = nb.setup(profile, data, seeds, n_clips, overrides)
 print(session.card())
 
 # %% [markdown]
-# ## The embedded sound set
+# ## The sound set
 #
-# Ten classes of procedurally generated events, each drawn from a seeded random
-# generator: nothing is downloaded, and a seed reproduces a sound exactly. Each class
-# varies within itself (pitch, duration, envelope, noise colour), and several classes
-# share frequency regions on purpose, so that keeping their masks apart is a real
-# problem.
+# The embedded set: ten classes of procedurally generated events, each drawn from a
+# seeded random generator: nothing is downloaded, and a seed reproduces a sound
+# exactly. Each class varies within itself (pitch, duration, envelope, noise colour),
+# and several classes share frequency regions on purpose, so that keeping their masks
+# apart is a real problem. (With a `data` set: its classes and clips per split.)
 
 # %% tags=["nbval-check-output"]
-pd.DataFrame({"class": list(CLASS_NOTES), "what it sounds like": list(CLASS_NOTES.values())})
+nb.class_table(session)
 
-# %% mystnb={"figure": {"caption": "The embedded sound set: one example of each class, 4 s, on the profile's log-mel front end."}}
+# %% mystnb={"figure": {"caption": "One example of each class on the profile's log-mel front end (the embedded set: 4 s of each event; a data set: the first test clip holding the class, its events boxed)."}}
 sr = session.config.features.sample_rate
-fig, axes = plots.plot_class_gallery(sr=sr, seed=1)
+if session.embedded:
+    fig, axes = plots.plot_class_gallery(sr=sr, seed=1)
+else:
+    examples = nb.class_examples(session)
+    classes = read_dataset(session.data_dir()).classes
+    fig, axes = plots.plot_clip_gallery(examples, classes, session.config.features.hop_ms / 1000)
 
 # %% [markdown]
 # ## The overlapped protocol, step by step
@@ -81,26 +87,24 @@ fig, axes = plots.plot_class_gallery(sr=sr, seed=1)
 # Two events of **different** classes are drawn. Each is zero-padded (if shorter) or
 # truncated (if longer) to a 4 s window; both windows start at 3 s of a 10 s clip; each
 # event is scaled so that its active part is 20 dB above the background, a
-# non-stationary ambience.
+# non-stationary ambience. (With a `data` set, the cells below show its test clip with
+# the most events instead: its parts are not known, only its labels.)
 
 # %%
-rng = np.random.default_rng(7)
-mixture = mix_overlapped(rng, SyntheticEvents(sr), SyntheticBackgrounds(sr), sr)
+example = nb.example_clip(session, seed=7)
 features = session.config.features
 hop_s = features.hop_ms / 1000
-classes = SyntheticEvents(sr).classes
 
 # %% mystnb={"figure": {"caption": "The overlapped protocol's parts: the background and two events of different classes, each padded or cut to a 4 s window that starts at 3 s."}}
-parts = [("background", mixture.background)] + [(e.label, e.audio) for e in mixture.events]
-fig, axes = plt.subplots(1, 3, figsize=(11, 2.6), sharey=True)
-for ax, (name, audio) in zip(axes, parts, strict=True):
+fig, axes = plt.subplots(1, len(example.parts), figsize=(11, 2.6), sharey=True, squeeze=False)
+for ax, (name, audio) in zip(axes[0], example.parts, strict=True):
     plots.plot_logmel(logmel(audio, features), hop_s, ax=ax, title=name)
 
 # %% mystnb={"figure": {"caption": "The mixture, events 20 dB above the background, with its strong labels: each box spans an event's active part."}}
 fig, ax = plots.plot_logmel(
-    logmel(mixture.audio, features), hop_s, title="the mixture, with its strong labels"
+    logmel(example.audio, features), hop_s, title=f"{example.title}, with its strong labels"
 )
-plots.overlay_events(ax, mixture.events, classes)
+plots.overlay_events(ax, example.events, example.classes, n_bands=features.n_mels)
 
 # %% [markdown]
 # The boxes are the **strong labels**. They come from the *active part* of each event
@@ -114,9 +118,9 @@ pd.DataFrame(
             "event": e.label,
             "onset (s)": round(e.onset, 2),
             "offset (s)": round(e.offset, 2),
-            "SNR (dB)": round(e.snr_db, 1),
+            "SNR (dB)": round(e.snr_db, 1) if hasattr(e, "snr_db") else None,
         }
-        for e in mixture.events
+        for e in example.events
     ]
 )
 
@@ -125,13 +129,13 @@ pd.DataFrame(
 # sees in training:
 
 # %% tags=["nbval-check-output"]
-print("weak label:", ", ".join(mixture.labels))
+print("weak label:", ", ".join(example.labels))
 
 # %% [markdown]
 # Listen to the sources and the mixture (at their true relative levels):
 
 # %%
-for name, audio in nb.shared_scale(dict(parts + [("mixture", mixture.audio)])).items():
+for name, audio in nb.shared_scale(dict(example.parts + [(example.title, example.audio)])).items():
     print(name)
     display(Audio(audio, rate=sr, normalize=False))
 
@@ -140,10 +144,11 @@ for name, audio in nb.shared_scale(dict(parts + [("mixture", mixture.audio)])).i
 #
 # `mtlsed synth` (or the function behind it) mixes a whole data set into one folder in
 # DESED's format: `audio/*.wav`, `weak.tsv`, `strong.tsv`, the ordered class list and a
-# train / val / test split. Every later chapter reads this folder and nothing else.
+# train / val / test split. Every later chapter reads this folder and nothing else; with
+# the `data` parameter, the folder is yours.
 
 # %%
-data_dir = nb.profile_data(session, "overlapped")
+data_dir = session.data_dir()
 index = read_dataset(data_dir)
 problems = validate(data_dir)
 print(f"{len(index.filenames)} clips in {data_dir.name}; validation problems: {len(problems)}")
@@ -155,11 +160,11 @@ class_counts = (
 )
 pd.DataFrame({"clips": split_counts}).T
 
-# %% mystnb={"figure": {"caption": "Clips per class in the profile's data set; every clip holds two classes."}}
+# %% mystnb={"figure": {"caption": "Clips per class in the chapters' data set (in the embedded overlapped set, every clip holds two classes)."}}
 fig, ax = plt.subplots(figsize=(7, 2.4))
 class_counts.plot.bar(ax=ax, color=[plots.class_colour(k) for k in range(len(index.classes))])
 ax.set_ylabel("clips")
-ax.set_title("clips per class (each clip has two classes)")
+ax.set_title(f"clips per class in {data_dir.name}")
 fig.tight_layout()
 
 # %% [markdown]
@@ -175,8 +180,23 @@ fig.tight_layout()
 # ```
 #
 # and DESED (DCASE 2020 task 4) becomes a data set folder with
-# `mtlsed import-desed /data/DESED/dataset data/desed`. Either folder then replaces the
-# embedded set through the configuration key `data.root`.
+# `mtlsed import-desed /data/DESED/dataset data/desed`.
+#
+# ## Your own data
+#
+# Any weakly labelled set in DESED's TSV format, with classes of its own, comes in the
+# same way: a folder with `audio/` and `weak.tsv` (`strong.tsv` and `classes.txt` if you
+# have them; the classes are otherwise read off the labels), and optionally a second
+# folder for the test split:
+#
+# ```bash
+# mtlsed import /data/mine/train data/mine --test /data/mine/test --val-fraction 0.1
+# ```
+#
+# The audio is linked, not copied; clips that cannot be read are skipped and listed.
+# The folder then replaces the embedded set everywhere: `--data data/mine` for `mtlsed
+# train`, `evaluate` and `reproduce`, `-p data data/mine` for each notebook under
+# papermill, and `make book DATA=data/mine` for the whole book.
 
 # %%
 print(session.finish())

@@ -35,9 +35,11 @@ if importlib.util.find_spec("mtlsed") is None:
     )
 
 # %% tags=["parameters"]
-# Papermill parameters (`-p profile cpu`): a profile from params/ or a profile file, and what to
-# change in it. None keeps the profile's value; overrides adds config keys on top of the profile's.
+# Papermill parameters (`-p profile cpu`): a shipped profile (ci, cpu, paper) or a profile file;
+# `data`: a dataset folder (`mtlsed import` makes one) used instead of the embedded set; what to
+# change in the profile: None keeps its value, overrides adds config keys on top of its own.
 profile = "ci"
+data = None
 seeds = None
 n_clips = None
 overrides = {}
@@ -51,11 +53,11 @@ import mtlsed.notebook as nb
 from mtlsed import plots
 from mtlsed.config import ModelConfig
 from mtlsed.features import logmel
-from mtlsed.models import DISPLAY_NAMES, MODELS, build_model, receptive_field
+from mtlsed.inference import load_run
+from mtlsed.models import DISPLAY_NAMES, MODELS, build_model, receptive_field, size_table
 from mtlsed.models.pooling import autopool, gwrp, linear_softmax
-from mtlsed.train import load_run
 
-session = nb.setup(profile, seeds, n_clips, overrides)
+session = nb.setup(profile, data, seeds, n_clips, overrides)
 print(session.card())
 
 # %% [markdown]
@@ -68,7 +70,7 @@ print(session.card())
 # %% tags=["nbval-check-output"]
 sizes = {DISPLAY_NAMES[name]: ModelConfig(name=name) for name in MODELS}
 sizes[f"DDC-FAP, profile {session.profile}"] = session.config.model
-nb.model_sizes(sizes)
+size_table(sizes)
 
 # %% [markdown]
 # The masks keep the full resolution of the input: there is no pooling or stride in
@@ -91,7 +93,7 @@ for label, model in (("paper size", full), (f"profile {session.profile}", ours))
 # training in detail.
 
 # %%
-data_dir = nb.profile_data(session, "overlapped")
+data_dir = session.data_dir()
 run_dir = nb.profile_run(session, data_dir)
 view = nb.inspect_clip(run_dir, data_dir, i=0)
 classes = (run_dir / "classes.txt").read_text().split()

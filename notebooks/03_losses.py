@@ -35,9 +35,11 @@ if importlib.util.find_spec("mtlsed") is None:
     )
 
 # %% tags=["parameters"]
-# Papermill parameters (`-p profile cpu`): a profile from params/ or a profile file, and what to
-# change in it. None keeps the profile's value; overrides adds config keys on top of the profile's.
+# Papermill parameters (`-p profile cpu`): a shipped profile (ci, cpu, paper) or a profile file;
+# `data`: a dataset folder (`mtlsed import` makes one) used instead of the embedded set; what to
+# change in the profile: None keeps its value, overrides adds config keys on top of its own.
 profile = "ci"
+data = None
 seeds = None
 n_clips = None
 overrides = {}
@@ -51,7 +53,7 @@ import mtlsed.notebook as nb
 from mtlsed import plots
 from mtlsed.losses import pairwise_dice, silent_loss, total_loss
 
-session = nb.setup(profile, seeds, n_clips, overrides)
+session = nb.setup(profile, data, seeds, n_clips, overrides)
 print(session.card())
 
 # %% [markdown]
@@ -89,7 +91,7 @@ pd.DataFrame(dice.numpy().round(4), index=["A", "B", "C"], columns=["A", "B", "C
 # ## The pairwise dice of a real clip
 
 # %% mystnb={"figure": {"caption": "Dice (Eq. 3) between the masks of every pair of classes for one test clip."}}
-data_dir = nb.profile_data(session, "overlapped")
+data_dir = session.data_dir()
 run_dir = nb.profile_run(session, data_dir)
 out, labels, classes, names = nb.model_batch(run_dir, data_dir, n=8)
 clip_dice = pairwise_dice(out.masks)[0].numpy()

@@ -50,9 +50,11 @@ if importlib.util.find_spec("mtlsed") is None:
     )
 
 # %% tags=["parameters"]
-# Papermill parameters (`-p profile cpu`): a profile from params/ or a profile file, and what to
-# change in it. None keeps the profile's value; overrides adds config keys on top of the profile's.
+# Papermill parameters (`-p profile cpu`): a shipped profile (ci, cpu, paper) or a profile file;
+# `data`: a dataset folder (`mtlsed import` makes one) used instead of the embedded set; what to
+# change in the profile: None keeps its value, overrides adds config keys on top of its own.
 profile = "ci"
+data = None
 seeds = None
 n_clips = None
 overrides = {}
@@ -68,11 +70,11 @@ from mtlsed.config import Config
 from mtlsed.features import logmel
 from mtlsed.separation import separate
 
-session = nb.setup(profile, seeds, n_clips, overrides)
+session = nb.setup(profile, data, seeds, n_clips, overrides)
 print(session.card())
 
 # %%
-data_dir = nb.profile_data(session, "overlapped")
+data_dir = session.data_dir()
 run_dir = nb.profile_run(session, data_dir)
 cfg = Config.load(run_dir / "config.yaml")
 metrics = pd.read_json(run_dir / "metrics_test.json", typ="series")
@@ -152,6 +154,16 @@ fig, axes = plots.plot_separation(
     hop_s,
 )
 fig.tight_layout()
+
+# %% [markdown]
+# What the model says about this clip, class by class: its clip probability, and whether
+# the class is in the clip's weak label (the masks above are those of the labelled classes).
+
+# %%
+pd.DataFrame(
+    {"clip probability": view.clip.round(3), "in the weak label": [c in view.labels for c in classes]},
+    index=pd.Index(classes, name=view.filename),
+).T
 
 # %%
 players = {"mixture": view.audio, **{f"{c} (its mask applied)": audio for c, audio in separated.items()}}

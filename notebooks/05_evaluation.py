@@ -28,7 +28,7 @@
 #
 # ```bash
 # mtlsed reproduce --table 1 --profile cpu
-# mtlsed reproduce --table 2 --profile paper --data data/desed
+# mtlsed reproduce --table 2 --profile paper --data data/desed   # a set made by mtlsed import(-desed)
 # ```
 
 # %% tags=["remove-cell"]
@@ -43,9 +43,11 @@ if importlib.util.find_spec("mtlsed") is None:
     )
 
 # %% tags=["parameters"]
-# Papermill parameters (`-p profile cpu`): a profile from params/ or a profile file, and what to
-# change in it. None keeps the profile's value; overrides adds config keys on top of the profile's.
+# Papermill parameters (`-p profile cpu`): a shipped profile (ci, cpu, paper) or a profile file;
+# `data`: a dataset folder (`mtlsed import` makes one) used instead of the embedded set; what to
+# change in the profile: None keeps its value, overrides adds config keys on top of its own.
 profile = "ci"
+data = None
 seeds = None
 n_clips = None
 overrides = {}
@@ -59,9 +61,10 @@ import mtlsed.notebook as nb
 from mtlsed import plots
 from mtlsed.comparison import markdown_comparison
 from mtlsed.data.format import read_dataset, read_strong
-from mtlsed.experiments import TUNED, markdown_table, markdown_weights, reproduce
+from mtlsed.experiments import TUNED, markdown_table, markdown_weights, per_seed_metrics, reproduce
+from mtlsed.models import config_sizes
 
-session = nb.setup(profile, seeds, n_clips, overrides)
+session = nb.setup(profile, data, seeds, n_clips, overrides)
 print(session.card())
 
 # %% [markdown]
@@ -72,7 +75,7 @@ print(session.card())
 # standard deviation over the seeds, with the paper's value in brackets.
 
 # %%
-table1 = reproduce(1, session.as_profile(), root=session.root, log=lambda *a: None)
+table1 = reproduce(1, session.prof, session.data, root=session.root, log=lambda *a: None)
 display(Markdown(markdown_table(table1.entries, ["at_map", "sed_map", "er", "d", "i"])))
 
 # %% [markdown]
@@ -136,7 +139,7 @@ per_class.round(3)
 # it silences the masks of absent classes. Per seed:
 
 # %% mystnb={"figure": {"caption": "Insertion rate I per seed (dots) and its mean (bars) without auxiliary loss, with the segment loss, and with the segment and silent losses (label-guided)."}}
-per_seed = nb.per_seed_metrics(grid1, ["ddc_fap", "segment-label", "segment_silent-label"])
+per_seed = per_seed_metrics(grid1, ["ddc_fap", "segment-label", "segment_silent-label"])
 fig, ax = plots.plot_per_seed(
     per_seed,
     "I",
@@ -186,12 +189,13 @@ fig, ax = plots.plot_frame_probs(
 # ## Table 2: the models on a DESED-format set
 #
 # Attention, TALNet, VGG-GWRP and DDC-FAP trained with BCE, and MTL-DDC-FAP (segment +
-# silent, label-guided). Without a DESED copy the profile uses the embedded set mixed
-# with the DESED-like recipe (0-4 events, random onsets, 6-30 dB); with one, pass
-# `--data` to `mtlsed reproduce`.
+# silent, label-guided). Without a data set of your own (the `data` parameter) the profile
+# uses the embedded set mixed with the DESED-like recipe (0-4 events, random onsets,
+# 6-30 dB); with one, both tables run on it (`mtlsed reproduce --data DIR` from the
+# command line).
 
 # %%
-table2 = reproduce(2, session.as_profile(), root=session.root, log=lambda *a: None)
+table2 = reproduce(2, session.prof, session.data, root=session.root, log=lambda *a: None)
 display(Markdown(markdown_table(table2.entries, ["at_map", "sed_map", "er", "d", "i"])))
 
 # %% [markdown]
@@ -201,7 +205,7 @@ display(Markdown(markdown_table(table2.entries, ["at_map", "sed_map", "er", "d",
 # other. Read Table 2 with their sizes at hand:
 
 # %%
-nb.profile_model_sizes(session, ["attention", "talnet", "vgg_gwrp", "ddc_fap"])
+config_sizes(session.config, ["attention", "talnet", "vgg_gwrp", "ddc_fap"], len(index.classes))
 
 # %%
 display(Markdown(markdown_table(table2.entries, ["f1", "psds1", "psds2"])))

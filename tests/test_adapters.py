@@ -167,7 +167,8 @@ def test_desed_import(tmp_path):
     out = tmp_path / "desed_set"
     report = import_desed(desed, out, val_fraction=0.2)
     assert report.counts == {"train": 7, "val": 2, "test": 3}
-    assert len(report.skipped) == 1 and "Y009" in report.skipped[0]
+    assert len(report.skipped) == 1 and "Y009" in report.skipped[0][0]
+    assert report.skipped[0][1] == "audio file not found" and "skipped 1 clip(s)" in str(report)
     assert validate(out) == []
     index = read_dataset(out)
     assert index.classes == DESED_CLASSES

@@ -29,7 +29,7 @@ def test_book_builds_and_pages_render(tmp_path):
     # Each notebook page shows one parameters cell: the profile's, not also the ci defaults.
     for page in sorted((html / "notebooks").glob("0*.html")):
         text = re.sub(r"<[^>]+>", "", page.read_text())
-        assert "the profile params/ci.yaml replaces" in text, page.name
+        assert "the profile ci replaces" in text, page.name
         assert text.count("profile =") == 1 and "seeds =" not in text, page.name
     # The results page is written by the build from the grids chapter 5 ran, not by hand (#12).
     results = html_lib.unescape(re.sub(r"<[^>]+>", "", (html / "book" / "results.html").read_text()))

@@ -50,7 +50,7 @@ def test_train_with_a_profile_logs_progress_to_a_file_and_evaluate_writes_strict
     assert f"detected {metrics['n_detected']}" in evaluated.stdout
     # the profile file itself works as --config too
     again = _mtlsed(
-        "train", small_set, "--config", "params/ci.yaml", "--out", tmp_path / "r2", "--set", *SHORT[:1]
+        "train", small_set, "--config", "mtlsed/params/ci.yaml", "--out", tmp_path / "r2", "--set", *SHORT[:1]
     )
     assert again.returncode == 0, again.stderr[-2000:]
 

@@ -112,3 +112,11 @@ def test_exponent_without_a_dot_is_a_number_and_ranges_are_checked():
         Config().with_overrides(["train.iterations=0"])
     with pytest.raises(ConfigError, match=r"model\.dropout: must be in \[0, 1\), got 1\.0"):
         Config().with_overrides(["model.dropout=1.0"])
+
+
+@pytest.mark.parametrize("key", ["root", "val_fraction", "test_fraction", "split_seed"])
+def test_removed_data_keys_say_where_their_job_went(key):
+    # an old profile or a run folder's config.yaml with a key nothing read any more fails loudly
+    with pytest.raises(ConfigError, match=rf"data\.{key}: no longer a config key; .*(--data DIR|split\.tsv)"):
+        Config.from_dict({"data": {key: 1}})
+    assert Config.from_dict({"data": {"clip_seconds": 5.0}}).data.clip_seconds == 5.0

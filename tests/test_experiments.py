@@ -72,7 +72,7 @@ def _reproduce(tmp_path, *args):
         "reproduce",
         "--profile",
         "ci",
-        "--data-root",
+        "--embedded-dir",
         str(tmp_path / "data"),
         "--out",
         str(tmp_path / "grid"),
@@ -142,7 +142,7 @@ def test_reproduce_reuses_a_run_only_for_the_same_config_data_and_split(tmp_path
 
     # the README's workflow: a copied profile keeps its name, with other overrides
     mine = tmp_path / "my.yaml"
-    text = Path(__file__).parents[1].joinpath("params", "ci.yaml").read_text()
+    text = Path(__file__).parents[1].joinpath("mtlsed", "params", "ci.yaml").read_text()
     mine.write_text(text.replace("train.iterations: 20", "train.iterations: 7"))
     other = _cli(tmp_path, *base[:-4], "--profile", str(mine), "--jobs", "1")
     assert "done earlier" not in other.stdout and _grid_of(other) != grid
@@ -180,7 +180,7 @@ def test_reproduce_reuses_a_run_only_for_the_same_config_data_and_split(tmp_path
 def test_reproduce_writes_paired_differences_from_its_own_runs(tmp_path):
     """#12: MTL - BCE per seed, read back from the runs' own metrics files."""
     two = tmp_path / "two.yaml"
-    text = Path(__file__).parents[1].joinpath("params", "ci.yaml").read_text()
+    text = Path(__file__).parents[1].joinpath("mtlsed", "params", "ci.yaml").read_text()
     two.write_text(text.replace("seeds: [0]", "seeds: [0, 1]"))
     rows = ["--rows", "ddc_fap", "segment_silent-label"]
     done = _cli(tmp_path, "reproduce", "--table", "1", "--profile", str(two), *rows)
@@ -233,7 +233,7 @@ def test_reproduce_weight_grid_per_row_seeds_and_each_run_trained_once(tmp_path)
     """#12: the weights of the tuned row come from validation; the paired rows get every seed, the
     others the first; a run that two rows share (same config, seed and data) is trained once."""
     prof = tmp_path / "grid.yaml"
-    text = Path(__file__).parents[1].joinpath("params", "ci.yaml").read_text()
+    text = Path(__file__).parents[1].joinpath("mtlsed", "params", "ci.yaml").read_text()
     prof.write_text(
         text.replace(
             "seeds: [0]", "seeds: [0, 1]\nseeds_other_rows: [0]\nweight_grid: [[0.5, 0.5], [0.2, 0.2]]"

@@ -14,9 +14,10 @@ import torch
 
 from mtlsed.audio import load_audio
 from mtlsed.config import FeatureConfig
+from mtlsed.data.cache import build_feature_cache
 from mtlsed.data.dataset import SedDataset
 from mtlsed.data.format import read_dataset
-from mtlsed.features import LogMel, build_feature_cache, logmel_librosa
+from mtlsed.features import LogMel, logmel_librosa
 from mtlsed.labels import frame_times
 
 
@@ -81,7 +82,7 @@ def test_cache_is_reused_and_rebuilt_on_change(small_set, tmp_path):
 SLOW_BUILD = textwrap.dedent(
     """
     import sys, time
-    import mtlsed.features as F
+    import mtlsed.data.cache as F
     from mtlsed.config import FeatureConfig
     real = F.load_audio
     def slow(*a, **k):  # the real loader, only slower, so the kill lands mid-build

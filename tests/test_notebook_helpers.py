@@ -8,16 +8,12 @@ import torch
 
 from mtlsed.config import Config
 from mtlsed.data.format import read_dataset
+from mtlsed.experiments import per_seed_metrics
 from mtlsed.metrics import Scores
+from mtlsed.models import config_sizes
+from mtlsed.models import size_table as model_sizes
 from mtlsed.models.output import SedOutput
-from mtlsed.notebook import (
-    model_sizes,
-    per_seed_metrics,
-    profile_model_sizes,
-    psds_by_class,
-    selection_table,
-    setup,
-)
+from mtlsed.notebook import psds_by_class, selection_table, setup
 
 
 def test_selection_table_by_hand():
@@ -81,7 +77,7 @@ def test_model_sizes_count_the_profile_models():
     table = model_sizes({"tiny": ModelConfig(name="vgg_gwrp", channels=[4, 4])})
     assert table.loc["tiny", "parameters"] == by_hand
     session = setup("ci", overrides={"model.channels": [8, 8], "model.dilations": [1, 2]})
-    sizes = profile_model_sizes(session, ["ddc_fap", "vgg_gwrp", "talnet"])
+    sizes = config_sizes(session.config, ["ddc_fap", "vgg_gwrp", "talnet"])
     assert list(sizes.index) == ["DDC-FAP", "VGG-GWRP", "TALNet"]
     default_vgg = model_sizes({"v": ModelConfig(name="vgg_gwrp")}).loc["v", "parameters"]
     assert sizes.loc["VGG-GWRP", "parameters"] < default_vgg / 100  # the profile's 8-8 channels apply

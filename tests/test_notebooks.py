@@ -2,7 +2,6 @@
 
 import ast
 import json
-import shutil
 from pathlib import Path
 
 import papermill
@@ -40,7 +39,7 @@ def _parameters(nb: Path) -> dict:
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_defaults_are_the_ci_profile_and_outputs_are_clean(nb):
-    assert _parameters(nb) == {"profile": "ci", "seeds": None, "n_clips": None, "overrides": {}}
+    assert _parameters(nb) == {"profile": "ci", "data": None, "seeds": None, "n_clips": None, "overrides": {}}
     cells = json.loads(nb.read_text())["cells"]
     code = [c for c in cells if c["cell_type"] == "code"]
     assert all(c.get("execution_count") for c in code), "commit the notebooks executed (make notebooks)"
@@ -56,7 +55,6 @@ def test_defaults_are_the_ci_profile_and_outputs_are_clean(nb):
 def sandbox(tmp_path_factory):
     """A folder laid out like the checkout, so the notebooks put data/ and runs/ there."""
     root = tmp_path_factory.mktemp("book")
-    shutil.copytree(ROOT / "params", root / "params")
     (root / "notebooks").mkdir()
     return root
 

@@ -37,7 +37,8 @@ def test_layout_matches_the_design():
         "_toc.yml",
         "pyproject.toml",
         "Makefile",
-        "params",
+        "mtlsed/params",
+        "setup.py",
         "bench",
         ".ci/run",
         "LICENSE",
@@ -115,3 +116,33 @@ def test_cli_help_version_and_config():
     assert out.returncode == 2
     assert "mtlsed config: error: train.lrr: unknown config key" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a source file imports (at the top or inside a function)."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_layers_library_knows_no_cli_and_data_nothing_above_it():
+    package = ROOT / "mtlsed"
+    cli_side = {"cli.py", "commands.py", "__main__.py"}
+    for path in sorted(package.rglob("*.py")):
+        if path.name in cli_side and path.parent == package:
+            continue
+        found = _imports(path)
+        assert not found & {"mtlsed.cli", "mtlsed.commands", "argparse"}, path
+    # data/ reads and writes data sets: it may use the front end and the base modules, nothing that trains
+    below = {"mtlsed.config", "mtlsed.audio", "mtlsed.features", "mtlsed.labels", "mtlsed.identity"}
+    below |= {"mtlsed.procs", "mtlsed.errors"}
+    for path in sorted((package / "data").glob("*.py")):
+        ours = {m for m in _imports(path) if m.startswith("mtlsed")}
+        above = {m for m in ours if not m.startswith("mtlsed.data") and m not in below}
+        assert not above, f"{path.name} imports {above}"

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from mtlsed.config import Config
+from mtlsed.data.cache import FeatureCache, build_feature_cache
 from mtlsed.data.format import DatasetIndex, read_dataset
-from mtlsed.features import FeatureCache, build_feature_cache
 from mtlsed.labels import clip_labels, frame_labels, frame_times
 
 

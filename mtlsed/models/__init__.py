@@ -98,3 +98,23 @@ def receptive_field(model: nn.Module) -> int:
         if isinstance(m, nn.Conv2d):
             rf += (m.kernel_size[0] - 1) * m.dilation[0]
     return rf
+
+
+def size_table(configs: dict, n_classes: int = 10, n_mels: int = 64, n_frames: int = 311):
+    """Parameters and multiply-adds per clip of ``(n_frames, n_mels)`` for each labelled ``ModelConfig``."""
+    import pandas as pd
+
+    rows = {}
+    for label, model_cfg in configs.items():
+        summary = model_summary(build_model(model_cfg, n_classes, n_mels), n_frames, n_mels)
+        rows[label] = {"parameters": summary["params"], "GMAC per clip": round(summary["macs"] / 1e9, 3)}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "model"
+    return frame
+
+
+def config_sizes(cfg, names: list[str], n_classes: int = 10):
+    """:func:`size_table` of the named models at the sizes of a full ``Config`` (its mel bands, its clips)."""
+    n_frames = cfg.features.n_frames(int(round(cfg.data.clip_seconds * cfg.features.sample_rate)))
+    configs = {DISPLAY_NAMES[n]: cfg.with_overrides({"model.name": n}).model for n in names}
+    return size_table(configs, n_classes, cfg.features.n_mels, n_frames)
