@@ -399,7 +399,10 @@ def run_grid(tasks: list[tuple], jobs: int, log=print, known: dict | None = None
     digests = [_run_digest(t) for t in tasks]
     todo: dict[str, int] = {}
     for i, d in enumerate(digests):
-        if d not in known:
+        own = tasks[i][4]
+        # a folder that already holds a run goes through run_one: kept when it is this run, refused if not
+        occupied = (own / "identity.json").is_file() and not own.is_symlink()
+        if d not in known or (occupied and known[d][0] != own):
             todo.setdefault(d, i)
     for d, metrics in zip(todo, run_all([tasks[i] for i in todo.values()], jobs, log), strict=True):
         known[d] = (tasks[todo[d]][4], metrics)
@@ -410,9 +413,28 @@ def run_grid(tasks: list[tuple], jobs: int, log=print, known: dict | None = None
         if link != target and not link.exists() and not link.is_symlink():
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(os.path.relpath(target, link.parent), target_is_directory=True)
-            log(f"  {task[0].key} seed {task[1]}: the same run as {target.relative_to(target.parents[1])}")
+            log(f"  {task[0].key} seed {task[1]}: the same run as {target.relative_to(target.parents[2])}")
         out.append(metrics)
     return out
+
+
+def finished_runs(grids: Path, skip: Path) -> dict[str, tuple[Path, dict]]:
+    """The finished runs of the other table grids beside ``skip`` (``runs/PROFILE/tableN-KEY``), by digest.
+
+    Table 2's DDC-FAP and MTL-DDC-FAP rows are Table 1's BCE and label-guided MTL rows: on the same
+    data set (a user's, given to both tables) they are the same runs, trained once. A run counts only
+    when its metrics were written for the fingerprint it has now.
+    """
+    found: dict[str, tuple[Path, dict]] = {}
+    for path in sorted(grids.glob("table*-*/*/seed*/metrics_test.json")):
+        run = path.parent
+        if run.is_symlink() or run.parents[1] == skip or not (run / "identity.json").is_file():
+            continue
+        digest = json.loads((run / "identity.json").read_text())["digest"]
+        metrics = json.loads(path.read_text())
+        if metrics.get("run_fingerprint") == digest:
+            found.setdefault(digest, (run, metrics))
+    return found
 
 
 def aggregate(rows: list[Row], results: dict[str, list[dict]]) -> list[dict]:
@@ -643,7 +665,7 @@ def reproduce(
     grid_rows = [weight_row(w) for w in weight_grid]
     grid_tasks = tasks_of(grid_rows, seeds[:1])
     tasks = tasks_of([r for r in selected if r.key != TUNED])
-    known: dict[str, tuple] = {}
+    known = finished_runs(out.parent, out)  # runs another table of this profile made on the same data
     metrics = run_grid(tasks + grid_tasks, jobs or default_jobs(), log, known)[: len(tasks)]
     choice = None
     if weight_grid:

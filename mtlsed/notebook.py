@@ -391,6 +391,19 @@ def example_clip(session: Session, seed: int = 7) -> Example:
     return Example(name, audio, [(name, audio)], events, index.weak[name], index.classes)
 
 
+def events_table(events: list):
+    """Strong labels as a table: event, onset, offset, and the SNR where the clip was mixed here."""
+    import pandas as pd
+
+    rows = []
+    for e in events:
+        row = {"event": e.label, "onset (s)": round(e.onset, 2), "offset (s)": round(e.offset, 2)}
+        if hasattr(e, "snr_db"):
+            row["SNR (dB)"] = round(e.snr_db, 1)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def class_examples(session: Session) -> list[tuple[str, object, list]]:
     """One clip per class of the ``data`` set: ``(title, log-mel (T, F), that class's strong events)``.
 

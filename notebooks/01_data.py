@@ -95,7 +95,7 @@ example = nb.example_clip(session, seed=7)
 features = session.config.features
 hop_s = features.hop_ms / 1000
 
-# %% mystnb={"figure": {"caption": "The overlapped protocol's parts: the background and two events of different classes, each padded or cut to a 4 s window that starts at 3 s."}}
+# %% mystnb={"figure": {"caption": "The overlapped protocol's parts: the background and two events of different classes, each padded or cut to a 4 s window that starts at 3 s (with a data set: the clip itself)."}}
 fig, axes = plt.subplots(1, len(example.parts), figsize=(11, 2.6), sharey=True, squeeze=False)
 for ax, (name, audio) in zip(axes[0], example.parts, strict=True):
     plots.plot_logmel(logmel(audio, features), hop_s, ax=ax, title=name)
@@ -112,17 +112,7 @@ plots.overlay_events(ax, example.events, example.classes, n_bands=features.n_mel
 # event shorter than 4 s ends before 7 s.
 
 # %% tags=["nbval-check-output"]
-pd.DataFrame(
-    [
-        {
-            "event": e.label,
-            "onset (s)": round(e.onset, 2),
-            "offset (s)": round(e.offset, 2),
-            "SNR (dB)": round(e.snr_db, 1) if hasattr(e, "snr_db") else None,
-        }
-        for e in example.events
-    ]
-)
+nb.events_table(example.events)
 
 # %% [markdown]
 # The **weak label** of this clip is just the set of classes, which is all the model

@@ -228,5 +228,9 @@ def test_chapters_show_the_users_data(imported, name):
     if name == "05_evaluation":
         (grid2,) = (work / "runs" / "ci").glob("table2-*")
         assert "on mine (3 classes" in (grid2 / "table2.md").read_text()
+        # on one data set, Table 2's DDC-FAP and MTL-DDC-FAP rows are Table 1's runs: trained once
+        (grid1,) = (work / "runs" / "ci").glob("table1-*")
+        for row2, row1 in (("ddc_fap", "ddc_fap"), ("mtl_ddc_fap", "segment_silent-label")):
+            assert (grid2 / row2 / "seed0").resolve() == (grid1 / row1 / "seed0").resolve()
         # the embedded sets were never mixed
         assert not (work / "data").exists()
