@@ -206,7 +206,7 @@ def build_book(
         log(f"results page written from the runs: {src / 'book' / 'results.md'}")
     html_root = out / "book"
     cmd = [
-        str(Path(sys.executable).with_name("jupyter-book")),
+        _tool("jupyter-book"),
         "build",
         str(src),
         "--path-output",
@@ -226,9 +226,18 @@ def build_book(
     return index
 
 
+def _tool(name: str) -> str:
+    """A command of the book extra: beside this Python (its environment), else on the PATH."""
+    beside = Path(sys.executable).with_name(name)
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if not found:
+        raise UserError(f"{name} not found; install the book extra: pip install 'mtlsed[book]'")
+    return found
+
+
 def twin_text(notebook: Path) -> str:
     """The py:percent text a notebook pairs to (jupytext's CLI, so jupytext.toml's filters apply)."""
-    jupytext = str(Path(sys.executable).with_name("jupytext"))
+    jupytext = _tool("jupytext")
     result = subprocess.run(
         [jupytext, "--to", "py:percent", "--output", "-", str(notebook)],
         capture_output=True,
@@ -258,7 +267,7 @@ def refresh_notebooks(root: Path | None = None, log=print, only: list[str] | Non
     import papermill
 
     root = Path(root or repo_root())
-    jupytext = str(Path(sys.executable).with_name("jupytext"))
+    jupytext = _tool("jupytext")
     for twin in sorted((root / "notebooks").glob("[0-9]*.py")):
         if only and twin.stem not in only:
             continue
