@@ -162,8 +162,8 @@ fig.tight_layout()
 # %%
 pd.DataFrame(
     {"clip probability": view.clip.round(3), "in the weak label": [c in view.labels for c in classes]},
-    index=pd.Index(classes, name=view.filename),
-).T
+    index=pd.Index(classes, name=f"class ({view.filename})"),
+)
 
 # %%
 players = {"mixture": view.audio, **{f"{c} (its mask applied)": audio for c, audio in separated.items()}}
