@@ -180,6 +180,11 @@ def _split_args(sub: argparse.ArgumentParser, test: bool = True) -> None:
         sub.add_argument("--test-fraction", type=float, default=0.2, help="held out for test (default 0.2)")
 
 
+def _import_out_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("out", type=Path, help="output dataset folder (audio is linked, not copied)")
+    sub.add_argument("--copy", action="store_true", help="copy the audio instead of linking it")
+
+
 def _add_data_commands(subparsers, add) -> None:
     sub = add(subparsers, "synth", "mix a data set from the embedded synthetic sound set", _synth)
     sub.add_argument("out", type=Path, help="output dataset folder")
@@ -202,11 +207,10 @@ def _add_data_commands(subparsers, add) -> None:
     sub.add_argument(
         "src", type=Path, help="folder with audio/ and weak.tsv (strong.tsv, classes.txt optional)"
     )
-    sub.add_argument("out", type=Path, help="output dataset folder (audio is linked, not copied)")
+    _import_out_args(sub)
     sub.add_argument("--audio", type=Path, help="the clips' folder when it is not SRC/audio")
     sub.add_argument("--test", type=Path, help="a second folder in the same layout: the test split")
     sub.add_argument("--test-audio", type=Path, help="the test clips' folder when it is not TEST/audio")
-    sub.add_argument("--copy", action="store_true", help="copy the audio instead of linking it")
     _split_args(sub)
 
     sub = add(
@@ -231,8 +235,7 @@ def _add_data_commands(subparsers, add) -> None:
         _import_desed,
     )
     sub.add_argument("desed", type=Path, help="DESED root (with metadata/ and audio/)")
-    sub.add_argument("out", type=Path, help="output dataset folder (audio is linked, not copied)")
-    sub.add_argument("--copy", action="store_true", help="copy the audio instead of linking it")
+    _import_out_args(sub)
     _split_args(sub, test=False)
 
     sub = add(subparsers, "features", "build (or resume) the log-mel feature cache of a data set", _features)

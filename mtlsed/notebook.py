@@ -164,12 +164,13 @@ def setup(
     if data is not None:
         if not isinstance(data, str | Path) or not str(data).strip():
             raise ParameterError(f"parameter data must be a dataset folder, got {data!r}")
-        if not (Path(data).expanduser() / "weak.tsv").is_file():
-            raise ParameterError(
-                f"parameter data: {data} is not a dataset folder (no weak.tsv); "
-                "make one with `mtlsed import SRC DIR`"
-            )
-        data = Path(data).expanduser().resolve()
+        from mtlsed.errors import UserError
+        from mtlsed.experiments import data_for
+
+        try:
+            data = data_for(None, 1, data)  # the same check as every command's --data
+        except UserError as err:
+            raise ParameterError(f"parameter data: {err}") from None
     import pandas as pd
 
     pd.set_option("display.max_colwidth", 120)  # the notebooks' tables hold sentences
