@@ -60,6 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, ConfigError, FormatError, AudioError, FileNotFoundError, FileExistsError) as err:
         print(f"mtlsed {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        from mtlsed.commands import interrupted_line
+
+        print(f"\nmtlsed {args.command}: interrupted; {interrupted_line(args)}", file=sys.stderr)
+        return 130
     except PermissionError as err:  # a read-only output folder, a data set on a read-only mount
         print(f"mtlsed {args.command}: error: cannot write {err.filename}: {err.strerror}", file=sys.stderr)
         return 2

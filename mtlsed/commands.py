@@ -20,6 +20,54 @@ from mtlsed.profiles import DEFAULT_PROFILE, available_profiles, load_profile
 # -- shared arguments -----------------------------------------------------------------
 
 
+def ranged(kind: type, low: float | None = None, high: float | None = None, open_low=False, open_high=False):
+    """An argparse ``type`` that parses ``kind`` and checks its range before any work starts."""
+    name = "an integer" if kind is int else "a number"
+    parts = []
+    if low is not None:
+        parts.append(f"{'greater than' if open_low else 'at least'} {low:g}")
+    if high is not None:
+        parts.append(f"{'less than' if open_high else 'at most'} {high:g}")
+    allowed = " and ".join(parts)
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}") from None
+        too_low = low is not None and (value < low or (open_low and value == low))
+        too_high = high is not None and (value > high or (open_high and value == high))
+        if value != value or too_low or too_high:
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+FRACTION = ranged(float, 0, 1, open_high=True)
+SEED = ranged(int, 0)
+COUNT = ranged(int, 1)
+RATE = ranged(int, 1000, 384000)
+
+
+def check_fractions(val_fraction: float, test_fraction: float, n_clips: int | None = None) -> None:
+    """The split's fractions leave training clips (of ``n_clips``, when known)."""
+    if val_fraction + test_fraction >= 1:
+        raise UserError(
+            f"--val-fraction {val_fraction:g} + --test-fraction {test_fraction:g} leave no training clips "
+            "(their sum must be below 1)"
+        )
+    if n_clips is not None:
+        n_train = n_clips - round(n_clips * val_fraction) - round(n_clips * test_fraction)
+        if n_train < 1 or (val_fraction > 0 and round(n_clips * val_fraction) < 1):
+            raise UserError(
+                f"--clips {n_clips} with --val-fraction {val_fraction:g} and --test-fraction "
+                f"{test_fraction:g} leaves {max(n_train, 0)} training and {round(n_clips * val_fraction)} "
+                "validation clip(s); training needs both"
+            )
+
+
 def add_config_arguments(sub: argparse.ArgumentParser) -> None:
     """``--profile``, ``--config`` and ``--set``, as every command that builds a config takes them."""
     sub.add_argument(
@@ -37,13 +85,12 @@ def config_from_args(args: argparse.Namespace):
     Without either, the ``cpu`` profile: what the README describes. A profile file given to ``--config``
     is read as a profile.
     """
-    import yaml
-
     from mtlsed.config import ConfigError, load_config
+    from mtlsed.yamlio import read_yaml
 
     profile, config = args.profile, args.config
     if config and not profile:
-        data = yaml.safe_load(Path(config).read_text()) if Path(config).is_file() else None
+        data = read_yaml(config) if Path(config).is_file() else None
         if isinstance(data, dict) and "profile" in data:
             profile, config = config, None
     if profile and config:
@@ -94,6 +141,7 @@ def _synth(args: argparse.Namespace) -> int:
     from mtlsed.data.build import BuildSpec, build_dataset, split_counts
     from mtlsed.data.format import read_split
 
+    check_fractions(args.val_fraction, args.test_fraction, args.clips)
     spec = BuildSpec(
         args.recipe, args.clips, args.seed, args.sr, args.clip_seconds, args.val_fraction,
         args.test_fraction, "embedded",
@@ -110,6 +158,7 @@ def _mix_dcase2018(args: argparse.Namespace) -> int:
     from mtlsed.data.dcase2018 import dcase2018_sources
     from mtlsed.data.importer import dataset_report
 
+    check_fractions(args.val_fraction, args.test_fraction, args.clips)
     sources, classes, report = dcase2018_sources(
         args.events, args.backgrounds, args.sr, args.seed, args.val_fraction, args.test_fraction,
         verified_only=not args.all_labels,
@@ -124,13 +173,19 @@ def _mix_dcase2018(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from mtlsed.data.groups import read_groups
     from mtlsed.data.importer import SourceSet, import_sets
 
+    check_fractions(args.val_fraction, 0 if args.test else args.test_fraction)
+    if args.group_keys and not args.groups:
+        raise UserError("--group-keys needs --groups FILE (the JSON file the keys are read from)")
+    groups = read_groups(args.groups, args.group_keys) if args.groups else None
     train = SourceSet.folder(args.src, args.audio)
     test = SourceSet.folder(args.test, args.test_audio) if args.test else None
     report = import_sets(
-        train, args.out, test, args.val_fraction, args.test_fraction, args.seed, copy=args.copy
-    )
+        train, args.out, test, args.val_fraction, args.test_fraction, args.seed, copy=args.copy,
+        groups=groups, group_rule=args.group_rule, val_strong=args.val_strong, crop_long=args.crop_long,
+    )  # fmt: skip
     print(report)
     return _report_problems(args.out)
 
@@ -158,7 +213,7 @@ def _features(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from mtlsed.data.format import read_info, short_clips, validate
+    from mtlsed.data.format import clip_lengths, read_info, validate
 
     problems = validate(args.data_dir, check_audio=not args.no_audio)
     for p in problems:
@@ -166,18 +221,22 @@ def _check(args: argparse.Namespace) -> int:
     if problems:
         print(f"{len(problems)} problem(s) in {args.data_dir}")
         return 1
-    if read_info(args.data_dir)["variable_length"]:
-        short = short_clips(args.data_dir)
-        print(f"variable-length set: {len(short)} clip(s) shorter than 10 s are zero-padded when read")
+    info = read_info(args.data_dir)
+    if (info["variable_length"] or info["crop_long"]) and not args.no_audio:
+        lengths = clip_lengths(args.data_dir)
+        if info["variable_length"]:
+            print(f"variable-length set: {len(lengths['short'])} clip(s) shorter than 10 s are zero-padded")
+        if info["crop_long"]:
+            print(f"crop_long set: {len(lengths['long'])} clip(s) longer than 10 s are cut to 10 s when read")
     print(f"{args.data_dir}: no problems found")
     return 0
 
 
 def _split_args(sub: argparse.ArgumentParser, test: bool = True) -> None:
-    sub.add_argument("--seed", type=int, default=0, help="random seed of the split (default 0)")
-    sub.add_argument("--val-fraction", type=float, default=0.1, help="of the training clips (default 0.1)")
+    sub.add_argument("--seed", type=SEED, default=0, help="random seed of the split (default 0)")
+    sub.add_argument("--val-fraction", type=FRACTION, default=0.1, help="of the training clips (default 0.1)")
     if test:
-        sub.add_argument("--test-fraction", type=float, default=0.2, help="held out for test (default 0.2)")
+        sub.add_argument("--test-fraction", type=FRACTION, default=0.2, help="held out (default 0.2)")
 
 
 def _import_out_args(sub: argparse.ArgumentParser) -> None:
@@ -189,14 +248,14 @@ def _add_data_commands(subparsers, add) -> None:
     sub = add(subparsers, "synth", "mix a data set from the embedded synthetic sound set", _synth)
     sub.add_argument("out", type=Path, help="output dataset folder")
     sub.add_argument("--recipe", choices=["overlapped", "desed-like"], default="overlapped")
-    sub.add_argument("--clips", type=int, required=True, help="number of clips")
-    sub.add_argument("--sr", type=int, default=16000, help="sample rate in Hz (default 16000)")
-    sub.add_argument("--clip-seconds", type=float, default=10.0)
+    sub.add_argument("--clips", type=COUNT, required=True, help="number of clips")
+    sub.add_argument("--sr", type=RATE, default=16000, help="sample rate in Hz (default 16000)")
+    sub.add_argument("--clip-seconds", type=ranged(float, 1, 600), default=10.0, help="1 to 600 (default 10)")
     sub.add_argument(
         "--force", action="store_true", help="replace the audio and labels of a folder not made by synth"
     )
     _split_args(sub)
-    sub.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    sub.add_argument("--workers", type=COUNT, default=None, help="processes (default: all cores)")
 
     sub = add(
         subparsers,
@@ -212,6 +271,38 @@ def _add_data_commands(subparsers, add) -> None:
     sub.add_argument("--test", type=Path, help="a second folder in the same layout: the test split")
     sub.add_argument("--test-audio", type=Path, help="the test clips' folder when it is not TEST/audio")
     _split_args(sub)
+    sub.add_argument(
+        "--groups",
+        type=Path,
+        help="each clip's sources (recording, device, session, site): a TSV filename<TAB>groups "
+        "(comma-separated) or a JSON file of per-clip records with --group-keys; whole groups are held out "
+        "for test and validation",
+    )
+    sub.add_argument(
+        "--group-keys",
+        nargs="+",
+        metavar="KEY",
+        help="the fields of a JSON groups file that name a clip's sources (dotted paths, e.g. "
+        "events.source background)",
+    )
+    sub.add_argument(
+        "--group-rule",
+        choices=["all", "connected"],
+        default="all",
+        help="connected: clips that share a source stay together (never drops a clip; fails when that "
+        "joins too many); all (default): the same when possible, else every source of a kept clip is in "
+        "its split and clips whose sources straddle two splits are dropped and counted",
+    )
+    sub.add_argument(
+        "--val-strong",
+        action="store_true",
+        help="keep the strong labels of the validation clips (then post-processing is chosen on them)",
+    )
+    sub.add_argument(
+        "--crop-long",
+        action="store_true",
+        help="use the first clip-length seconds of a clip that is longer (default: such clips are skipped)",
+    )
 
     sub = add(
         subparsers,
@@ -222,11 +313,11 @@ def _add_data_commands(subparsers, add) -> None:
     sub.add_argument("--events", type=Path, required=True, help="FSDKaggle2018 folder (task 2)")
     sub.add_argument("--backgrounds", type=Path, required=True, help="TUT Urban Acoustic Scenes 2018 folder")
     sub.add_argument("out", type=Path, help="output dataset folder")
-    sub.add_argument("--clips", type=int, default=8000, help="number of clips (paper: 8000)")
-    sub.add_argument("--sr", type=int, default=32000, help="sample rate in Hz (default 32000)")
+    sub.add_argument("--clips", type=COUNT, default=8000, help="number of clips (paper: 8000)")
+    sub.add_argument("--sr", type=RATE, default=32000, help="sample rate in Hz (default 32000)")
     sub.add_argument("--all-labels", action="store_true", help="also use clips not manually verified")
     _split_args(sub)
-    sub.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    sub.add_argument("--workers", type=COUNT, default=None, help="processes (default: all cores)")
 
     sub = add(
         subparsers,
@@ -255,7 +346,8 @@ def _train(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
     from mtlsed.experiments import data_for
-    from mtlsed.train import describe_run, run_summary, train
+    from mtlsed.runinfo import describe_run, run_summary
+    from mtlsed.train import train
 
     cfg, source = config_from_args(args)
     main = int(os.environ.get("RANK", "0")) == 0
@@ -274,19 +366,30 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from mtlsed.evaluate import evaluate_run, format_metrics, metrics_path
+    from mtlsed.evaluate import evaluate_run, metrics_path
     from mtlsed.experiments import data_for
     from mtlsed.inference import trained_on
+    from mtlsed.runinfo import format_metrics
 
     data = data_for(None, 1, data_of(args)) if data_of(args) else trained_on(args.run_dir)
     metrics = evaluate_run(args.run_dir, data, args.split, args.checkpoint)
     print(format_metrics(metrics))
     print(f"written to {metrics_path(args.run_dir, args.split)}")
+    if args.shifts:
+        from mtlsed.evaluate import evaluate_shifted
+        from mtlsed.tables import markdown_shifted
+
+        results = evaluate_shifted(
+            args.run_dir, data, args.shifts, args.shift_seed, args.split, args.checkpoint
+        )
+        print(f"\nThe {args.split} clips as they are and through other channels (seed {args.shift_seed}):\n")
+        print(markdown_shifted({"this run": results}))
     return 0
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from mtlsed.experiments import PAPER_METRICS, markdown_table, markdown_weights, reproduce
+    from mtlsed.experiments import PAPER_METRICS, reproduce
+    from mtlsed.tables import markdown_table, markdown_weights
 
     result = reproduce(
         args.table, args.profile, data_of(args), args.out, args.embedded_dir, args.rows, jobs=args.jobs
@@ -312,6 +415,14 @@ def _add_run_commands(subparsers, add) -> None:
     add_data_argument(sub, "the data set the run was trained on")
     sub.add_argument("--split", default="test", choices=["train", "val", "test"])
     sub.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    sub.add_argument(
+        "--shifts",
+        nargs="+",
+        metavar="CHANNEL",
+        help="also score the split through other channels (mtlsed.shift: mic, eq, room, codec, noise), "
+        "made once beside the data in DATA/shifted/, and print clean and shifted side by side",
+    )
+    sub.add_argument("--shift-seed", type=SEED, default=0, help="seed of the shifted channels (default 0)")
 
     sub = add(subparsers, "reproduce", "run the grid of the paper's Table 1 or 2 under a profile", _reproduce)
     sub.add_argument("--table", type=int, choices=[1, 2], required=True)
@@ -325,7 +436,7 @@ def _add_run_commands(subparsers, add) -> None:
     sub.add_argument("--out", type=Path, help="grid folder (default: runs/PROFILE/tableN-KEY)")
     sub.add_argument("--rows", nargs="+", help="only these rows (folder names)")
     sub.add_argument(
-        "--jobs", type=int, help="runs trained at once (default: one per CPU core, one on a GPU)"
+        "--jobs", type=COUNT, help="runs trained at once (default: one per CPU core, one on a GPU)"
     )
 
 
@@ -363,6 +474,43 @@ def _add_other_commands(subparsers, add) -> None:
         action="store_true",
         help="rebuild notebooks/*.ipynb from their twins and execute them with the ci defaults",
     )
+
+
+# -- Ctrl-C ------------------------------------------------------------------------------
+
+
+def _train_kept(args: argparse.Namespace) -> str:
+    from mtlsed.runfolder import RunFolder
+
+    run = RunFolder(args.out)
+    try:
+        info = run.checkpoint_info("last") if run.has_checkpoint("last") else None
+    except UserError:
+        info = None
+    if info is None:
+        return f"no checkpoint was written yet in {args.out}; run the same command again to start over"
+    return (
+        f"the checkpoint of iteration {info['iteration']} is kept in {args.out}; "
+        "continue with the same command and --resume"
+    )
+
+
+AGAIN = "run the same command again to continue"
+INTERRUPTED: dict[str, Callable[[argparse.Namespace], str]] = {
+    "train": _train_kept,
+    "evaluate": lambda a: f"nothing was written (the metrics come last); {AGAIN}",
+    "features": lambda a: f"the clips done are kept in the cache's .partial folder; {AGAIN}",
+    "reproduce": lambda a: f"finished runs are kept, started ones resume from their last checkpoint; {AGAIN}",
+    "book": lambda a: f"executed notebooks and finished runs are kept; {AGAIN}",
+    "synth": lambda a: f"the clips written are kept; {AGAIN}",
+    "mix-dcase2018": lambda a: f"the clips written are kept; {AGAIN}",
+}
+
+
+def interrupted_line(args: argparse.Namespace) -> str:
+    """What a Ctrl-C left behind and how to go on, for the command ``args`` ran."""
+    hint = INTERRUPTED.get(args.command)
+    return hint(args) if hint else f"nothing half-written is kept; {AGAIN}"
 
 
 Adder = Callable[..., argparse.ArgumentParser]

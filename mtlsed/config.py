@@ -19,11 +19,9 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from mtlsed.errors import ConfigError
+
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
-
-
-class ConfigError(ValueError):
-    """A configuration value or key is invalid; the message names the dotted key."""
 
 
 @dataclass
@@ -43,6 +41,25 @@ class FeatureConfig:
     fmax: float | None = None  # None: sample_rate / 2
     center: bool = False
     log_eps: float = 1e-8
+    # how the cached log-mel is normalised at the model's input (mtlsed.normalise); not part of the cache
+    # dataset: (x - mean) / std with the training split's per-band statistics (Kong et al.);
+    # clip_band_mean: each clip's own per-band mean over time removed, then / the training std (a fixed
+    #   microphone or room response is a constant per band in the log domain: it is removed exactly);
+    # pcen: per-channel energy normalisation (Wang et al. 2017) of the mel energies, then standardised
+    normalise: Literal["dataset", "clip_band_mean", "pcen"] = "dataset"
+    pcen_time_constant: float = 0.4  # seconds (Wang et al.: about 0.4 s)
+    pcen_gain: float = 0.98
+    pcen_bias: float = 2.0
+    pcen_power: float = 0.5
+    pcen_eps: float = 1e-6
+    pcen_scale: float = 2.0**31  # librosa.pcen's defaults assume int32-scaled input: floats are scaled
+
+    # the fields that change the cached log-mel (the normalisation is applied when the cache is read)
+    CACHED = ("sample_rate", "win_ms", "hop_ms", "n_mels", "fmin", "fmax", "center", "log_eps")
+
+    def cache_fields(self) -> dict:
+        """The settings the feature cache depends on (the normalisation is not among them)."""
+        return {name: getattr(self, name) for name in self.CACHED}
 
     @property
     def win_length(self) -> int:
@@ -113,6 +130,36 @@ class LossConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """On-the-fly augmentations of the training batches (``mtlsed.augment``), each off by default.
+
+    With every probability at 0 training is bit-identical to a run without augmentation. Each is drawn
+    per clip from a generator seeded by ``(train.seed, iteration)``, so a resumed run sees the same
+    batches. They act on the log-mel before the input normalisation; settings follow the field's public
+    code (REFERENCE.md Sec. 9).
+    """
+
+    mixup_prob: float = 0.0  # DESED_task: 0.5; mixes energies (not logs); labels: the max of both clips
+    mixup_alpha: float = 0.2  # mixing weight ~ Beta(alpha, alpha) (DESED_task 0.2)
+    filter_prob: float = 0.0  # FilterAugment: a random per-band EQ (a dB step curve over the mel bands)
+    filter_db: float = 6.0  # band gains drawn from [-filter_db, filter_db] (FilterAugment: 6)
+    filter_bands: list[int] = field(default_factory=lambda: [3, 6])  # number of bands drawn in this range
+    time_mask_prob: float = 0.0  # SpecAugment-style time stripes that never erase a clip's only event
+    time_masks: int = 2
+    time_mask_max_s: float = 0.64  # PANNs: 64 frames of 10 ms
+    freq_mask_prob: float = 0.0  # frequency stripes
+    freq_masks: int = 2
+    freq_mask_max_fraction: float = 0.125  # of the mel bands (PANNs: 8 of 64)
+    gain_prob: float = 0.0  # a random gain of the whole clip
+    gain_db: float = 6.0  # drawn from [-gain_db, gain_db]
+    shift_prob: float = 0.0  # a circular shift in time by a random number of frames (weak labels hold)
+
+    def enabled(self) -> bool:
+        """Whether any augmentation can happen (a probability above 0)."""
+        return any(v > 0 for name, v in vars(self).items() if name.endswith("_prob"))
+
+
+@dataclass
 class TrainConfig:
     """Optimiser, schedule and run control (paper Sec. 4.1)."""
 
@@ -150,6 +197,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
@@ -168,22 +216,18 @@ class Config:
 
     def save(self, path: str | Path) -> Path:
         """Write the config as YAML (atomically: a crash never leaves half a file)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_yaml())
-        tmp.replace(path)
-        return path
+        from mtlsed.atomic import write_text
+
+        return write_text(path, self.to_yaml())
 
     @classmethod
     def load(cls, path: str | Path) -> Config:
+        from mtlsed.yamlio import read_yaml
+
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML: {err}") from err
+        data = read_yaml(path)  # a key given twice, bad YAML or a non-UTF-8 byte: file and line
         if data is not None and not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
         try:
@@ -219,7 +263,30 @@ RANGES: dict[str, tuple[Any, str]] = {
     "features.win_ms": (lambda v: v > 0, "greater than 0"),
     "features.hop_ms": (lambda v: v > 0, "greater than 0"),
     "features.n_mels": (lambda v: v >= 1, "at least 1"),
+    "features.pcen_time_constant": (lambda v: v > 0, "greater than 0 (seconds)"),
+    "features.pcen_gain": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "features.pcen_bias": (lambda v: v >= 0, "0 or more"),
+    "features.pcen_power": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "features.pcen_eps": (lambda v: v > 0, "greater than 0"),
+    "features.pcen_scale": (lambda v: v > 0, "greater than 0"),
     "data.clip_seconds": (lambda v: v > 0, "greater than 0"),
+    "augment.mixup_prob": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "augment.mixup_alpha": (lambda v: v > 0, "greater than 0"),
+    "augment.filter_prob": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "augment.filter_db": (lambda v: v >= 0, "0 or more (dB)"),
+    "augment.filter_bands": (
+        lambda v: len(v) == 2 and 1 <= v[0] <= v[1],
+        "a pair [low, high] with 1 <= low <= high",
+    ),
+    "augment.time_mask_prob": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "augment.time_masks": (lambda v: v >= 0, "0 or more"),
+    "augment.time_mask_max_s": (lambda v: v > 0, "greater than 0 (seconds)"),
+    "augment.freq_mask_prob": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "augment.freq_masks": (lambda v: v >= 0, "0 or more"),
+    "augment.freq_mask_max_fraction": (lambda v: 0 < v < 1, "in (0, 1)"),
+    "augment.gain_prob": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "augment.gain_db": (lambda v: v >= 0, "0 or more (dB)"),
+    "augment.shift_prob": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     "model.channels": (
         lambda v: v is None or (len(v) > 0 and min(v) >= 1),
         "a non-empty list of widths >= 1",
@@ -241,6 +308,10 @@ RANGES: dict[str, tuple[Any, str]] = {
     "train.lr_decay_every": (lambda v: v >= 1, "at least 1"),
     "train.eval_every": (lambda v: v >= 1, "at least 1"),
     "train.threads": (lambda v: v >= 0, "0 (PyTorch's default) or more"),
+    "train.device": (
+        lambda v: re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) is not None,
+        "auto, cpu, cuda, cuda:N or mps",
+    ),
     "eval.clip_threshold": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     "eval.frame_threshold": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     "eval.median_filter_s": (lambda v: v >= 0, "0 or more (seconds)"),
@@ -256,6 +327,21 @@ def check_ranges(cfg: Config) -> None:
         value = getattr(getattr(cfg, section), name)
         if not ok(value):
             raise ConfigError(f"{key}: must be {allowed}, got {value!r}")
+    f = cfg.features
+    if f.win_ms / 1000 > cfg.data.clip_seconds:
+        raise ConfigError(
+            f"features.win_ms: the window ({f.win_ms:g} ms) must fit in a clip "
+            f"(data.clip_seconds {cfg.data.clip_seconds:g} s)"
+        )
+    if f.hop_ms > f.win_ms:
+        raise ConfigError(f"features.hop_ms: must be at most win_ms ({f.win_ms:g}), got {f.hop_ms:g}")
+    if f.fmax is not None and not 0 < f.fmax <= f.sample_rate / 2:
+        raise ConfigError(
+            f"features.fmax: must be in (0, sample_rate / 2 = {f.sample_rate / 2:g}] Hz or null, "
+            f"got {f.fmax:g}"
+        )
+    if not 0 <= f.fmin < f.f_max:
+        raise ConfigError(f"features.fmin: must be in [0, fmax = {f.f_max:g}) Hz, got {f.fmin:g}")
     m = cfg.model
     if m.name == "ddc_fap" and m.channels and m.dilations and len(m.channels) != len(m.dilations):
         raise ConfigError(
@@ -265,15 +351,16 @@ def check_ranges(cfg: Config) -> None:
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:
     """Parse ``["train.lr=0.01", "model.channels=[8,8]"]`` into a dict of YAML values."""
+    from mtlsed.yamlio import parse_yaml
+
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"{item!r}: expected key=value, e.g. train.lr=0.001")
-        try:
-            out[key.strip()] = yaml.safe_load(raw)
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{key}: cannot parse value {raw!r}: {err}") from err
+        if key.strip() in out:
+            raise ConfigError(f"{key.strip()}: given twice ({out[key.strip()]!r} and {raw!r}); give it once")
+        out[key.strip()] = parse_yaml(raw, f"value of {key.strip()}")
     return out
 
 

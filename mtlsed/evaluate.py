@@ -1,6 +1,7 @@
 """Evaluate a run on a split: raw scores to disk, post-processing, metrics.json.
 
-``mtlsed evaluate RUN_DIR DATA_DIR`` writes into the run directory:
+``mtlsed evaluate RUN_DIR DATA_DIR`` writes into the run directory, as one unit
+(:meth:`mtlsed.runfolder.RunFolder.write_evaluation`):
 
     scores_<split>.npz     clip and frame probabilities of every clip (raw, before post-processing)
     events_<split>.tsv     the detected events, in the strong.tsv format
@@ -11,7 +12,12 @@ JSON: a metric that is undefined (F1 of a run that detects nothing) is ``null`` 
 ``undefined`` says why. It also counts the detected events (``n_detected``) and sets
 ``no_detections``: ER = 1 and I = 0 of a run that detects nothing are not good scores.
 ``run`` and ``data`` hold the fingerprints of the run and of the evaluated data set
-(:mod:`mtlsed.identity`), so a grid reuses the file only for the same run on the same data.
+(:mod:`mtlsed.identity`), ``checkpoint_sha256`` the checkpoint scored, and ``post_processing`` the
+settings used and where they were chosen (``val`` or ``config``, with the reason), so a grid reuses the
+file only for the same run on the same data.
+
+A split that shares audio with the clips the run learnt from or chose on (``clips.tsv``: a data set
+re-imported with another split under the run) is refused with what changed (:func:`check_no_leak`).
 
 Metrics can be recomputed from the scores file alone (:func:`metrics_from_scores`),
 e.g. with other post-processing settings, without the model.
@@ -25,12 +31,13 @@ from pathlib import Path
 import numpy as np
 
 from mtlsed import labels
+from mtlsed.atomic import write_json
 from mtlsed.config import Config, EvalConfig
 from mtlsed.data.dataset import SedDataset
-from mtlsed.data.format import Event, read_dataset, require_valid, write_tsv
+from mtlsed.data.format import Event, read_dataset, require_valid
 from mtlsed.errors import UserError
 from mtlsed.inference import load_run, pick_device, predict
-from mtlsed.labels import frame_boundaries, frame_times
+from mtlsed.labels import FrameGrid
 from mtlsed.metrics import (
     Scores,
     at_map,
@@ -40,6 +47,7 @@ from mtlsed.metrics import (
     psds_scores,
     sed_map,
 )
+from mtlsed.runfolder import RunFolder
 
 
 def score_split(run_dir: Path, data_dir: Path, split: str = "test", which: str = "best") -> Scores:
@@ -52,15 +60,7 @@ def score_split(run_dir: Path, data_dir: Path, split: str = "test", which: str =
     if dataset.classes != classes:
         raise UserError(f"{data_dir} has classes {dataset.classes}, the run was trained on {classes}")
     clip, frame = predict(model, dataset, device)
-    n = frame.shape[-1]
-    return Scores(
-        dataset.filenames,
-        classes,
-        clip,
-        frame,
-        frame_boundaries(cfg.features, n),
-        frame_times(cfg.features, n),
-    )
+    return Scores(dataset.filenames, classes, clip, frame, FrameGrid.of(cfg.features, frame.shape[-1]))
 
 
 def metrics_from_scores(scores: Scores, data_dir: str | Path, cfg: EvalConfig, clip_seconds: float = 10.0):
@@ -70,17 +70,12 @@ def metrics_from_scores(scores: Scores, data_dir: str | Path, cfg: EvalConfig, c
     metrics: dict = {"n_clips": len(scores.filenames), "at_map": at_map(clip_labels, scores.clip)}
     strong = [i for i, n in enumerate(scores.filenames) if index.has_strong(n)]
     events = {
-        scores.filenames[i]: detect_events(
-            scores.frame[i], scores.clip[i], scores.boundaries, scores.classes, cfg
-        )
+        scores.filenames[i]: detect_events(scores.frame[i], scores.clip[i], scores.grid, scores.classes, cfg)
         for i in range(len(scores.filenames))
     }
     if strong:
         frame_labels = np.stack(
-            [
-                labels.frame_labels(index.strong[scores.filenames[i]], scores.classes, scores.times)
-                for i in strong
-            ]
+            [scores.grid.frame_labels(index.strong[scores.filenames[i]], scores.classes) for i in strong]
         )
         metrics["sed_map"] = sed_map(frame_labels, scores.frame[strong])
         reference = {scores.filenames[i]: merge_overlaps(index.strong[scores.filenames[i]]) for i in strong}
@@ -92,7 +87,9 @@ def metrics_from_scores(scores: Scores, data_dir: str | Path, cfg: EvalConfig, c
 
 
 def metrics_path(run_dir: str | Path, split: str = "test") -> Path:
-    return Path(run_dir) / f"metrics_{split}.json"
+    from mtlsed.runfolder import RunFolder
+
+    return RunFolder(run_dir).metrics_path(split)
 
 
 def strict_json_metrics(metrics: dict) -> dict:
@@ -114,49 +111,105 @@ def strict_json_metrics(metrics: dict) -> dict:
     return out
 
 
+# the splits a run learnt from or chose on that another split must not share audio with
+LEARNT_FROM = {"val": ("train",), "test": ("train", "val")}
+
+
+def check_no_leak(run: RunFolder, data_dir: Path, split: str) -> None:
+    """Refuse to score ``split`` of ``data_dir`` when it shares audio with the clips the run learnt from
+    (train) or chose its checkpoint and post-processing on (val), naming the clips and what changed."""
+    from mtlsed.identity import audio_hashes, data_fingerprint, differences
+
+    learnt = run.clips()
+    if learnt is None or split not in LEARNT_FROM:
+        return  # a run of an older mtlsed records no clips; the train split itself may be scored
+    index = read_dataset(data_dir)
+    hashes = audio_hashes(index.root, index.files_in(split), index.root / "audio")
+    seen = {sha: (name, part) for part in LEARNT_FROM[split] for name, sha in learnt.get(part, {}).items()}
+    shared = [(name, *seen[sha]) for name, sha in hashes.items() if sha in seen]
+    if not shared:
+        return
+    parts = " and ".join(LEARNT_FROM[split])
+    examples = ", ".join(
+        f"{name} (= {part} clip {other})" if name != other else f"{name} ({part})"
+        for name, other, part in shared[:3]
+    )
+    changed = differences(run.identity() or {}, {"data": data_fingerprint(data_dir)})
+    why = (
+        f"the data set changed since the run was trained ({'; '.join(changed)})"
+        if changed
+        else "these clips were in the run's own splits"
+    )
+    raise UserError(
+        f"{data_dir}: the {split} split shares the audio of {len(shared)} clip(s) with the clips the run "
+        f"{run.path} learnt from or chose on ({parts}): {examples}. Scores on them would not measure "
+        f"what the run has not heard; {why}. Evaluate a split without them, or train again on this data set."
+    )
+
+
 def evaluate_run(
     run_dir: str | Path,
     data_dir: str | Path,
     split: str = "test",
     which: str = "best",
     extra: dict | None = None,
+    tag: str = "",
 ) -> dict:
-    """Score ``split`` with the run's ``which`` checkpoint, write scores, events and metrics_<split>.json.
+    """Score ``split`` with the run's ``which`` checkpoint; write scores, events and metrics_<split>.json.
 
-    ``extra`` entries (e.g. the training time) go into the metrics file in the same atomic write.
+    ``extra`` entries (e.g. the training time) go into the metrics file in the same atomic write. The run
+    folder is locked meanwhile; a split that shares audio with the run's train (or val) clips is refused.
+    ``tag`` names the files ``metrics_<split>-<tag>.json`` (a shifted copy of the data, say) so the clean
+    evaluation's files stay as they are.
     """
-    from mtlsed.identity import data_fingerprint
-    from mtlsed.train import read_identity, write_json
+    from mtlsed.runfolder import RunFolder
 
-    run_dir, data_dir = Path(run_dir), Path(data_dir)
-    cfg = Config.load(run_dir / "config.yaml")
+    run, data_dir = RunFolder(run_dir), Path(data_dir)
+    cfg = run.config()
     require_valid(data_dir, cfg.data.clip_seconds, cfg.features.win_ms / 1000)
-    post = cfg.eval
-    chosen_on = "config"
+    with run.writing("evaluate"):
+        check_no_leak(run, data_dir, split)
+        if cfg.eval.tune_on_val and split != "val":
+            check_no_leak(run, data_dir, "val")
+        return _evaluate_locked(run, data_dir, cfg, split, which, extra, tag)
+
+
+def _evaluate_locked(
+    run, data_dir: Path, cfg: Config, split: str, which: str, extra: dict | None, tag: str = ""
+) -> dict:
+    from mtlsed.identity import data_fingerprint
+
+    post, chosen_on, why = cfg.eval, "config", "eval.tune_on_val is off"
     if cfg.eval.tune_on_val and split != "val":
         from mtlsed.postprocess import choose_on_validation
 
-        val_scores = score_split(run_dir, data_dir, "val", which)
+        val_scores = score_split(run.path, data_dir, "val", which)
         post, table = choose_on_validation(val_scores, data_dir, cfg.eval)
         if table:
-            chosen_on = "val"
+            chosen_on, why = "val", f"lowest validation ER of {len(table)} settings"
             grid = [strict_json_metrics(row) for row in table]  # F1 of a setting that detects nothing: null
-            write_json(
-                run_dir / "post_processing_val.json", {"chosen": dataclasses.asdict(post), "grid": grid}
-            )
-    scores = score_split(run_dir, data_dir, split, which)
-    scores.save(run_dir / f"scores_{split}.npz")
+            chosen = {"chosen": dataclasses.asdict(post), "grid": grid}
+            if not tag:
+                write_json(run.file("post_processing_val.json"), chosen)
+        else:
+            why = "the validation split has no strong labels to choose on (import with --val-strong)"
+    info = run.checkpoint_info(which)
+    last = run.checkpoint_info("last")["iteration"] if run.has_checkpoint("last") else None
+    scores = score_split(run.path, data_dir, split, which)
     metrics, events = metrics_from_scores(scores, data_dir, post, cfg.data.clip_seconds)
     rows = [[n, f"{a:.3f}", f"{b:.3f}", lab] for n, evs in events.items() for a, b, lab in evs]
-    write_tsv(run_dir / f"events_{split}.tsv", ["filename", "onset", "offset", "event_label"], rows)
-    identity = read_identity(run_dir) or {}
+    identity = run.identity() or {}
     metrics.update(
         {
             "n_detected": len(rows),
             "no_detections": not rows,
             "max_clip_probability": float(scores.clip.max()) if scores.clip.size else None,
             "split": split,
+            **({"shift": tag} if tag else {}),
             "checkpoint": which,
+            "checkpoint_sha256": info["sha256"],
+            "checkpoint_iteration": info["iteration"],
+            "trained_iterations": last,
             "data": str(data_dir.resolve()),
             "run_fingerprint": identity.get("digest"),
             "data_fingerprint": data_fingerprint(data_dir)["digest"],
@@ -165,23 +218,38 @@ def evaluate_run(
                 "frame_threshold": post.frame_threshold,
                 "median_filter_s": post.median_filter_s,
                 "chosen_on": chosen_on,
+                "why": why,
             },
             **(extra or {}),
         }
     )
-    metrics = strict_json_metrics(metrics)
-    write_json(metrics_path(run_dir, split), metrics)
-    return metrics
+    name = f"{split}-{tag}" if tag else split
+    return run.write_evaluation(name, scores, rows, strict_json_metrics(metrics))
 
 
-def format_metrics(metrics: dict) -> str:
-    """One line: the main metrics (``n/a`` where undefined) and the detection count."""
-    keys = ["at_map", "sed_map", "er", "d", "i", "f1", "psds1", "psds2"]
-    cells = [f"{k} {metrics[k]:.3f}" if metrics[k] is not None else f"{k} n/a" for k in keys if k in metrics]
-    flag = " (NO DETECTIONS)" if metrics["no_detections"] else ""
-    cells.append(f"detected {metrics['n_detected']}{flag}")
-    return "  ".join(cells)
+__all__ = ["Event", "check_no_leak", "evaluate_run", "metrics_from_scores", "score_split"]
 
 
+def evaluate_shifted(
+    run_dir: str | Path,
+    data_dir: str | Path,
+    shifts: list[str],
+    seed: int = 0,
+    split: str = "test",
+    which="best",
+) -> dict[str, dict]:
+    """The run on ``split`` as it is and through each channel of ``shifts`` (:mod:`mtlsed.shift`): the
+    shifted copies of the split are made once beside the data (``DATA/shifted/NAME-seedS``) and each
+    evaluation is written as ``metrics_<split>-NAME-seedS.json``. Returns ``{"clean": ..., NAME: ...}``."""
+    from mtlsed.runfolder import RunFolder
+    from mtlsed.shift import shifted_sets
 
-__all__ = ["Event", "evaluate_run", "metrics_from_scores", "score_split"]
+    run = RunFolder(run_dir)
+    out = {"clean": run.metrics(split) or evaluate_run(run_dir, data_dir, split, which)}
+    for name, shifted in shifted_sets(Path(data_dir), shifts, seed, split).items():
+        tag = f"{name}-seed{seed}"
+        done = run.metrics(f"{split}-{tag}")
+        if done is None or done.get("run_fingerprint") != (run.identity() or {}).get("digest"):
+            done = evaluate_run(run_dir, shifted, split, which, tag=tag)
+        out[name] = done
+    return out

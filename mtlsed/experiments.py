@@ -16,7 +16,6 @@ first (the ``overlapped`` recipe for Table 1, ``desed-like`` for Table 2).
 from __future__ import annotations
 
 import csv
-import json
 import multiprocessing
 import os
 import time
@@ -26,16 +25,24 @@ from pathlib import Path
 
 import numpy as np
 
+from mtlsed.atomic import write_json, write_text
 from mtlsed.comparison import EVENT_METRICS, LOWER_IS_BETTER  # noqa: F401 - part of this module's API
 from mtlsed.config import Config
-from mtlsed.data.format import read_classes
+from mtlsed.data.format import read_classes, read_dataset
 from mtlsed.envinfo import environment, hardware_line
 from mtlsed.errors import UserError
-from mtlsed.evaluate import format_metrics
-from mtlsed.procs import die_with_parent
+from mtlsed.procs import die_with_parent, stop_workers
 from mtlsed.profiles import Profile, load_profile
+from mtlsed.runfolder import RunFolder, is_finished
+from mtlsed.runinfo import format_metrics
+from mtlsed.tables import (  # noqa: F401 - part of this module's API
+    METRICS,
+    markdown_table,
+    markdown_weights,
+    write_comparisons,
+    write_tables,
+)
 
-METRICS = ["at_map", "sed_map", "er", "d", "i", "f1", "psds1", "psds2"]
 PAPER_METRICS = ["at_map", "sed_map", "er", "d", "i"]
 
 
@@ -164,12 +171,11 @@ def validation_score(run_dir: Path, data_dir: Path) -> tuple[str, float]:
     clips have strong labels, else AT-mAP (the paper's validation clips are weakly labelled).
 
     ``metrics_val.json`` is written once per run and read back while its fingerprint is the run's."""
-    from mtlsed.evaluate import evaluate_run, metrics_path
-    from mtlsed.train import read_identity
+    from mtlsed.evaluate import evaluate_run
 
-    path = metrics_path(run_dir, "val")
-    identity = read_identity(run_dir) or {}
-    metrics = json.loads(path.read_text()) if path.is_file() else {}
+    run = RunFolder(run_dir)
+    identity = run.identity() or {}
+    metrics = run.metrics("val") or {}
     if metrics.get("run_fingerprint") != identity.get("digest"):
         metrics = evaluate_run(run_dir, data_dir, split="val")
     if metrics.get("sed_map") is not None:
@@ -195,16 +201,6 @@ def choose_weights(grid: list[list[float]], run_dirs: list[Path], data_dir: Path
     best = scored[order[0]]
     chosen = [best["segment_weight"], best["silent_weight"]]
     return {"chosen": chosen, "metric": best["metric"], "grid": scored}
-
-
-def markdown_weights(choice: dict) -> str:
-    metric = choice["metric"].upper().replace("_", "-")
-    lines = [f"| λ2 (segment) | λ3 (silent) | validation {metric} | |", "|---|---|---|---|"]
-    for r in choice["grid"]:
-        chosen = [r["segment_weight"], r["silent_weight"]] == choice["chosen"]
-        mark = "chosen" if chosen else ""
-        lines.append(f"| {r['segment_weight']:g} | {r['silent_weight']:g} | {r['val']:.3f} | {mark} |")
-    return "\n".join(lines)
 
 
 def paper_numbers() -> list[dict]:
@@ -282,7 +278,7 @@ def per_seed_metrics(grid: Path, rows: list[str], metrics=("i", "d", "er")):
     lines = []
     for key in rows:
         for run in sorted((grid / key).glob("seed*"), key=lambda p: int(p.name[4:])):
-            m = json.loads((run / "metrics_test.json").read_text())
+            m = RunFolder(run).require_metrics("test")
             values = {name.upper(): m[name] for name in metrics}
             lines.append({"row": key, "seed": int(run.name[4:]), **values})
     return pd.DataFrame(lines)
@@ -315,26 +311,19 @@ def run_one(
     now; a run folder that holds another run is refused with what differs. Returns the test metrics
     and a line saying what happened.
     """
-    from mtlsed.evaluate import metrics_path
     from mtlsed.identity import differences, run_fingerprint
-    from mtlsed.train import read_identity
 
     cfg = cfg.with_overrides({**row.overrides, "train.seed": seed})
     expected = run_fingerprint(cfg.to_dict(), data_fp)
-    saved = read_identity(run_dir)
+    saved = RunFolder(run_dir).identity()
     if saved is not None and saved["digest"] != expected["digest"]:
         raise UserError(
             f"{run_dir} holds a run of other settings ({'; '.join(differences(saved, expected))}); "
             "choose another --out, or leave --out out to keep each setting's runs apart"
         )
-    done = metrics_path(run_dir, "test")
-    if saved is not None and done.is_file():
-        metrics = json.loads(done.read_text())
-        if (
-            metrics.get("run_fingerprint") == expected["digest"]
-            and metrics.get("data_fingerprint") == data_fp["digest"]
-        ):
-            return metrics, f"  {row.key} seed {seed}: done earlier, kept"
+    done = is_finished(run_dir, data_fp, expected["digest"])
+    if done is not None:
+        return done, f"  {row.key} seed {seed}: done earlier, kept"
     metrics = train_and_evaluate(cfg, data_dir, run_dir)
     line = f"  {row.key} seed {seed}: {format_metrics(metrics)}  ({metrics['train_seconds']:.0f} s)"
     return metrics, line
@@ -375,6 +364,7 @@ def run_all(tasks: list[tuple], jobs: int, log=print) -> list[dict]:
                 results[futures[future]] = metrics
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
+            stop_workers(pool)  # a run stopped mid-way resumes from its last checkpoint next time
             raise
     return [results[i] for i in range(len(tasks))]
 
@@ -401,7 +391,7 @@ def run_grid(tasks: list[tuple], jobs: int, log=print, known: dict | None = None
     for i, d in enumerate(digests):
         own = tasks[i][4]
         # a folder that already holds a run goes through run_one: kept when it is this run, refused if not
-        occupied = (own / "identity.json").is_file() and not own.is_symlink()
+        occupied = RunFolder(own).file("identity.json").is_file() and not own.is_symlink()
         if d not in known or (occupied and known[d][0] != own):
             todo.setdefault(d, i)
     for d, metrics in zip(todo, run_all([tasks[i] for i in todo.values()], jobs, log), strict=True):
@@ -418,6 +408,19 @@ def run_grid(tasks: list[tuple], jobs: int, log=print, known: dict | None = None
     return out
 
 
+def _point(link: Path, target: Path) -> None:
+    """Make ``link`` a relative symbolic link to the run folder ``target`` (replacing a link elsewhere)."""
+    relative = os.path.relpath(target, link.parent)
+    if link.is_symlink():
+        if os.readlink(link) == relative:
+            return
+        link.unlink()
+    elif link.exists():
+        raise UserError(f"{link} is a folder where mtlsed keeps a link to a run; move it away and run again")
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(relative, target_is_directory=True)
+
+
 def finished_runs(grids: Path, skip: Path) -> dict[str, tuple[Path, dict]]:
     """The finished runs of the other table grids beside ``skip`` (``runs/PROFILE/tableN-KEY``), by digest.
 
@@ -428,12 +431,11 @@ def finished_runs(grids: Path, skip: Path) -> dict[str, tuple[Path, dict]]:
     found: dict[str, tuple[Path, dict]] = {}
     for path in sorted(grids.glob("table*-*/*/seed*/metrics_test.json")):
         run = path.parent
-        if run.is_symlink() or run.parents[1] == skip or not (run / "identity.json").is_file():
+        if run.is_symlink() or run.parents[1] == skip:
             continue
-        digest = json.loads((run / "identity.json").read_text())["digest"]
-        metrics = json.loads(path.read_text())
-        if metrics.get("run_fingerprint") == digest:
-            found.setdefault(digest, (run, metrics))
+        metrics = is_finished(run)
+        if metrics is not None:
+            found.setdefault(metrics["run_fingerprint"], (run, metrics))
     return found
 
 
@@ -452,6 +454,7 @@ def aggregate(rows: list[Row], results: dict[str, list[dict]]) -> list[dict]:
             "setting": row.note,
             "n_seeds": len(runs),
         }
+        entry.update(post_processing_source(runs))
         paper = paper_row(row) or {}
         # a run that detects nothing has ER 1, D 1, I 0: numbers that must not read as good ones
         entry["no_detection_seeds"] = sum(bool(r.get("no_detections")) for r in runs)
@@ -467,41 +470,14 @@ def aggregate(rows: list[Row], results: dict[str, list[dict]]) -> list[dict]:
     return out
 
 
-def markdown_table(entries: list[dict], metrics=METRICS) -> str:
-    """Rows as markdown: ``mean ± std (paper)`` per metric.
-
-    The first column names the row (method, loss, selection). When every row has the
-    same number of seeds, a line under the table says how many; otherwise a ``Seeds``
-    column does. A metric defined for only some of the seeds (event F1 of a run that
-    detects nothing) is followed by ``[n/N seeds]``; ``n/a`` where it is defined for none. An
-    event metric (ER, D, I, F1) of a row where some seeds detect no event at all is followed by
-    ``[n/N detect nothing]``: ER 1 and I 0 of such a seed are not good scores.
-    """
-    seeds = {e["n_seeds"] for e in entries}
-    head = ["Row"] + (["Seeds"] if len(seeds) > 1 else []) + [m.upper().replace("_", "-") for m in metrics]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for e in entries:
-        sel = e["selection"] + (f" top{e['topk']}" if e["topk"] else "")
-        name = e["method"] if e["loss"] == "bce" else f"{e['method']}: {e['loss']}, {sel}"
-        name += f" ({e['setting']})" if e.get("setting") else ""
-        cells = [name] + ([str(e["n_seeds"])] if len(seeds) > 1 else [])
-        for m in metrics:
-            mean, std, paper = e[f"{m}_mean"], e[f"{m}_std"], e[f"{m}_paper"]
-            ours = "n/a" if mean != mean else (f"{mean:.3f}" + (f" ± {std:.3f}" if std == std else ""))
-            n = e.get(f"{m}_n", e["n_seeds"])
-            if 0 < n < e["n_seeds"]:
-                ours += f" [{n}/{e['n_seeds']} seeds]"
-            silent = e.get("no_detection_seeds", 0)
-            if silent and m in EVENT_METRICS:
-                ours += f" [{silent}/{e['n_seeds']} detect nothing]"
-            cells.append(ours + (f" ({paper:.3f})" if paper == paper else ""))
-        lines.append("| " + " | ".join(cells) + " |")
-    if len(seeds) == 1:
-        n = seeds.pop()
-        lines.append(
-            f"\n{n} seed{'s' if n != 1 else ''} per row; the bce rows train with the cross-entropy alone."
-        )
-    return "\n".join(lines)
+def post_processing_source(runs: list[dict]) -> dict[str, str]:
+    """Where a row's post-processing came from over its seeds: ``post_processing`` is ``val``, ``config`` or
+    ``val n/N``; ``post_processing_why`` the reasons the runs give for using the config's settings."""
+    settings = [r.get("post_processing", {}) for r in runs]
+    n_val = sum(s.get("chosen_on") == "val" for s in settings)
+    source = "config" if not n_val else ("val" if n_val == len(settings) else f"val {n_val}/{len(settings)}")
+    why = sorted({s.get("why", "") for s in settings if s.get("chosen_on") != "val"} - {""})
+    return {"post_processing": source, "post_processing_why": "; ".join(why)}
 
 
 BASELINE = "ddc_fap"  # the BCE-only DDC-FAP row of both tables
@@ -518,51 +494,6 @@ def compare_with_bce(rows: list[Row], by_seed: dict[str, dict[int, dict]]) -> di
         for row in rows
         if row.key != BASELINE and row.method.endswith("DDC-FAP") and row.key in by_seed
     }
-
-
-def write_comparisons(
-    comparisons: dict[str, list[dict]], out: Path, table: int, header: str, labels: dict[str, str]
-) -> Path:
-    """``tableN_paired.md`` (one table per MTL row) and ``tableN_paired.json`` (the same, every number)."""
-    from mtlsed.comparison import markdown_comparison
-
-    parts = [header.replace("Cells: our mean ± std over seeds (the paper's value).", "")]
-    for key, rows in comparisons.items():
-        parts.append(
-            f"### {labels[key]} against DDC-FAP (BCE only)\n\n" + markdown_comparison(rows, "BCE", "MTL")
-        )
-    md = out / f"table{table}_paired.md"
-    md.write_text("\n\n".join(parts) + "\n")
-    (out / f"table{table}_paired.json").write_text(json.dumps(comparisons, indent=1, allow_nan=False))
-    return md
-
-
-def csv_row(entry: dict) -> dict:
-    """An entry for the CSV table: undefined numbers empty (never ``nan``), and a note saying why."""
-    row, notes = {}, []
-    for key, value in entry.items():
-        row[key] = "" if isinstance(value, float) and value != value else value
-    for m in METRICS:
-        n = entry.get(f"{m}_n", entry["n_seeds"])
-        if n < entry["n_seeds"]:
-            notes.append(f"{m} defined for {n}/{entry['n_seeds']} seeds")
-    if entry.get("no_detection_seeds"):
-        notes.append(
-            f"{entry['no_detection_seeds']}/{entry['n_seeds']} seeds detect no event (ER, D, I, F1 void)"
-        )
-    row["note"] = "; ".join(notes)
-    return row
-
-
-def write_tables(entries: list[dict], out: Path, table: int, header: str) -> tuple[Path, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path, md_path = out / f"table{table}.csv", out / f"table{table}.md"
-    with csv_path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, [*entries[0], "note"])
-        writer.writeheader()
-        writer.writerows(csv_row(e) for e in entries)
-    md_path.write_text(header + "\n\n" + markdown_table(entries) + "\n")
-    return csv_path, md_path
 
 
 def grid_key(cfg: Config, data_fp: dict) -> str:
@@ -670,11 +601,14 @@ def reproduce(
     choice = None
     if weight_grid:
         choice = choose_weights(weight_grid, [t[4] for t in grid_tasks], data)
-        (out / "weights_val.json").write_text(json.dumps(choice, indent=1, allow_nan=False))
+        write_json(out / "weights_val.json", choice)
         log(f"weights chosen on val ({choice['metric']}): {choice['chosen']}")
         tuned = tuned_row(choice["chosen"])
         selected = [r for r in selected if r.key != TUNED] + [tuned]
-        tuned_tasks = tasks_of([tuned])
+        # the tuned row's runs live with their weights' grid runs; its folder links to them, so another
+        # choice (a longer weight grid, say) links elsewhere and never meets a run of other weights
+        home = out / weight_row(choice["chosen"]).key
+        tuned_tasks = [(t[0], t[1], *t[2:4], home / f"seed{t[1]}", t[5]) for t in tasks_of([tuned])]
         fixed = [r for r in selected if r.key == FIXED]
         if choice["chosen"] == PAPER_WEIGHTS and fixed:
             # the tuned row is the paper's row: its seeds are the fixed row's too, at no cost
@@ -682,6 +616,8 @@ def reproduce(
             tuned_tasks += tasks_of(fixed, [s for s in seeds if s not in have])
         tasks = tasks + tuned_tasks
         metrics += run_grid(tuned_tasks, jobs or default_jobs(), log, known)
+        for _, seed, *_rest in tasks_of([tuned]):
+            _point(out / TUNED / f"seed{seed}", home / f"seed{seed}")
     else:
         selected = [r for r in selected if r.key != TUNED]
     results: dict[str, list[dict]] = {}
@@ -692,9 +628,11 @@ def reproduce(
     entries = aggregate(selected, results)
     comparisons = compare_with_bce(selected, by_seed)
     env = next(iter(results.values()))[0].get("environment", environment())
+    n_clips = len(read_dataset(data).filenames)
+    what = f"the user's data set {data.name}" if data_dir else f"the embedded synthetic set {data.name}"
     header = (
         f"Table {table} reproduced with profile `{profile.name}` ({profile.params['description']}) "
-        f"on {data.name} ({len(classes)} classes: {', '.join(classes)}); "
+        f"on {what} ({n_clips} clips, {len(classes)} classes: {', '.join(classes)}); "
         f"seeds {seeds} (paired rows), {other_seeds} (other rows); "
         f"hardware: {hardware_line(env)}; torch {env['torch']}. "
         "Cells: our mean ± std over seeds (the paper's value). " + skip_note
@@ -703,6 +641,6 @@ def reproduce(
     if comparisons:
         write_comparisons(comparisons, out, table, header, {r.key: r.label for r in selected})
     if choice:
-        (out / "weights_val.md").write_text(markdown_weights(choice) + "\n")
+        write_text(out / "weights_val.md", markdown_weights(choice) + "\n")
     log(f"tables written: {csv_path}, {md_path}")
     return TableResult(entries, out, data, profile, comparisons, choice)

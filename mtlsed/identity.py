@@ -7,8 +7,9 @@ fingerprint of what produced it and is reused only when that fingerprint is the 
   ``split.tsv``. Audio hashes are remembered in ``DATA/.mtlsed/audio-sha256.tsv`` by file size and
   modification time (as git's index does), so a second look at a large set reads no audio; an edit
   changes the modification time and so is hashed again, even at the same size.
-- **code**: the source of the modules that compute features, models, losses, training and metrics
-  (not the plotting, book or command-line modules), so any change that can move a number counts.
+- **code**: the code of the modules that can change a number (:data:`NUMERIC`: features, models, losses,
+  training, inference, post-processing, metrics), in a normal form without docstrings and comments, so
+  a change that can move a number counts and nothing else does.
 - **run**: the resolved configuration, the data
   fingerprint and the code fingerprint.
 
@@ -17,29 +18,72 @@ fingerprint of what produced it and is reused only when that fingerprint is the 
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
 from functools import cache
 from pathlib import Path
 
-from mtlsed import __version__
-
 LABEL_FILES = ("classes.txt", "weak.tsv", "strong.tsv", "split.tsv")
 HASH_CACHE = Path(".mtlsed") / "audio-sha256.tsv"
-# Modules whose source does not change any number a run produces.
-PRESENTATION = {
-    "book.py",
-    "plots.py",
-    "notebook.py",
-    "cli.py",
-    "commands.py",  # argument parsing
-    "errors.py",
-    "envinfo.py",
-    "separation.py",
-    "__main__.py",
-    "report.py",  # the results page
-    "comparison.py",  # paired statistics, recomputed from the runs by every `reproduce`
+# The modules whose code can change a number a run produces (training, features, losses, models,
+# inference, post-processing, metrics). Only they make the code fingerprint.
+NUMERIC = {
+    "audio.py",  # reading and resampling clips
+    "augment.py",
+    "config.py",  # window and hop in samples, ranges
+    "constraints.py",
+    "evaluate.py",
+    "features.py",
+    "inference.py",
+    "labels.py",  # the frame grid
+    "losses.py",
+    "metrics.py",
+    "normalise.py",
+    "postprocess.py",
+    "train.py",
+    "data/__init__.py",
+    "data/cache.py",
+    "data/dataset.py",
+    "data/format.py",  # reading the labels
+    "models/*",
+}
+# Everything else, with why it cannot change a run's numbers. A new module must be put in one of the
+# two sets (tests/test_identity.py checks): the fingerprint never silently ignores code that counts.
+NOT_NUMERIC = {
+    "__init__.py": "the version",
+    "__main__.py": "entry point",
+    "atomic.py": "how files are written",
+    "book.py": "the book build",
+    "cli.py": "command line",
+    "commands.py": "command line",
+    "comparison.py": "paired statistics, recomputed from the runs by every `reproduce`",
+    "envinfo.py": "hardware description",
+    "errors.py": "error types",
+    "experiments.py": "grids of runs; each run's own config is in its fingerprint",
+    "identity.py": "the fingerprints themselves",
+    "notebook.py": "the notebooks' helpers",
+    "plots.py": "figures",
+    "procs.py": "worker processes",
+    "profiles.py": "profiles resolve to a config, which is in the fingerprint",
+    "report.py": "the results page",
+    "runfolder.py": "run folder bookkeeping",
+    "runinfo.py": "what a run prints",
+    "separation.py": "listening to masks",
+    "shift.py": "makes data sets (their content is fingerprinted)",
+    "tables.py": "table formatting",
+    "yamlio.py": "reading YAML; the resolved config is in the fingerprint",
+    "data/build.py": "makes data sets (their content is fingerprinted)",
+    "data/dcase2018.py": "makes data sets",
+    "data/groups.py": "splits data sets (the split is in the data fingerprint)",
+    "data/policy.py": "what a data set accepts (a valid set's numbers do not depend on it)",
+    "data/desed.py": "imports data sets",
+    "data/download.py": "downloads data sets",
+    "data/importer.py": "imports data sets",
+    "data/mix.py": "makes data sets",
+    "data/pools.py": "makes data sets",
+    "data/synthetic.py": "makes data sets",
 }
 
 
@@ -104,17 +148,50 @@ def data_fingerprint(root: str | Path) -> dict[str, str]:
     return fp
 
 
+def normal_form(source: str) -> str:
+    """The code of a module without its docstrings, comments and layout: what running it depends on."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                if isinstance(body[0].value.value, str):
+                    node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False, include_attributes=False)
+
+
+def is_numeric(relative: str) -> bool:
+    """Whether the module at ``relative`` (``losses.py``, ``models/ddc_fap.py``) is in :data:`NUMERIC`."""
+    folder = relative.rsplit("/", 1)[0] + "/*" if "/" in relative else None
+    return relative in NUMERIC or folder in NUMERIC
+
+
+def module_fingerprint(relative: str, package: Path | None = None) -> str:
+    """Hash of the normal form of one module of the package (``features.py``)."""
+    package = Path(package or Path(__file__).resolve().parent)
+    return hashlib.sha256(normal_form((package / relative).read_text()).encode()).hexdigest()[:16]
+
+
+def code_fingerprint(package: str | Path | None = None) -> str:
+    """Hash of the :data:`NUMERIC` modules' normal form (:func:`normal_form`).
+
+    A docstring, a comment, a blank line, or any change to table formatting, plots, notebooks, the book
+    or the command line leaves it as it is; a change to a loss, a model, the features, training,
+    post-processing or a metric moves it. ``package``: another copy of the package's folder (tests).
+    """
+    return _code_fingerprint(str(Path(package or Path(__file__).resolve().parent).resolve()))
+
+
 @cache
-def code_fingerprint() -> str:
-    """Hash of the source of every module that can change a result (package version included)."""
-    package = Path(__file__).resolve().parent
-    h = hashlib.sha256(__version__.encode())
-    for path in sorted(package.rglob("*.py")):
-        if path.name in PRESENTATION and path.parent == package:
-            continue
-        h.update(str(path.relative_to(package)).encode())
-        h.update(path.read_bytes())
-    return f"{__version__}+{h.hexdigest()[:12]}"
+def _code_fingerprint(package: str) -> str:
+    root = Path(package)
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        if is_numeric(relative):
+            h.update(relative.encode())
+            h.update(normal_form(path.read_text()).encode())
+    return h.hexdigest()[:12]
 
 
 def run_fingerprint(cfg_dict: dict, data_fp: dict) -> dict:
@@ -149,5 +226,5 @@ def differences(saved: dict, now: dict) -> list[str]:
             what = "the audio files" if part == "audio" else part
             out.append(f"data: {what} changed")
     if saved.get("code") != now.get("code") and ("code" in saved or "code" in now):
-        out.append(f"code: mtlsed {saved.get('code')} then, {now.get('code')} now")
+        out.append(f"code: the numeric code changed ({saved.get('code')} then, {now.get('code')} now)")
     return out

@@ -6,54 +6,87 @@ what the tables score is what the chapters show.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from mtlsed.config import Config
 from mtlsed.data.dataset import SedDataset
 from mtlsed.errors import UserError
 from mtlsed.models import build_model
 from mtlsed.models.output import SedOutput
 
+KNOWN_DEVICES = "auto, cpu, cuda, cuda:N or mps"
+
 
 def pick_device(name: str = "auto") -> torch.device:
-    """``auto``: CUDA, then Apple MPS, then CPU; otherwise the named device."""
+    """``auto``: CUDA, then Apple MPS, then CPU; otherwise the named device, which must exist here."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(name)
+        return torch.device("mps" if _mps() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UserError(f"train.device={name!r}: not a device name; use {KNOWN_DEVICES}") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"train.device={name!r}: not supported here; use {KNOWN_DEVICES}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            cuda = torch.version.cuda
+            build = "a CPU-only build" if cuda is None else f"built for CUDA {cuda}"
+            raise UserError(
+                f"train.device={name!r}: no CUDA device available (torch {torch.__version__} is {build}); "
+                f"devices here: {available_devices()}. Use train.device=auto (or cpu)"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(
+                f"train.device={name!r}: there are {torch.cuda.device_count()} CUDA device(s) here "
+                f"({available_devices()})"
+            )
+    if device.type == "mps" and "mps" not in available_devices():
+        raise UserError(f"train.device={name!r}: Apple MPS is not available; devices: {available_devices()}")
+    return device
+
+
+def available_devices() -> str:
+    """The devices this torch can use, as a short list (``cpu, cuda:0 (NVIDIA H200)``)."""
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found += [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
+    if _mps():
+        found.append("mps")
+    return ", ".join(found)
+
+
+def _mps() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 
 
 def load_run(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu"):
-    """The config, classes and model (in eval mode) of a run; ``which`` = ``best`` or ``last``."""
-    run_dir = Path(run_dir)
-    path = run_dir / f"{which}.pt"
-    if not path.is_file():
-        raise UserError(f"{path}: no checkpoint (has the run finished its first evaluation?)")
-    cfg = Config.load(run_dir / "config.yaml")
-    classes = (run_dir / "classes.txt").read_text().splitlines()
-    state = torch.load(path, map_location=device, weights_only=False)
+    """The config, classes and model (in eval mode) of a run; ``which`` = ``best`` or ``last``.
+
+    Every file is read through :class:`~mtlsed.runfolder.RunFolder`: a damaged one is named.
+    """
+    from mtlsed.runfolder import RunFolder
+
+    run = RunFolder(run_dir)
+    cfg, classes = run.config(), run.classes()
+    state = run.load_checkpoint(which, device)
     model = build_model(cfg.model, len(classes), cfg.features.n_mels)
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as err:
+        raise UserError(f"{run.file(which + '.pt')} does not fit the run's config.yaml ({err})") from None
     return cfg, classes, model.to(device).eval()
 
 
 def trained_on(run_dir: str | Path) -> Path:
     """The data set a run was trained on (recorded in its ``identity.json``)."""
-    path = Path(run_dir) / "identity.json"
-    recorded = json.loads(path.read_text()).get("data_path") if path.is_file() else None
-    if not recorded:
-        raise UserError(f"{run_dir}: the run does not record its data set; give it with --data DIR")
-    if not Path(recorded).is_dir():
-        raise UserError(f"{run_dir} was trained on {recorded}, which is gone; give the data with --data DIR")
-    return Path(recorded)
+    from mtlsed.runfolder import RunFolder
+
+    return RunFolder(run_dir).data_path()
 
 
 def batches(dataset: SedDataset, batch_size: int):

@@ -29,6 +29,7 @@ from sklearn.metrics import average_precision_score
 
 from mtlsed.config import EvalConfig
 from mtlsed.data.format import Event
+from mtlsed.labels import FrameGrid
 
 METRIC_KEYS = ["at_map", "sed_map", "er", "d", "i", "s", "f1", "psds1", "psds2"]
 PSDS1 = {"dtc_threshold": 0.7, "gtc_threshold": 0.7, "cttc_threshold": None, "alpha_ct": 0.0, "alpha_st": 1.0}
@@ -40,45 +41,55 @@ PSDS_SETTINGS = {"psds1": PSDS1, "psds2": PSDS2}
 class Scores:
     """Raw model outputs for a set of clips, saved so tables can be recomputed without the model.
 
-    clip ``(N, K)``, frame ``(N, K, T)``; ``boundaries`` ``(T + 1,)`` are the
-    frame edges in seconds (frame t spans ``boundaries[t]`` to ``boundaries[t + 1]``);
-    ``times`` ``(T,)`` the frame centres (:mod:`mtlsed.labels`), which decide the frame labels.
-    Files saved without ``times`` read them as the edges' midpoints.
+    clip ``(N, K)``, frame ``(N, K, T)``; ``grid`` (:class:`mtlsed.labels.FrameGrid`) places the frames in
+    time: ``boundaries`` ``(T + 1,)`` are its edges in seconds, ``times`` ``(T,)`` its centres, which decide
+    the frame labels. The saved file holds both arrays (for readers without mtlsed) and the grid.
     """
 
     filenames: list[str]
     classes: list[str]
     clip: np.ndarray
     frame: np.ndarray
-    boundaries: np.ndarray
-    times: np.ndarray | None = None
+    grid: FrameGrid
 
-    def __post_init__(self):
-        if self.times is None:
-            self.times = (self.boundaries[:-1] + self.boundaries[1:]) / 2
+    @property
+    def boundaries(self) -> np.ndarray:
+        return self.grid.edges
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.grid.centres
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez_compressed(
-            tmp,
-            filenames=np.array(self.filenames),
-            classes=np.array(self.classes),
-            clip=self.clip,
-            frame=self.frame,
-            boundaries=self.boundaries,
-            times=self.times,
-        )
-        tmp.replace(path)
-        return path
+        from mtlsed.atomic import atomic_path
+
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez_compressed(
+                tmp,
+                filenames=np.array(self.filenames),
+                classes=np.array(self.classes),
+                clip=self.clip,
+                frame=self.frame,
+                boundaries=self.boundaries,
+                times=self.times,
+                hop_s=self.grid.hop_s,
+            )
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | Path) -> Scores:
-        with np.load(path) as z:
-            times = z["times"] if "times" in z.files else None
-            return cls(
-                list(z["filenames"]), list(z["classes"]), z["clip"], z["frame"], z["boundaries"], times
-            )
+        """Read a scores file; a damaged one raises :class:`ValueError` naming it."""
+        try:
+            with np.load(path) as z:
+                if "hop_s" in z.files:
+                    times = z["times"]
+                    grid = FrameGrid(float(z["hop_s"]), float(times[0]), len(times))
+                else:  # files of earlier versions: evenly spaced centres, or the edges' midpoints
+                    b = z["boundaries"]
+                    grid = FrameGrid.from_centres(z["times"] if "times" in z.files else (b[:-1] + b[1:]) / 2)
+                return cls(list(z["filenames"]), list(z["classes"]), z["clip"], z["frame"], grid)
+        except Exception as err:  # zipfile, numpy and OS errors of a truncated or garbled file
+            raise ValueError(f"{path}: damaged scores file ({err}); evaluate the run again") from None
 
 
 # -- threshold-free metrics ----------------------------------------------------------
@@ -109,20 +120,18 @@ def sed_map(frame_labels: np.ndarray, frame_scores: np.ndarray) -> float:
 # -- post-processing -----------------------------------------------------------------
 
 
-def median_width(cfg: EvalConfig, hop_s: float) -> int:
-    """Median filter length in frames: ``median_filter_s / hop``, made odd, at least 1."""
-    w = int(round(cfg.median_filter_s / hop_s))
-    return max(1, w + (w % 2 == 0))
-
-
 def detect_events(
-    frame: np.ndarray, clip: np.ndarray, boundaries: np.ndarray, classes: list[str], cfg: EvalConfig
+    frame: np.ndarray, clip: np.ndarray, grid: FrameGrid, classes: list[str], cfg: EvalConfig
 ) -> list[tuple[float, float, str]]:
-    """Events ``(onset, offset, label)`` of one clip from frame ``(K, T)`` and clip ``(K,)`` probabilities."""
-    hop = float(boundaries[1] - boundaries[0])
+    """Events ``(onset, offset, label)`` of one clip from frame ``(K, T)`` and clip ``(K,)`` probabilities.
+
+    The median filter is ``grid.median_width(cfg.median_filter_s)`` frames long; event times are the
+    grid's edges.
+    """
     active = frame >= cfg.frame_threshold
     active &= (clip >= cfg.clip_threshold)[:, None]
-    w = median_width(cfg, hop)
+    boundaries = grid.edges
+    w = grid.median_width(cfg.median_filter_s)
     if w > 1:
         active = median_filter(active.astype(np.uint8), size=(1, w), mode="nearest").astype(bool)
     events = []

@@ -188,7 +188,6 @@ def profile_run(session: Session, data_dir: Path, name: str = "mtl_ddc_fap") -> 
     folder is named by the run's fingerprint (config, data content, code). Either way a changed
     profile, data set or package trains a new run and never reuses a stale one.
     """
-    from mtlsed.evaluate import metrics_path
     from mtlsed.experiments import (
         BASELINE,
         default_jobs,
@@ -199,6 +198,7 @@ def profile_run(session: Session, data_dir: Path, name: str = "mtl_ddc_fap") -> 
         train_and_evaluate,
     )
     from mtlsed.identity import data_fingerprint, run_fingerprint
+    from mtlsed.runfolder import is_finished
 
     seed = session.seeds[0]
     config = session.config.with_overrides({**session.run_overrides, "train.seed": seed})
@@ -208,7 +208,7 @@ def profile_run(session: Session, data_dir: Path, name: str = "mtl_ddc_fap") -> 
     if as_in_table.to_dict() == config.to_dict():
         grid = grid_dir(session.profile, 1, session.root, grid_key(session.config, data_fp))
         run_dir = grid / row.key / f"seed{seed}"
-        if not metrics_path(run_dir, "test").is_file() and default_jobs() > 1:
+        if is_finished(run_dir, data_fp) is None and default_jobs() > 1:
             # a second core would idle: train Table 1's BCE run of the same seed beside it
             bce = next(r for r in table_rows(1) if r.key == BASELINE)
             tasks = [
@@ -219,7 +219,7 @@ def profile_run(session: Session, data_dir: Path, name: str = "mtl_ddc_fap") -> 
     else:
         key = run_fingerprint(config.to_dict(), data_fp)["digest"][:8]
         run_dir = session.runs / "notebook" / f"{name}-{key}"
-    if not metrics_path(run_dir, "test").is_file():
+    if is_finished(run_dir, data_fp) is None:
         train_and_evaluate(config, data_dir, run_dir)
     return run_dir
 

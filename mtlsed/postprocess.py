@@ -46,7 +46,7 @@ def choose_on_validation(
         cfg = dataclasses.replace(base, **setting)
         events = {
             scores.filenames[i]: detect_events(
-                scores.frame[i], scores.clip[i], scores.boundaries, scores.classes, cfg
+                scores.frame[i], scores.clip[i], scores.grid, scores.classes, cfg
             )
             for i in strong
         }

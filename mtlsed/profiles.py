@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mtlsed.config import Config, ConfigError, load_config
+from mtlsed.yamlio import parse_yaml, read_yaml
 
 # Keys every profile must define, with their types; anything else is rejected.
 PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -71,7 +70,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
     if not path.is_file():
         known = ", ".join(available_profiles()) or "none"
         raise ConfigError(f"profile {str(name_or_path)!r} not found at {path} (known: {known})")
-    params = yaml.safe_load(path.read_text()) or {}
+    params = read_yaml(path) or {}  # a key given twice, bad YAML, a non-UTF-8 byte: file and line
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: a profile is a mapping of parameters")
     for key, tp in PROFILE_KEYS.items():
@@ -121,8 +120,8 @@ def _yaml_text(value):
     """A parameter given as text (papermill's ``-p seeds '[0, 1]'``) read as YAML; anything else as it is."""
     if isinstance(value, str):
         try:
-            return yaml.safe_load(value)
-        except yaml.YAMLError:
+            return parse_yaml(value, "parameter")
+        except ConfigError:
             return value
     return value
 

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from mtlsed.comparison import markdown_comparison
 from mtlsed.envinfo import hardware_line
-from mtlsed.experiments import BASELINE, TUNED, default_data_dir, grid_dir, grid_key, markdown_weights
+from mtlsed.experiments import BASELINE, TUNED, default_data_dir, grid_dir, grid_key
 from mtlsed.profiles import Profile
+from mtlsed.runfolder import RunFolder
+from mtlsed.tables import markdown_weights
 
 METRIC_NAMES = {"at_map": "AT-mAP", "sed_map": "SED-mAP", "er": "ER", "d": "D", "i": "I", "f1": "F1"}
 HEADLINE = ["at_map", "sed_map", "er", "d", "i"]
@@ -35,8 +37,8 @@ def _runs(grid: Path) -> list[dict]:
     """The test metrics of every distinct run of a grid (a row's folder may link to another's run)."""
     distinct: dict[Path, Path] = {}
     for path in sorted(grid.glob("**/seed*/metrics_test.json")):
-        distinct.setdefault(path.resolve(), path)
-    return [json.loads(p.read_text()) for p in distinct.values()]
+        distinct.setdefault(path.parent.resolve(), path.parent)
+    return [RunFolder(run).require_metrics("test") for run in distinct.values()]
 
 
 def _paper_sentence(row: dict) -> str:
@@ -152,11 +154,13 @@ def results_page(profile: Profile, root: Path, data: Path | None = None) -> str:
         + "Cells give our mean ± sample standard deviation over seeds and the paper's value in "
         "brackets. The paper's numbers come from the real DCASE data and the full model on a GPU, "
         "ours from the data set and the profile named here, so compare directions, not values. "
-        "Post-processing (clip gate, frame threshold, median filter) is "
+        "Post-processing (clip gate, frame threshold, median filter) "
         + (
-            "chosen per run on the validation split (`eval.tune_on_val`)."
+            "is chosen per run on the validation split (`eval.tune_on_val`) where the validation clips have "
+            "strong labels; the column Post-proc. and the line under each table say, row by row, where it "
+            "came from and why."
             if profile.config().eval.tune_on_val
-            else "the profile's fixed setting."
+            else "is the profile's fixed setting (`eval.tune_on_val` is off)."
         ),
         "",
         "What the profile is and how it was chosen: [Reproducing it](reproduce.md).",

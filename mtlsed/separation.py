@@ -7,6 +7,7 @@ import torch
 
 from mtlsed.config import FeatureConfig
 from mtlsed.features import mel_filterbank
+from mtlsed.labels import FrameGrid
 
 
 def mel_mask_to_linear(mask: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
@@ -33,7 +34,8 @@ def separate(wave: np.ndarray, mask: np.ndarray, cfg: FeatureConfig) -> np.ndarr
     spec = torch.stft(
         x, cfg.n_fft, cfg.hop_length, cfg.win_length, window, center=True, return_complex=True
     )  # (n_freq, Tc)
-    shift = 0 if cfg.center else int(round(cfg.n_fft / 2 / cfg.hop_length))
+    grid = FrameGrid.of(cfg, mask.shape[0])
+    shift = int(round(grid.offset_s / grid.hop_s))  # centred STFT frames ahead of feature frame 0
     frames = np.clip(np.arange(spec.shape[1]) - shift, 0, mask.shape[0] - 1)
     lin = mel_mask_to_linear(mask, cfg)[frames].T.astype(np.float32)  # (n_freq, Tc)
     out = torch.istft(

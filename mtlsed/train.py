@@ -1,19 +1,11 @@
 """Training: Adam with step decay, per-term logging, atomic checkpoints, exact resume, AMP and DDP.
 
-A run directory holds::
-
-    config.yaml   the full configuration
-    identity.json what the run is: config, data content, code (and ``data_path``, where the data was)
-    classes.txt   the class order of the outputs
-    log.csv       one row every ``train.eval_every`` iterations: each loss term
-                  averaged since the last row, the learning rate, validation metrics
-    last.pt       everything needed to resume (model, optimiser, scheduler,
-                  iteration, random state), rewritten atomically at every row
-    best.pt       the model with the best validation metric so far
+The run folder (config, identity, classes, the clips learnt from, log, checkpoints) is read and written
+through :class:`mtlsed.runfolder.RunFolder`, whose lock keeps a second writer out while a run trains.
 
 The batches of iteration ``it`` are a pure function of ``(train.seed, it)``
-(a seeded permutation per epoch), and the random state is saved with the
-checkpoint, so a killed run resumed with ``--resume`` ends with exactly the
+(a seeded permutation per epoch), and so are its augmentations (``mtlsed.augment``); the random state
+is saved with the checkpoint, so a killed run resumed with ``--resume`` ends with exactly the
 weights of an uninterrupted run on the CPU.
 
 Several processes (``torchrun --nproc_per_node N -m mtlsed train ...``) split
@@ -26,8 +18,6 @@ with the statistics of its own share, a small difference.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import random
 import sys
@@ -44,25 +34,13 @@ from mtlsed.config import Config
 from mtlsed.data.dataset import SedDataset
 from mtlsed.data.format import read_dataset, require_valid
 from mtlsed.errors import UserError
-from mtlsed.identity import data_fingerprint, differences, run_fingerprint
+from mtlsed.identity import audio_hashes, data_fingerprint, differences, run_fingerprint
 from mtlsed.inference import outputs, pick_device
 from mtlsed.losses import total_loss
 from mtlsed.metrics import at_map, sed_map
 from mtlsed.models import build_model
-
-LOG_COLUMNS = [
-    "iteration",
-    "epoch",
-    "lr",
-    "loss",
-    "bce",
-    "segment",
-    "silent",
-    "val_loss",
-    "val_at_map",
-    "val_sed_map",
-    "seconds",
-]
+from mtlsed.runfolder import RunFolder
+from mtlsed.runinfo import progress_line
 
 
 def seed_everything(seed: int) -> None:
@@ -96,12 +74,6 @@ class IterationBatches(torch.utils.data.Sampler):
             batch = batch_indices(*self.args, it)
             share = len(batch) // self.world
             yield batch[self.rank * share : (self.rank + 1) * share]
-
-
-def _save_atomic(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def _unwrap(model):
@@ -171,22 +143,6 @@ def _best_key(cfg: Config, val: SedDataset) -> tuple[str, float]:
     return ("val_loss", -1.0) if name == "loss" else (f"val_{name}", 1.0)
 
 
-def _read_log(path: Path, upto: int) -> list[dict]:
-    if not path.is_file():
-        return []
-    with path.open(newline="") as fh:
-        return [row for row in csv.DictReader(fh) if int(row["iteration"]) <= upto]
-
-
-def _write_log(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, LOG_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
-
-
 def train(
     data_dir: str | Path,
     cfg: Config,
@@ -203,18 +159,6 @@ def train(
         return _train(data_dir, cfg, run_dir, resume, progress)
 
 
-def _progress_line(it: int, start: int, iterations: int, losses: dict, elapsed: float) -> None:
-    done = it - start
-    eta = elapsed / done * (iterations - it) if done else float("nan")
-    terms = " ".join(f"{k} {v:.4f}" for k, v in losses.items())
-    print(
-        f"iteration {it}/{iterations} ({100 * it / iterations:.0f}%) {terms} | "
-        f"elapsed {elapsed:.0f} s, ETA {eta:.0f} s",
-        file=sys.stderr,
-        flush=True,
-    )
-
-
 def _check_fits(cfg: Config, index) -> None:
     """Settings that depend on the data set: checked before any feature work."""
     n_classes, n_train = len(index.classes), len(index.files_in("train"))
@@ -226,43 +170,36 @@ def _check_fits(cfg: Config, index) -> None:
     batch_indices(n_train, cfg.train.batch_size, 0, 0)  # raises when the batch is larger than the split
 
 
-def read_identity(run_dir: Path) -> dict | None:
-    path = Path(run_dir) / "identity.json"
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def check_run_dir(run_dir: Path, identity: dict, resume: bool) -> None:
+def check_run_dir(run: RunFolder, identity: dict, resume: bool) -> None:
     """Refuse to mix two runs in one folder, naming what differs.
 
     A folder with no checkpoint yet (a run that failed before its first one) is started afresh.
     """
-    if not (run_dir / "last.pt").is_file():
+    if not run.has_checkpoint("last"):
         return
-    saved = read_identity(run_dir)
+    saved = run.identity()
     if not resume:
-        raise UserError(f"{run_dir} already holds a run; use --resume to continue it, or another folder")
+        raise UserError(f"{run.path} already holds a run; use --resume to continue it, or another folder")
     if saved is None:
-        raise UserError(f"{run_dir}: no identity.json (a run of an older mtlsed); cannot check --resume")
+        raise UserError(f"{run.path}: no identity.json (a run of an older mtlsed); cannot check --resume")
     if saved["digest"] != identity["digest"]:
         what = "; ".join(differences(saved, identity))
-        raise UserError(f"{run_dir}: --resume with other settings than the run was started with: {what}")
+        raise UserError(f"{run.path}: --resume with other settings than the run was started with: {what}")
 
 
-def write_json(path: Path, data: dict) -> None:
-    """Write strict JSON atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=False))
-    os.replace(tmp, path)
+def learnt_clips(index) -> dict[str, dict[str, str]]:
+    """``{split: {filename: sha256 of its audio}}`` of the train and val splits (``RunFolder.start``)."""
+    audio = index.root / "audio"
+    return {split: audio_hashes(index.root, index.files_in(split), audio) for split in ("train", "val")}
 
 
 def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) -> Path:
-    run_dir = Path(run_dir)
+    run = RunFolder(run_dir)
     data_dir = Path(data_dir).resolve()
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    distributed = world > 1
     device = pick_device(cfg.train.device)
-    if distributed:
+    if world > 1:
         if device.type == "cuda":
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
             torch.cuda.set_device(device)
@@ -270,24 +207,21 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         if cfg.train.batch_size % world:
             raise UserError(f"train.batch_size {cfg.train.batch_size} is not divisible by {world} processes")
-    is_main = rank == 0
-
-    last = run_dir / "last.pt"
     # every problem `mtlsed check` finds stops the run here, in seconds, before any feature work
     require_valid(data_dir, cfg.data.clip_seconds, cfg.features.win_ms / 1000)
-    _check_fits(cfg, read_dataset(data_dir))
+    index = read_dataset(data_dir)
+    _check_fits(cfg, index)
     identity = run_fingerprint(cfg.to_dict(), data_fingerprint(data_dir))
-    check_run_dir(run_dir, identity, resume)
+    with run.writing("train") if rank == 0 else nullcontext():
+        check_run_dir(run, identity, resume)
+        return _train_locked(run, data_dir, index, cfg, identity, resume, progress, device, rank, world)
 
+
+def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progress, device, rank, world):
+    distributed, is_main = world > 1, rank == 0
     seed_everything(cfg.train.seed)
-    train_set = SedDataset(data_dir, cfg, "train")
-    val_set = SedDataset(data_dir, cfg, "val", cache=train_set.cache)
-    n_classes = len(train_set.classes)
-    if cfg.loss.selection == "topk" and cfg.loss.segment_weight + cfg.loss.silent_weight > 0:
-        if cfg.loss.topk > n_classes:
-            raise UserError(
-                f"loss.topk: must be at most the number of classes ({n_classes}), got {cfg.loss.topk}"
-            )
+    train_set = SedDataset(data_dir, cfg, "train", index=index)
+    val_set = SedDataset(data_dir, cfg, "val", cache=train_set.cache, index=index)
     n_mels = train_set.cache.meta["shape"][2]
     model = build_model(cfg.model, len(train_set.classes), n_mels).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
@@ -297,8 +231,8 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
     best_col, sign = _best_key(cfg, val_set)
 
     start, best = 0, -float("inf")
-    if resume and last.is_file():
-        state = torch.load(last, map_location=device, weights_only=False)
+    if resume and run.has_checkpoint("last"):
+        state = run.load_checkpoint("last", device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -306,12 +240,8 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
         torch.set_rng_state(state["rng"])
         start, best = state["iteration"], state["best"]
     if is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        cfg.save(run_dir / "config.yaml")
-        # where the data was: `mtlsed evaluate RUN` finds it; not part of the digest (what, not where)
-        write_json(run_dir / "identity.json", {**identity, "data_path": str(data_dir)})
-        (run_dir / "classes.txt").write_text("".join(c + "\n" for c in train_set.classes))
-    rows = _read_log(run_dir / "log.csv", start) if is_main else []
+        run.start(cfg, identity, train_set.classes, data_dir, learnt_clips(index))
+    rows = run.read_log(start) if is_main else []
     if distributed:
         if device.type == "cuda":  # batch statistics over the global batch, as in one process
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
@@ -321,7 +251,15 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
     sampler = IterationBatches(
         len(train_set), cfg.train.batch_size, cfg.train.seed, start, iterations, rank, world
     )
-    features, clip_labels, _ = train_set.tensors()
+    augment = cfg.augment.enabled()
+    if augment:  # raw log-mel, augmented per batch, then normalised (mtlsed.augment, mtlsed.normalise)
+        from mtlsed.augment import augment_batch, batch_generator
+        from mtlsed.normalise import normalise
+
+        features, clip_labels = train_set.raw_features(), train_set.tensors()[1]
+        mean, std = (torch.from_numpy(s) for s in train_set.norm_stats())
+    else:  # bit-identical to a run without augmentation: the normalised split, indexed per batch
+        features, clip_labels, _ = train_set.tensors()
     tty = sys.stderr.isatty()
     show = is_main and (tty if progress is None else progress)
     # not on a terminal (nohup, a scheduler, CI, a log file): a line every 5% instead of a bar
@@ -333,6 +271,9 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
     bar = tqdm(total=iterations, initial=start, disable=not show, desc="training", unit="it")
     for it, batch in enumerate(sampler, start=start + 1):
         x, y = features[batch], clip_labels[batch]
+        if augment:
+            x, y = augment_batch(x, y, cfg.augment, batch_generator(cfg.train.seed, it), train_set.grid.hop_s)
+            x = normalise(x, cfg.features, mean, std)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with precision_context(device, cfg.train.amp):
             out = model(x)
@@ -347,7 +288,7 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
         count += 1
         bar.update()
         if line_every and (it % line_every == 0 or it == iterations):
-            _progress_line(it, start, iterations, terms.as_dict(), time.perf_counter() - tic)
+            progress_line(it, start, iterations, terms.as_dict(), time.perf_counter() - tic)
         if it % cfg.train.eval_every and it != iterations:
             continue
         means = {k: v / count for k, v in sums.items()}
@@ -369,15 +310,15 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
                 "seconds": round(time.perf_counter() - tic, 2),
             }
             rows.append(row)
-            _write_log(run_dir / "log.csv", rows)
+            run.write_log(rows)
             value = sign * row[best_col]
             if value > best:
                 best = value
-                _save_atomic(
-                    {"model": _unwrap(model).state_dict(), "iteration": it, best_col: row[best_col]},
-                    run_dir / "best.pt",
+                run.save_checkpoint(
+                    "best", {"model": _unwrap(model).state_dict(), "iteration": it, best_col: row[best_col]}
                 )
-            _save_atomic(
+            run.save_checkpoint(
+                "last",
                 {
                     "model": _unwrap(model).state_dict(),
                     "optimizer": optimizer.state_dict(),
@@ -387,7 +328,6 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
                     "iteration": it,
                     "best": best,
                 },
-                last,
             )
             bar.set_postfix(loss=f"{means['total']:.3f}", **{best_col: f"{row[best_col]:.3f}"})
         if distributed:
@@ -397,35 +337,4 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
     bar.close()
     if distributed:
         dist.barrier()
-    return run_dir
-
-
-def run_summary(cfg: Config, source: str) -> str:
-    """What a run is about to train, said before it starts: loss weights, sample rate, size."""
-    loss = cfg.loss
-    kind = (
-        "BCE only"
-        if loss.segment_weight == 0 and loss.silent_weight == 0
-        else f"MTL, {loss.selection} selection"
-    )
-    return (
-        f"config: {source}\n"
-        f"model {cfg.model.name} channels {cfg.model.channels} | loss weights bce {loss.bce_weight:g}, "
-        f"segment {loss.segment_weight:g}, silent {loss.silent_weight:g} ({kind}) | "
-        f"{cfg.features.sample_rate} Hz | {cfg.train.iterations} iterations x {cfg.train.batch_size} clips, "
-        f"lr {cfg.train.lr:g}"
-    )
-
-
-def describe_run(run_dir: str | Path) -> str:
-    """One line about a finished run: iterations, time, best validation metric."""
-    rows = _read_log(Path(run_dir) / "log.csv", 10**12)
-    if not rows:
-        return "no evaluation logged"
-    last = rows[-1]
-    state = torch.load(Path(run_dir) / "best.pt", map_location="cpu", weights_only=False)
-    metric = next(k for k in state if k.startswith("val_"))
-    return (
-        f"{last['iteration']} iterations in {float(last['seconds']):.0f} s; "
-        f"best {metric} {float(state[metric]):.3f} at iteration {state['iteration']} (best.pt)"
-    )
+    return run.path

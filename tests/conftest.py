@@ -28,3 +28,15 @@ def write_wav(path: Path, y: np.ndarray, sr: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), y, sr)
     return path
+
+
+def fake_evaluation(run_dir: Path, split: str, metrics: dict) -> Path:
+    """A whole evaluation unit (scores, events, metrics) in ``run_dir`` holding ``metrics``, for tests of
+    what reads metrics files: written through the run folder, as ``mtlsed evaluate`` writes one."""
+    from mtlsed.labels import FrameGrid
+    from mtlsed.metrics import Scores
+    from mtlsed.runfolder import RunFolder
+
+    scores = Scores(["a.wav"], ["dog"], np.zeros((1, 1)), np.zeros((1, 1, 2)), FrameGrid(0.1, 0.05, 2))
+    RunFolder(run_dir).write_evaluation(split, scores, [], metrics)
+    return Path(run_dir)

@@ -146,7 +146,7 @@ def make_desed(root):
     for i, name in enumerate(weak_names):
         rows.append(f"{name}\t{DESED_CLASSES[i % 10]},{DESED_CLASSES[(i + 3) % 10]}")
         if i != 9:  # the last weak clip is missing from the copy
-            write_wav(audio / "train" / "weak" / name, _tone(44100, 10, 440), 44100)
+            write_wav(audio / "train" / "weak" / name, _tone(44100, 10, 440 + 10 * i), 44100)  # each its own
     (meta / "train" / "weak.tsv").write_text("\n".join(rows) + "\n")
     strong = [
         "filename\tonset\toffset\tevent_label",
@@ -158,7 +158,7 @@ def make_desed(root):
     (meta / "validation" / "validation.tsv").write_text("\n".join(strong) + "\n")
     write_wav(audio / "validation" / "Yval1.wav", _tone(44100, 10, 300), 44100)
     write_wav(audio / "validation" / "Yval2.wav", _tone(44100, 7.5, 300), 44100)  # shorter than 10 s
-    write_wav(audio / "validation" / "Yval3.wav", _tone(44100, 10, 300), 44100)
+    write_wav(audio / "validation" / "Yval3.wav", _tone(44100, 10, 320), 44100)
     return root
 
 

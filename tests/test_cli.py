@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from mtlsed.experiments import aggregate, csv_row, markdown_table, table_rows
+from mtlsed.experiments import aggregate, table_rows
+from mtlsed.tables import csv_row, markdown_table
 
 SHORT = ["train.iterations=40", "train.eval_every=20", "train.batch_size=8"]
 

@@ -78,7 +78,7 @@ def test_file_errors_name_the_file(tmp_path):
         Config.load(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("train: [unclosed\n")
-    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match="bad.yaml:2: not valid YAML"):
         Config.load(bad)
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text("train:\n  iterations: many\n")

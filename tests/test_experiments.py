@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import fake_evaluation
 
-from mtlsed.experiments import aggregate, markdown_table, paper_row, table_rows
+from mtlsed.experiments import aggregate, paper_row, table_rows
+from mtlsed.tables import markdown_table
 
 
 def test_rows_of_both_tables_and_their_paper_numbers():
@@ -205,8 +207,7 @@ def test_reproduce_writes_paired_differences_from_its_own_runs(tmp_path):
 def _fake_run(path: Path, digest: str, val: dict) -> Path:
     path.mkdir(parents=True)
     (path / "identity.json").write_text(json.dumps({"digest": digest}))
-    (path / "metrics_val.json").write_text(json.dumps({"run_fingerprint": digest, **val}))
-    return path
+    return fake_evaluation(path, "val", {"run_fingerprint": digest, **val})
 
 
 def test_choose_weights_rule_highest_validation_score_ties_to_the_papers_pair(tmp_path):
@@ -244,17 +245,13 @@ def test_reproduce_weight_grid_per_row_seeds_and_each_run_trained_once(tmp_path)
     grid = _grid_of(done)
     assert sorted(p.name for p in (grid / "ddc_fap").iterdir()) == ["seed0", "seed1"]
     assert sorted(p.name for p in (grid / "segment-top2").iterdir()) == ["seed0"]
-    # the choice, recomputed from the runs' own validation metrics
+    # the choice follows the runs' own validation metrics: recorded as the runs say
     choice = json.loads((grid / "weights_val.json").read_text())
-    scores = {}
-    for pair in ([0.5, 0.5], [0.2, 0.2]):
-        run = grid / "weights" / f"segment{pair[0]:g}-silent{pair[1]:g}" / "seed0"
+    for r in choice["grid"]:
+        run = grid / "weights" / f"segment{r['segment_weight']:g}-silent{r['silent_weight']:g}" / "seed0"
         val = json.loads((run / "metrics_val.json").read_text())
-        assert val["split"] == "val"
-        scores[tuple(pair)] = val["sed_map"]
-    best = max(scores.values())
-    expected = [0.2, 0.2] if scores[(0.2, 0.2)] == best else [0.5, 0.5]
-    assert choice["chosen"] == expected and choice["metric"] == "sed_map"
+        assert val["split"] == "val" and r["val"] == val["sed_map"] and choice["metric"] == "sed_map"
+    first = choice["chosen"]
     # the paper's pair of the grid is the fixed row's first seed: a link, not a second training
     paper_pair = grid / "weights" / "segment0.2-silent0.2" / "seed0"
     assert (
@@ -262,25 +259,49 @@ def test_reproduce_weight_grid_per_row_seeds_and_each_run_trained_once(tmp_path)
         and paper_pair.resolve() == (grid / "segment_silent-label" / "seed0").resolve()
     )
     tuned, fixed = grid / "segment_silent-label-val", grid / "segment_silent-label"
-    assert not (tuned / "seed1").is_symlink()  # the tuned row's other seed is trained
-    ident = json.loads((tuned / "seed1" / "identity.json").read_text())
-    assert ident["config"]["loss"]["silent_weight"] == expected[1]
-    if expected == [0.2, 0.2]:
-        # the tuned row is the paper's row: seed 0 is the fixed row's, and the fixed row gets seed 1 free
-        assert (tuned / "seed0").resolve() == fixed / "seed0"
-        assert (fixed / "seed1").is_symlink() and (fixed / "seed1").resolve() == tuned / "seed1"
-    else:
-        assert (tuned / "seed0").resolve() == grid / "weights" / "segment0.5-silent0.5" / "seed0"
-        assert sorted(p.name for p in fixed.iterdir()) == ["seed0"]
+    # the tuned row's seeds live with their weights' runs; its folder links there (seed 1 trained there)
+    home = grid / "weights" / f"segment{first[0]:g}-silent{first[1]:g}"
+    assert (tuned / "seed1").is_symlink() and (tuned / "seed1").resolve() == (home / "seed1").resolve()
+    assert not (home / "seed1").is_symlink() and (home / "seed1" / "metrics_test.json").is_file()
     trained = [p for p in grid.rglob("identity.json") if not any(q.is_symlink() for q in p.parents)]
     assert len(trained) == 2 + 1 + 1 + 1 + 1  # BCE x2, fixed, top2, the 0.5 pair, the tuned row's seed 1
+
+    def plant(winner: list[float]) -> dict:
+        """Validation scores that make ``winner`` the choice; the grid is then run again."""
+        for pair in ([0.5, 0.5], [0.2, 0.2]):
+            path = grid / "weights" / f"segment{pair[0]:g}-silent{pair[1]:g}" / "seed0" / "metrics_val.json"
+            val = json.loads(path.read_text())
+            path.write_text(json.dumps({**val, "sed_map": 0.9 if pair == winner else 0.1}))
+        rerun = _cli(tmp_path, "reproduce", "--table", "1", "--profile", str(prof), "--jobs", "2", *rows)
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+        with (grid / "table1.csv").open() as fh:
+            return {e["row"]: e for e in csv.DictReader(fh)}
+
+    for winner in ([0.5, 0.5], [0.2, 0.2]):
+        entries = plant(winner)
+        assert json.loads((grid / "weights_val.json").read_text())["chosen"] == winner
+        assert (
+            f"λ2 {winner[0]:g}, λ3 {winner[1]:g} chosen on val"
+            in entries["segment_silent-label-val"]["setting"]
+        )
+        ident = json.loads((tuned / "seed1" / "identity.json").read_text())
+        assert ident["config"]["loss"]["silent_weight"] == winner[1]
+        if winner == [0.2, 0.2]:
+            # the tuned row is the paper's row: seed 0 is the fixed row's, and the fixed row gets seed 1 free
+            assert (tuned / "seed0").resolve() == fixed / "seed0"
+            assert (fixed / "seed1").is_symlink() and (fixed / "seed1").resolve() == (
+                tuned / "seed1"
+            ).resolve()
+            assert entries["segment_silent-label"]["n_seeds"] == "2"
+        else:
+            assert (tuned / "seed0").resolve() == grid / "weights" / "segment0.5-silent0.5" / "seed0"
+            assert entries["segment_silent-label"]["n_seeds"] == "1"
+    plant(first)  # back to what the runs said
     with (grid / "table1.csv").open() as fh:
         entries = {e["row"]: e for e in csv.DictReader(fh)}
     assert entries["segment_silent-label-val"]["n_seeds"] == "2" and entries["segment-top2"]["n_seeds"] == "1"
-    setting = entries["segment_silent-label-val"]["setting"]
-    assert f"λ2 {expected[0]:g}, λ3 {expected[1]:g} chosen on val" in setting
     paired = json.loads((grid / "table1_paired.json").read_text())
     assert set(paired) == {"segment_silent-label", "segment_silent-label-val", "segment-top2"}
     again = _cli(tmp_path, "reproduce", "--table", "1", "--profile", str(prof), "--jobs", "2", *rows)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert again.stdout.count("done earlier, kept") == len(trained)
+    assert again.stdout.count("done earlier, kept") == 6  # the distinct runs of the table, none trained again

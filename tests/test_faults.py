@@ -173,8 +173,15 @@ def _check(root, tmp):
     return ["check", root]
 
 
+def _settings(*extra: str) -> list[str]:
+    """FAST with ``extra`` on top (a key given in ``extra`` replaces FAST's: --set refuses a key twice)."""
+    keys = {e.split("=", 1)[0] for e in extra}
+    return [f for f in FAST if f.split("=", 1)[0] not in keys] + list(extra)
+
+
 def _train(*extra):
-    return lambda root, tmp: ["train", root, "--profile", "ci", "--out", tmp / "run", "--set", *FAST, *extra]
+    out = ["--profile", "ci", "--set", *_settings(*extra)]
+    return lambda root, tmp: ["train", root, "--out", tmp / "run", *out]
 
 
 # id, mutation, command, exit code, what the message must hold ({root}: the data set folder)
@@ -373,9 +380,7 @@ def test_a_failed_train_does_not_block_the_corrected_rerun(small_set, tmp_path):
         "--out",
         tmp_path / "run",
         "--set",
-        *FAST,
-        "loss.topk=50",
-        "loss.selection=topk",
+        *_settings("loss.topk=50", "loss.selection=topk"),
     )
     assert bad.returncode == 2 and "loss.topk" in bad.stderr
     good = _mtlsed("train", root, "--profile", "ci", "--out", tmp_path / "run", "--set", *FAST)
@@ -385,9 +390,8 @@ def test_a_failed_train_does_not_block_the_corrected_rerun(small_set, tmp_path):
 def test_train_into_a_finished_run_and_resume_with_other_settings(small_set, trained):
     again = _mtlsed("train", small_set, "--profile", "ci", "--out", trained, "--set", *FAST)
     assert again.returncode == 2 and "already holds a run; use --resume" in again.stderr
-    other = _mtlsed(
-        "train", small_set, "--profile", "ci", "--out", trained, "--resume", "--set", *FAST, "train.lr=0.5"
-    )
+    lr = _settings("train.lr=0.5")
+    other = _mtlsed("train", small_set, "--profile", "ci", "--out", trained, "--resume", "--set", *lr)
     assert other.returncode == 2 and "config train.lr: 0.001 then, 0.5 now" in other.stderr
 
 

@@ -18,7 +18,7 @@ from mtlsed.data.cache import build_feature_cache
 from mtlsed.data.dataset import SedDataset
 from mtlsed.data.format import read_dataset
 from mtlsed.features import LogMel, logmel_librosa
-from mtlsed.labels import frame_times
+from mtlsed.labels import FrameGrid
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,7 @@ def test_dataset_items(small_set, cfg16):
     name = ds.filenames[0]
     assert {ds.classes[k] for k in torch.nonzero(y).flatten().tolist()} == set(index.weak[name])
     # frame t is active when its centre (t * hop + n_fft / 2) / sr lies in [onset, offset)
-    times = frame_times(cfg16.features, 311)
+    times = FrameGrid.of(cfg16.features, 311).centres
     assert times[0] == pytest.approx(512 / 16000) and times[1] - times[0] == pytest.approx(0.032)
     for ev in index.strong[name]:
         k = ds.classes.index(ev.label)

@@ -35,8 +35,8 @@ def _make(root, weak_lines, strong_lines=None, audio=None, split=True):
         ]
         (root / "split.tsv").write_text("filename\tsplit\n" + "".join(rows))
     (root / "audio").mkdir(exist_ok=True)
-    for name in audio or []:  # 10 s of silence at 1 kHz: a whole clip, cheaply
-        sf.write(str(root / "audio" / name), np.zeros(10_000, dtype=np.float32), 1000)
+    for i, name in enumerate(audio or []):  # 10 s at 1 kHz: a whole clip, cheaply; each clip its own audio
+        sf.write(str(root / "audio" / name), np.full(10_000, 1e-3 * (i + 1), dtype=np.float32), 1000)
     return root
 
 

@@ -5,13 +5,12 @@ import pytest
 
 from mtlsed.config import EvalConfig, FeatureConfig
 from mtlsed.data.format import Event
-from mtlsed.labels import frame_boundaries
+from mtlsed.labels import FrameGrid
 from mtlsed.metrics import (
     Scores,
     at_map,
     detect_events,
     event_based,
-    median_width,
     merge_overlaps,
     psds_per_class,
     psds_scores,
@@ -38,23 +37,23 @@ def test_sed_map_pools_frames_of_all_clips():
 
 
 def test_frame_boundaries_follow_the_front_end():
-    b = frame_boundaries(FeatureConfig(sample_rate=32000), 311)
+    b = FrameGrid.of(FeatureConfig(sample_rate=32000), 311).edges
     assert len(b) == 312
     assert b[0] == pytest.approx((1024 - 512) / 32000) and b[1] - b[0] == pytest.approx(0.032)
 
 
 def test_post_processing_by_hand():
-    boundaries = np.arange(21) * 0.1
+    grid = FrameGrid(0.1, 0.05, 20)  # edges 0, 0.1, ..., 2.0
     frame = np.zeros((2, 20))
     frame[0, 5:10] = 0.8  # an event over frames 5-9
     frame[0, 15] = 0.9  # a one-frame spike, removed by a 3-frame median filter
     frame[1, 2:6] = 0.9  # class 1: frames high, but its clip probability is below the gate
     cfg = EvalConfig(clip_threshold=0.5, frame_threshold=0.5, median_filter_s=0.3)
-    assert median_width(cfg, 0.1) == 3
-    events = detect_events(frame, np.array([0.7, 0.3]), boundaries, ["dog", "cat"], cfg)
+    assert grid.median_width(cfg.median_filter_s) == 3
+    events = detect_events(frame, np.array([0.7, 0.3]), grid, ["dog", "cat"], cfg)
     assert events == [(pytest.approx(0.5), pytest.approx(1.0), "dog")]
     no_filter = EvalConfig(clip_threshold=0.0, frame_threshold=0.5, median_filter_s=0.0)
-    events = detect_events(frame, np.array([0.7, 0.3]), boundaries, ["dog", "cat"], no_filter)
+    events = detect_events(frame, np.array([0.7, 0.3]), grid, ["dog", "cat"], no_filter)
     rounded = sorted((round(a, 6), round(b, 6), lab) for a, b, lab in events)
     assert rounded == [(0.2, 0.6, "cat"), (0.5, 1.0, "dog"), (1.5, 1.6, "dog")]
 
@@ -80,14 +79,14 @@ def test_event_based_metrics_by_hand():
 
 
 def _scores_for(events_by_file, detected, classes, n_frames=100, hop=0.1):
-    boundaries = np.arange(n_frames + 1) * hop
-    centres = boundaries[:-1] + hop / 2
+    grid = FrameGrid(hop, hop / 2, n_frames)
+    centres = grid.centres
     frame = np.zeros((len(events_by_file), len(classes), n_frames))
     for i, name in enumerate(events_by_file):
         for ev in events_by_file[name]:
             if (name, ev.label, ev.onset) in detected:
                 frame[i, classes.index(ev.label), (centres >= ev.onset) & (centres < ev.offset)] = 1.0
-    return Scores(list(events_by_file), classes, frame.max(-1), frame, boundaries)
+    return Scores(list(events_by_file), classes, frame.max(-1), frame, grid)
 
 
 def test_psds_perfect_half_and_nothing():

@@ -1,14 +1,15 @@
 """The helpers behind the notebooks' tables, on hand-made inputs."""
 
-import json
 
 import numpy as np
 import pytest
 import torch
+from conftest import fake_evaluation
 
 from mtlsed.config import Config
 from mtlsed.data.format import read_dataset
 from mtlsed.experiments import per_seed_metrics
+from mtlsed.labels import FrameGrid
 from mtlsed.metrics import Scores
 from mtlsed.models import config_sizes
 from mtlsed.models import size_table as model_sizes
@@ -34,9 +35,7 @@ def test_per_seed_metrics_reads_each_run(tmp_path):
     # r1 has the paired rows' seeds 0, 1 and 10 (10 sorts after 1 by number, not by text); r2 only seed 0
     for key, i, seeds in (("r1", 0.1, (0, 1, 10)), ("r2", 0.3, (0,))):
         for seed in seeds:
-            run = tmp_path / key / f"seed{seed}"
-            run.mkdir(parents=True)
-            run.joinpath("metrics_test.json").write_text(json.dumps({"i": i + seed, "d": 0.5, "er": 1.0}))
+            fake_evaluation(tmp_path / key / f"seed{seed}", "test", {"i": i + seed, "d": 0.5, "er": 1.0})
     df = per_seed_metrics(tmp_path, ["r1", "r2"])
     assert list(df["I"]) == pytest.approx([0.1, 1.1, 10.1, 0.3])
     assert list(df["seed"]) == [0, 1, 10, 0]
@@ -46,8 +45,8 @@ def test_per_seed_metrics_reads_each_run(tmp_path):
 def test_psds_by_class_oracle_and_silence(small_set, tmp_path):
     index = read_dataset(small_set)
     names = index.files_in("test")
-    edges = np.linspace(0.0, 10.0, 501)  # 20 ms frames
-    centres = (edges[:-1] + edges[1:]) / 2
+    grid = FrameGrid(0.02, 0.01, 500)  # 20 ms frames over 10 s
+    centres = grid.centres
     oracle = np.zeros((len(names), len(index.classes), 500), dtype=np.float32)
     for i, name in enumerate(names):
         for ev in index.strong[name]:
@@ -56,7 +55,7 @@ def test_psds_by_class_oracle_and_silence(small_set, tmp_path):
     for label, frame in (("oracle", oracle), ("silent", np.zeros_like(oracle))):
         run = tmp_path / label
         run.mkdir()
-        Scores(names, index.classes, frame.max(-1), frame, edges).save(run / "scores_test.npz")
+        Scores(names, index.classes, frame.max(-1), frame, grid).save(run / "scores_test.npz")
         Config().save(run / "config.yaml")
         runs[label] = run
     table = psds_by_class(runs, small_set)
@@ -84,19 +83,28 @@ def test_model_sizes_count_the_profile_models():
     assert (sizes["GMAC per clip"] > 0).all()
 
 
-def test_loss_table_weights_and_sums_the_terms():
+def test_loss_table_of_the_real_losses_against_a_hand_computation():
+    """One clip, three classes, one-bin masks 0.5, 0.25, 0.1, labels {0, 1}, clip probabilities 0.8, 0.7, 0.1:
+    BCE = -(ln 0.8 + ln 0.7 + ln 0.9) / 3; segment (ordered pairs of the two labelled masks) =
+    2 * dice(0.5, 0.25) = 2 * (2 * 0.125 / 0.75) = 2/3; silent (the unlabelled mask) = 0.1."""
+    import math
+
     from mtlsed.config import LossConfig
-    from mtlsed.losses import LossTerms
+    from mtlsed.losses import total_loss
+    from mtlsed.models.output import SedOutput
     from mtlsed.notebook import loss_table
 
-    cfg = LossConfig(bce_weight=1.0, segment_weight=0.2, silent_weight=0.5)
-    terms = LossTerms(
-        torch.tensor(0.5 + 0.2 * 0.3 + 0.5 * 0.4), torch.tensor(0.5), torch.tensor(0.3), torch.tensor(0.4)
-    )
-    table = loss_table(terms, cfg)
+    cfg = LossConfig(bce_weight=1.0, segment_weight=0.2, silent_weight=0.5, dice_eps=0.0)
+    masks = torch.tensor([0.5, 0.25, 0.1]).reshape(1, 3, 1, 1)
+    out = SedOutput(torch.tensor([[0.8, 0.7, 0.1]]), masks[..., 0], masks)
+    table = loss_table(total_loss(out, torch.tensor([[1.0, 1.0, 0.0]]), cfg), cfg)
+    bce = -(math.log(0.8) + math.log(0.7) + math.log(0.9)) / 3
+    terms = ["bce", "segment", "silent"]
+    assert list(table.loc["value", terms]) == pytest.approx([bce, 2 / 3, 0.1], abs=1e-4)
     assert list(table.loc["weight λ", ["bce", "segment", "silent"]]) == [1.0, 0.2, 0.5]
-    assert list(table.loc["λ × value", ["bce", "segment", "silent"]]) == pytest.approx([0.5, 0.06, 0.2])
-    assert table.loc["λ × value", "total"] == pytest.approx(0.76)
+    expected = [bce, 0.2 * 2 / 3, 0.5 * 0.1]
+    assert list(table.loc["λ × value", ["bce", "segment", "silent"]]) == pytest.approx(expected, abs=1e-4)
+    assert table.loc["λ × value", "total"] == pytest.approx(sum(expected), abs=1e-4)
     assert table.loc["value", "total"] == ""
 
 

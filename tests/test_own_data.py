@@ -192,7 +192,9 @@ def test_train_evaluate_reproduce_on_the_users_data(imported):
     assert rep.returncode == 0, rep.stderr
     (grid,) = (work / "runs" / "ci").glob("table1-*")
     header = (grid / "table1.md").read_text().splitlines()[0]
-    assert "on mine (3 classes: kettle, owl, typewriter)" in header
+    n_clips = len(read_dataset(data).filenames)
+    assert f"on the user's data set mine ({n_clips} clips, 3 classes: kettle, owl, typewriter)" in header
+    assert "embedded" not in header  # the profile's description says nothing of a data set (#18)
     # nine rows less the two top-5 rows, which need five classes: skipped, and the table says so
     assert sorted(p.parent.parent.name for p in grid.glob("*/seed0/metrics_test.json")) == [
         "ddc_fap", "segment-label", "segment-top2", "segment-top3",

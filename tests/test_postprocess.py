@@ -9,6 +9,7 @@ import pytest
 
 from mtlsed.config import EvalConfig
 from mtlsed.data.format import Event, write_dataset_index
+from mtlsed.labels import FrameGrid
 from mtlsed.metrics import Scores
 from mtlsed.postprocess import GRID, choose_on_validation, settings_grid
 
@@ -26,14 +27,13 @@ def test_the_lowest_validation_error_wins(tmp_path):
     }
     weak = {n: sorted({e.label for e in evs}, key=classes.index) for n, evs in strong.items()}
     write_dataset_index(tmp_path, classes, weak, strong, dict.fromkeys(strong, "val"))
-    hop = 0.1
-    boundaries = np.arange(101) * hop
-    centres = boundaries[:-1] + hop / 2
+    grid = FrameGrid(0.1, 0.05, 100)
+    centres = grid.centres
     frame = np.full((3, 2, 100), 0.1)
     for i, evs in enumerate(strong.values()):
         for ev in evs:
             frame[i, classes.index(ev.label), (centres >= ev.onset) & (centres < ev.offset)] = 0.4
-    scores = Scores(list(strong), classes, np.full((3, 2), 0.6), frame, boundaries)
+    scores = Scores(list(strong), classes, np.full((3, 2), 0.6), frame, grid)
     chosen, table = choose_on_validation(scores, tmp_path, EvalConfig())
     assert len(table) == len(settings_grid()) == 27
     assert (chosen.clip_threshold, chosen.frame_threshold, chosen.median_filter_s) == (0.3, 0.3, 0.0)

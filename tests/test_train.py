@@ -27,8 +27,14 @@ TINY = [
 ]
 
 
+def tiny(*extra: str) -> list[str]:
+    """TINY with ``extra`` on top (a key in ``extra`` replaces TINY's: a key given twice is refused)."""
+    keys = {e.split("=", 1)[0] for e in extra}
+    return [t for t in TINY if t.split("=", 1)[0] not in keys] + list(extra)
+
+
 def tiny_cfg(**extra) -> Config:
-    return Config().with_overrides(TINY + [f"{k}={v}" for k, v in extra.items()])
+    return Config().with_overrides(tiny(*[f"{k}={v}" for k, v in extra.items()]))
 
 
 def weights(run_dir, which="last"):
@@ -91,7 +97,7 @@ def _cli_train(data, out, overrides, resume=False):
 
 
 def test_kill_and_resume_is_bit_exact(small_set, tmp_path):
-    overrides = TINY + ["train.iterations=120", "train.eval_every=5", "model.dropout=0.2"]
+    overrides = tiny("train.iterations=120", "train.eval_every=5", "model.dropout=0.2")
     reference = tmp_path / "reference"
     subprocess.run(_cli_train(small_set, reference, overrides), check=True, capture_output=True)
     killed = tmp_path / "killed"
@@ -118,7 +124,7 @@ def test_kill_and_resume_is_bit_exact(small_set, tmp_path):
 
 
 def test_ddp_with_two_gloo_processes_matches_one_process(small_set, tmp_path):
-    overrides = TINY + ["train.iterations=4", "train.eval_every=4", "train.batch_size=8"]
+    overrides = tiny("train.iterations=4", "train.eval_every=4", "train.batch_size=8")
     single = tmp_path / "single"
     subprocess.run(_cli_train(small_set, single, overrides), check=True, capture_output=True)
     ddp = tmp_path / "ddp"

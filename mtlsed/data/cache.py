@@ -10,7 +10,6 @@ complete, so a crash never leaves a cache that looks finished.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import shutil
 import sys
@@ -22,10 +21,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from mtlsed.atomic import write_json
 from mtlsed.audio import load_audio
 from mtlsed.config import FeatureConfig
 from mtlsed.data.format import read_dataset
 from mtlsed.features import LogMel
+from mtlsed.labels import FrameGrid
 
 
 @dataclass
@@ -45,6 +46,40 @@ class FeatureCache:
     def position(self) -> dict[str, int]:
         return {f: i for i, f in enumerate(self.filenames)}
 
+    def norm_stats(self, cfg: FeatureConfig, train: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-band ``(mean, std)`` of the clips ``train`` in the domain of ``cfg.normalise``.
+
+        ``dataset``: the cache's own statistics. Otherwise (``mtlsed.normalise``) they are computed once
+        from the normalised training clips and kept in the cache folder, named by the settings.
+        """
+        if cfg.normalise == "dataset":
+            return self.mean, self.std
+        from mtlsed.identity import digest
+        from mtlsed.normalise import band_stats, normalise
+
+        fields = dataclasses.asdict(cfg)
+        settings = {k: v for k, v in fields.items() if k == "normalise" or k.startswith("pcen")}
+        path = self.path / f"norm-{digest({**settings, 'train': sorted(train)})}.npz"
+        if path.is_file():
+            with np.load(path) as z:
+                return z["mean"], z["std"]
+        pos = self.position()
+        rows = np.sort([pos[f] for f in train])
+        zero, one = np.zeros_like(self.mean), np.ones_like(self.std)
+        parts = []
+        for i in range(0, len(rows), 256):  # the normalised training clips, a block at a time
+            raw = torch.from_numpy(np.asarray(self.features[rows[i : i + 256]], dtype=np.float32))
+            parts.append(normalise(raw, cfg, torch.from_numpy(zero), torch.from_numpy(one)).numpy())
+        mean, std = band_stats(np.concatenate(parts))
+        if cfg.normalise == "clip_band_mean":
+            mean = np.zeros_like(mean)  # the clip's own mean is removed; only the scale is the dataset's
+        mean, std = mean.astype(np.float32), std.astype(np.float32)
+        from mtlsed.atomic import atomic_path
+
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez(tmp, mean=mean, std=std)
+        return mean, std
+
     @classmethod
     def open(cls, path: Path) -> FeatureCache:
         meta = json.loads((path / "meta.json").read_text())
@@ -56,31 +91,19 @@ class FeatureCache:
 def cache_key(root: Path, cfg: FeatureConfig, clip_seconds: float) -> str:
     """The cache's name: a hash of the feature configuration, the front end's source, the audio bytes
     and ``split.tsv`` (its training clips give the normalisation statistics)."""
-    from mtlsed.identity import data_fingerprint, digest
+    from mtlsed.identity import data_fingerprint, digest, module_fingerprint
 
     data = data_fingerprint(root)
-    source = [hash_source(m) for m in ("features", "audio")]
+    source = [module_fingerprint(m) for m in ("features.py", "audio.py")]
     return digest(
         {
-            "features": dataclasses.asdict(cfg),
+            "features": cfg.cache_fields(),
             "clip_seconds": clip_seconds,
             "audio": data["audio"],
             "split": data["split.tsv"],
             "source": source,
         }
     )
-
-
-def hash_source(module: str) -> str:
-    """sha256 of the source of ``mtlsed.<module>``."""
-    path = Path(__file__).resolve().parent.parent / f"{module}.py"
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
 
 
 def build_feature_cache(
@@ -128,8 +151,7 @@ def _build(index, key, final, cfg, clip_seconds, batch_size, device, progress) -
     partial = final.with_name(key + ".partial")
     partial.mkdir(parents=True, exist_ok=True)
     names = index.filenames
-    n_samples = int(round(clip_seconds * cfg.sample_rate))
-    shape = (len(names), cfg.n_frames(n_samples), cfg.n_mels)
+    shape = (len(names), FrameGrid.for_clip(cfg, clip_seconds).n_frames, cfg.n_mels)
     arr_path, state_path = partial / "features.npy", partial / "progress.json"
     done = 0
     if state_path.is_file() and arr_path.is_file():
@@ -150,7 +172,7 @@ def _build(index, key, final, cfg, clip_seconds, batch_size, device, progress) -
                 feats = front(torch.from_numpy(waves).to(device)).cpu().numpy()
             arr[start : start + len(chunk)] = feats
             arr.flush()
-            _write_json(state_path, {"shape": list(shape), "done": start + len(chunk)})
+            write_json(state_path, {"shape": list(shape), "done": start + len(chunk)})
             bar.update(len(chunk))
     del arr
     train = set(index.files_in("train")) if index.split else set(names)
@@ -159,13 +181,13 @@ def _build(index, key, final, cfg, clip_seconds, batch_size, device, progress) -
     (partial / "filenames.txt").write_text("".join(n + "\n" for n in names))
     meta = {
         "key": key,
-        "features": dataclasses.asdict(cfg),
+        "features": cfg.cache_fields(),
         "clip_seconds": clip_seconds,
         "n_clips": len(names),
         "shape": list(shape),
         "stats_from": "train split" if index.split else "all clips",
     }
-    _write_json(partial / "meta.json", meta)
+    write_json(partial / "meta.json", meta)
     state_path.unlink()
     if final.exists():  # left by a build that died between its rename and its meta.json
         shutil.rmtree(final)

@@ -10,7 +10,7 @@ import torch
 from mtlsed.config import Config
 from mtlsed.data.cache import FeatureCache, build_feature_cache
 from mtlsed.data.format import DatasetIndex, read_dataset
-from mtlsed.labels import clip_labels, frame_labels, frame_times
+from mtlsed.labels import FrameGrid, clip_labels
 
 
 class SedDataset(torch.utils.data.Dataset):
@@ -22,9 +22,14 @@ class SedDataset(torch.utils.data.Dataset):
     """
 
     def __init__(
-        self, root: str | Path, cfg: Config, split: str | None = None, cache: FeatureCache | None = None
+        self,
+        root: str | Path,
+        cfg: Config,
+        split: str | None = None,
+        cache: FeatureCache | None = None,
+        index: DatasetIndex | None = None,
     ):
-        self.index: DatasetIndex = read_dataset(root)
+        self.index: DatasetIndex = index or read_dataset(root)
         self.cfg = cfg
         self.cache = cache or build_feature_cache(root, cfg.features, cfg.data.clip_seconds)
         self.split = split
@@ -33,7 +38,8 @@ class SedDataset(torch.utils.data.Dataset):
         self.rows = np.array([pos[f] for f in self.filenames], dtype=np.int64)
         self.classes = self.index.classes
         n_frames = self.cache.meta["shape"][1]
-        self.times = frame_times(cfg.features, n_frames)
+        self.grid = FrameGrid.of(cfg.features, n_frames)
+        self.times = self.grid.centres
         self.clip_labels = clip_labels(self.index.weak, self.filenames, self.classes)
         self.has_strong = np.array([self.index.has_strong(f) for f in self.filenames])
         self._features = None
@@ -44,7 +50,7 @@ class SedDataset(torch.utils.data.Dataset):
 
     def frame_labels(self, i: int) -> np.ndarray:
         events = self.index.strong.get(self.filenames[i], []) if self.index.strong else []
-        return frame_labels(events, self.classes, self.times)
+        return self.grid.frame_labels(events, self.classes)
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The whole split in memory: features ``(N, T, F)`` (normalised), clip labels ``(N, K)``, frame
@@ -54,9 +60,14 @@ class SedDataset(torch.utils.data.Dataset):
         CPU than collating one item at a time through a DataLoader (600 clips of 311 x 64 take 48 MB).
         """
         if self._tensors is None:
-            feats = np.asarray(self.cache.features[np.sort(self.rows)], dtype=np.float32)
-            feats = feats[np.argsort(np.argsort(self.rows))]  # back to split order (sorted reads are faster)
-            x = (feats - self.cache.mean) / self.cache.std
+            feats = self._raw()
+            if self.cfg.features.normalise == "dataset":
+                x = (feats - self.cache.mean) / self.cache.std
+            else:
+                from mtlsed.normalise import normalise
+
+                mean, std = (torch.from_numpy(s) for s in self.norm_stats())
+                x = normalise(torch.from_numpy(feats), self.cfg.features, mean, std).numpy()
             frames = np.stack([self.frame_labels(i) for i in range(len(self))]) if len(self) else None
             self._tensors = (
                 torch.from_numpy(x.astype(np.float32, copy=False)),
@@ -65,12 +76,33 @@ class SedDataset(torch.utils.data.Dataset):
             )
         return self._tensors
 
+    def _raw(self) -> np.ndarray:
+        """The split's raw (not normalised) log-mel ``(N, T, F)``, in split order."""
+        feats = np.asarray(self.cache.features[np.sort(self.rows)], dtype=np.float32)
+        return feats[np.argsort(np.argsort(self.rows))]  # back to split order (sorted reads are faster)
+
+    def raw_features(self) -> torch.Tensor:
+        """The split's raw log-mel ``(N, T, F)`` (what augmentation works on, before normalisation)."""
+        return torch.from_numpy(self._raw())
+
+    def norm_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-band ``(mean (F,), std (F,))`` of the training split in the domain of ``features.normalise``
+        (:func:`mtlsed.normalise.normalise` takes them); computed once per cache and setting, then kept."""
+        return self.cache.norm_stats(self.cfg.features, self.index.files_in("train"))
+
     def __getitem__(self, i: int):
         if self._features is None:  # opened lazily: each DataLoader worker maps the file itself
             self._features = self.cache.features
-        x = (np.asarray(self._features[self.rows[i]]) - self.cache.mean) / self.cache.std
+        raw = np.asarray(self._features[self.rows[i]])
+        if self.cfg.features.normalise == "dataset":
+            x = torch.from_numpy(((raw - self.cache.mean) / self.cache.std).astype(np.float32))
+        else:
+            from mtlsed.normalise import normalise
+
+            mean, std = (torch.from_numpy(s) for s in self.norm_stats())
+            x = normalise(torch.from_numpy(raw.astype(np.float32))[None], self.cfg.features, mean, std)[0]
         return (
-            torch.from_numpy(x.astype(np.float32)),
+            x,
             torch.from_numpy(self.clip_labels[i]),
             torch.from_numpy(self.frame_labels(i)),
         )

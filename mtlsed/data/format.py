@@ -11,7 +11,11 @@ A data set is a folder::
     DIR/split.tsv       filename<TAB>split             (train, val or test; every clip once)
     DIR/dataset.json    optional: {"variable_length": true} for a set whose clips may be
                         shorter than the clip length (DESED): they are zero-padded, and
-                        `mtlsed check` counts them instead of calling them errors
+                        `mtlsed check` counts them instead of calling them errors;
+                        {"crop_long": true}: clips longer than the clip length are cut to it
+                        (counted by `check`; without it they are errors, mtlsed.data.policy)
+    DIR/groups.tsv      optional: filename<TAB>groups (comma-separated sources of each clip);
+                        no group may be in two splits (`mtlsed import --groups` writes it)
 
 Both TSV files have a header line. Readers raise :class:`FormatError` with the
 file and line of the first problem; :func:`validate` collects every problem.
@@ -24,6 +28,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mtlsed.data.policy import TOLERANCE_S, unsafe_name
 
 WEAK_HEADER = ["filename", "event_labels"]
 STRONG_HEADER = ["filename", "onset", "offset", "event_label"]
@@ -198,6 +204,8 @@ def _check_weak_row(fields: list[str], classes: list[str] | None, seen: dict) ->
     name, labels = fields[0].strip(), _split_labels(fields[1])
     if not name:
         return "empty filename"
+    if unsafe_name(name):
+        return unsafe_name(name)
     if name in seen:
         return f"{name}: listed twice"
     if classes is not None:
@@ -220,6 +228,8 @@ def _check_strong_row(fields: list[str], classes: list[str] | None) -> str | Non
     name, onset, offset, label = _strong_fields(fields)
     if not name:
         return "empty filename"
+    if unsafe_name(name):
+        return unsafe_name(name)
     if not label:
         if onset or offset:
             return f"{name}: times given without an event label"
@@ -241,15 +251,15 @@ def _check_strong_row(fields: list[str], classes: list[str] | None) -> str | Non
 
 # -- validation ---------------------------------------------------------------
 
-DATASET_INFO = {"variable_length": bool}
+DATASET_INFO = {"variable_length": bool, "crop_long": bool}
 
 
 def read_info(root: str | Path) -> dict:
-    """``dataset.json`` of a data set (defaults when absent): ``{"variable_length": bool}``."""
+    """``dataset.json`` of a data set (defaults when absent): ``variable_length`` and ``crop_long``."""
     import json
 
     path = Path(root) / "dataset.json"
-    info = {"variable_length": False}
+    info = {"variable_length": False, "crop_long": False}
     if not path.is_file():
         return info
     try:
@@ -266,18 +276,22 @@ def read_info(root: str | Path) -> dict:
     return {**info, **data}
 
 
-def short_clips(root: str | Path, clip_seconds: float = 10.0, tolerance_s: float = 0.064) -> list[str]:
-    """Clips whose audio is shorter than the clip length (they are zero-padded when read)."""
+def clip_lengths(root: str | Path, clip_seconds: float = 10.0) -> dict[str, list[str]]:
+    """``{"short": [...], "long": [...]}``: clips shorter than the clip length (zero-padded when read) and
+    longer (cut to it when the set allows it, ``crop_long``)."""
     import soundfile as sf
 
     index = read_dataset(root)
-    out = []
+    out: dict[str, list[str]] = {"short": [], "long": []}
     for name in index.filenames:
         path = index.audio_path(name)
         if path.is_file():
             info = sf.info(str(path))
-            if info.frames / info.samplerate < clip_seconds - tolerance_s:
-                out.append(name)
+            seconds = info.frames / info.samplerate
+            if seconds < clip_seconds - TOLERANCE_S:
+                out["short"].append(name)
+            elif seconds > clip_seconds + TOLERANCE_S:
+                out["long"].append(name)
     return out
 
 
@@ -312,9 +326,12 @@ def validate(
             message = _check_weak_row(fields, classes, weak)
             if message:
                 problems.append(Problem(str(weak_path), number, message))
-            if len(fields) == 2 and fields[0].strip() and fields[0] not in weak:
+            usable = len(fields) == 2 and fields[0].strip() and not unsafe_name(fields[0])
+            if usable and fields[0] not in weak:
                 weak[fields[0]] = _split_labels(fields[1])
                 weak_line[fields[0]] = number
+        if not weak and weak_path.is_file():
+            problems.append(Problem(str(weak_path), 0, "lists no clips: the data set is empty"))
     except FormatError as err:
         problems.append(_problem_from(err, weak_path))
 
@@ -323,8 +340,10 @@ def validate(
         problems += _validate_strong(strong_path, classes, weak, clip_seconds + tolerance_s)
 
     split_path = root / "split.tsv"
+    where: dict[str, str] = {}
     if split_path.is_file():
-        problems += _validate_split(split_path, weak, weak_line, weak_path)
+        split_problems, where = _validate_split(split_path, weak, weak_line, weak_path)
+        problems += split_problems
     else:
         problems.append(
             Problem(
@@ -336,13 +355,17 @@ def validate(
         )
 
     try:
-        variable = read_info(root)["variable_length"]
+        info = read_info(root)
     except FormatError as err:
         problems.append(_problem_from(err, root / "dataset.json"))
-        variable = False
+        info = {"variable_length": False, "crop_long": False}
+    if (root / "groups.tsv").is_file():
+        problems += _validate_groups(root / "groups.tsv", where)
     if check_audio:
-        min_s = 0.0 if variable else clip_seconds - tolerance_s
-        problems += _validate_audio(root / "audio", weak, weak_line, weak_path, min_s)
+        min_s = 0.0 if info["variable_length"] else clip_seconds - tolerance_s
+        max_s = float("inf") if info["crop_long"] else clip_seconds + tolerance_s
+        problems += _validate_audio(root / "audio", weak, weak_line, weak_path, min_s, max_s)
+        problems += _validate_duplicates(root, weak, weak_line, weak_path, where)
     return problems
 
 
@@ -424,7 +447,7 @@ def _validate_split(path: Path, weak: dict, weak_line: dict, weak_path: Path) ->
             else:
                 where[fields[0]] = (fields[1], number)
     except FormatError as err:
-        return [_problem_from(err, path)]
+        return [_problem_from(err, path)], {}
     for name in weak:
         if name not in where:
             problems.append(Problem(str(weak_path), weak_line[name], f"{name}: in no split ({path.name})"))
@@ -434,10 +457,63 @@ def _validate_split(path: Path, weak: dict, weak_line: dict, weak_path: Path) ->
             problems.append(
                 Problem(str(path), 0, f"no clip in the {sp!r} split (training needs train and val)")
             )
+    return problems, {name: sp for name, (sp, _) in where.items()}
+
+
+def _validate_groups(path: Path, where: dict[str, str]) -> list[Problem]:
+    """No group (source) in two splits."""
+    problems: list[Problem] = []
+    first: dict[str, tuple[str, str, int]] = {}
+    try:
+        for number, fields in _rows(path, ["filename", "groups"]):
+            if len(fields) != 2:
+                problems.append(Problem(str(path), number, "expected filename<TAB>groups"))
+                continue
+            split = where.get(fields[0])
+            if split is None:
+                continue
+            for group in (g.strip() for g in fields[1].split(",") if g.strip()):
+                seen = first.setdefault(group, (split, fields[0], number))
+                if seen[0] != split:
+                    problems.append(
+                        Problem(
+                            str(path),
+                            number,
+                            f"{fields[0]} ({split}) shares the source {group!r} with {seen[1]} ({seen[0]}, "
+                            f"line {seen[2]}): a source in two splits",
+                        )
+                    )
+    except FormatError as err:
+        problems.append(_problem_from(err, path))
     return problems
 
 
-def _validate_audio(audio: Path, weak: dict, weak_line: dict, weak_path: Path, min_s: float) -> list[Problem]:
+def _validate_duplicates(
+    root: Path, weak: dict, weak_line: dict, weak_path: Path, where: dict
+) -> list[Problem]:
+    """Clips of two splits with identical audio (hashes remembered in ``.mtlsed/``, see mtlsed.identity)."""
+    from mtlsed.identity import audio_hashes
+
+    present = [n for n in weak if (root / "audio" / n).is_file()]
+    first: dict[str, str] = {}
+    problems = []
+    for name, sha in audio_hashes(root, present, root / "audio").items():
+        other = first.setdefault(sha, name)
+        if other != name and where.get(other) != where.get(name):
+            problems.append(
+                Problem(
+                    str(weak_path),
+                    weak_line[name],
+                    f"{name} ({where.get(name)}) has the same audio as {other} ({where.get(other)}, "
+                    f"line {weak_line[other]}): the same clip in two splits",
+                )
+            )
+    return problems
+
+
+def _validate_audio(
+    audio: Path, weak: dict, weak_line: dict, weak_path: Path, min_s: float, max_s: float = float("inf")
+) -> list[Problem]:
     import numpy as np
     import soundfile as sf
 
@@ -473,6 +549,16 @@ def _validate_audio(audio: Path, weak: dict, weak_line: dict, weak_path: Path, m
                     0,
                     f"{info.frames / info.samplerate:.3f} s long, shorter than the clip length "
                     f"(at least {min_s:.3f} s); listed in {weak_path.name}:{line}",
+                )
+            )
+        elif info.frames / info.samplerate > max_s:
+            problems.append(
+                Problem(
+                    str(path),
+                    0,
+                    f"{info.frames / info.samplerate:.3f} s long, longer than the clip length (at most "
+                    f"{max_s:.3f} s): a crop could cut what its weak label describes; listed in "
+                    f'{weak_path.name}:{line} (dataset.json {{"crop_long": true}} allows cutting it)',
                 )
             )
     return problems

@@ -12,9 +12,21 @@ A source folder holds the clips and their labels::
 test split with its strong labels; without one a seeded fraction of the clips is held out (drawn
 from the strongly labelled clips when some have strong labels, so the test split can be scored
 for detection). Validation clips are carved from the training clips and keep only their weak
-labels, as in the paper. A clip whose audio is missing, unreadable, empty or not finite is skipped
-and named in the report with the reason; a malformed label line raises :class:`FormatError` with
-its file and line (a label file is never half read).
+labels, as in the paper (``val_strong`` keeps their strong labels, as DESED's validation set has
+them, so post-processing can be chosen there).
+
+With ``groups`` (each clip's sources: recording, device, session, site; :mod:`mtlsed.data.groups`)
+whole groups are held out, so the test and validation splits measure clips of sources the model never
+heard; ``groups.tsv`` is written beside the labels and ``mtlsed check`` verifies it. Clips with
+identical audio are always kept in one split, and a ``--test`` clip with the audio of a training clip
+is refused.
+
+The boundaries of a data set hold (:mod:`mtlsed.data.policy`): a clip name may not leave the audio
+folder; without ``classes.txt``, labels that differ only in case or look like two labels joined by
+another separator are refused with their file and line; a clip longer than the clip length is skipped
+unless ``crop_long``. A clip whose audio is missing, unreadable, empty or not finite is skipped and
+named in the report with the reason; a malformed label line raises :class:`FormatError` with its file
+and line (a label file is never half read).
 
 ``mtlsed import`` and ``mtlsed import-desed`` call this module; ``mtlsed mix-dcase2018`` prints
 the same :func:`dataset_report` of what it wrote.
@@ -22,23 +34,28 @@ the same :func:`dataset_report` of what it wrote.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
+from mtlsed.atomic import write_json
 from mtlsed.data.format import (
+    STRONG_HEADER,
+    WEAK_HEADER,
     Event,
     FormatError,
+    _rows,
+    _split_labels,
+    _strong_fields,
     read_classes,
     read_dataset,
     read_strong,
     read_weak,
     write_dataset_index,
 )
+from mtlsed.data.groups import INTERNAL, GroupedSplit, assign_splits, write_groups
+from mtlsed.data.policy import audio_problem, confusable_labels
 
 MARKER = Path(".mtlsed") / "made-by"
 
@@ -79,6 +96,9 @@ class ImportReport:
     strong_clips: dict[str, int] = field(default_factory=dict)  # split -> clips with strong labels
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     short: int = 0  # clips shorter than the clip length (zero-padded when read)
+    long: int = 0  # clips longer than the clip length, cut to it (crop_long)
+    duplicates: int = 0  # clips whose audio another clip has too (kept in one split)
+    grouped: GroupedSplit | None = None  # how whole groups were held out, when groups were given
 
     def lines(self) -> list[str]:
         splits = list(self.counts)
@@ -101,6 +121,22 @@ class ImportReport:
             )
         if self.short:
             out.append(f"  {self.short} clip(s) shorter than the clip length: zero-padded when read")
+        if self.long:
+            out.append(f"  {self.long} clip(s) longer than the clip length: cut to it when read (crop_long)")
+        if self.duplicates:
+            out.append(f"  {self.duplicates} clip(s) have the audio of another clip: kept in the same split")
+        g = self.grouped
+        if g is not None:
+            per = ", ".join(f"{s} {g.groups_per_split.get(s, 0)}" for s in splits)
+            out.append(
+                f"  held out by source: {g.n_groups} groups ({per}); no group in two splits "
+                f"({g.method})"
+            )
+            if g.dropped:
+                out.append(
+                    f"  dropped {len(g.dropped)} clip(s) whose sources fall in two splits "
+                    f"(e.g. {', '.join(g.dropped[:3])})"
+                )
         if self.skipped:
             out.append(f"  skipped {len(self.skipped)} clip(s):")
             out += [f"    {name}: {reason}" for name, reason in self.skipped]
@@ -154,33 +190,23 @@ def _classes_of(sources: list[SourceSet]) -> tuple[list[str], str]:
     for s in sources:
         if s.classes:
             return read_classes(s.classes), str(s.classes)
-    labels: set[str] = set()
+    first_seen: dict[str, str] = {}
     for s in sources:
-        weak, strong = _labels_of(s, None)
-        labels |= {lab for labs in weak.values() for lab in labs}
-        labels |= {e.label for evs in (strong or {}).values() for e in evs}
-    if not labels:
+        _labels_of(s, None)  # malformed lines raise here with their file and line
+        for path, column in ((s.weak, "weak"), (s.strong, "strong")):
+            if path is None:
+                continue
+            for number, fields in _rows(path, WEAK_HEADER if column == "weak" else STRONG_HEADER):
+                labels = _split_labels(fields[1]) if column == "weak" else [_strong_fields(fields)[3]]
+                for label in labels:
+                    if label:
+                        first_seen.setdefault(label, f"{path}:{number}")
+    if not first_seen:
         raise FormatError(f"{sources[0].weak or sources[0].strong}: no labels found, cannot infer classes")
-    return sorted(labels), "inferred from the labels, sorted"
-
-
-def audio_problem(path: Path, clip_seconds: float) -> tuple[str | None, bool]:
-    """(why the clip cannot be used or None, whether it is shorter than ``clip_seconds``)."""
-    import soundfile as sf
-
-    if not path.is_file():
-        return "audio file not found", False
-    try:
-        info = sf.info(str(path))
-    except (RuntimeError, ValueError, sf.LibsndfileError) as err:
-        return f"cannot read audio ({str(err).strip()})", False
-    if info.frames == 0 or info.channels == 0:
-        return "empty audio file", False
-    if info.subtype in ("FLOAT", "DOUBLE"):  # integer PCM cannot hold NaN; floats can
-        samples, _ = sf.read(str(path), dtype="float32", always_2d=True)
-        if not np.all(np.isfinite(samples)):
-            return "non-finite samples (NaN or inf)", False
-    return None, info.frames / info.samplerate < clip_seconds - 0.064
+    problems = confusable_labels(first_seen)
+    if problems:
+        raise FormatError("; ".join(problems))
+    return sorted(first_seen), "inferred from the labels, sorted"
 
 
 # -- writing ---------------------------------------------------------------------
@@ -222,13 +248,21 @@ def import_sets(
     classes: list[str] | None = None,
     made_by: str = "import",
     clip_seconds: float = 10.0,
+    groups: dict[str, list[str]] | None = None,
+    group_rule: str = "all",
+    val_strong: bool = False,
+    crop_long: bool = False,
 ) -> ImportReport:
     """Write the dataset folder ``out`` from ``train`` (and ``test``); see the module docstring.
 
     ``classes`` fixes the class list (DESED's ten); otherwise a ``classes.txt`` of a source, else the
-    labels found, sorted. Importing again into the same folder with the same arguments gives the same
-    split; the links already there are kept.
+    labels found, sorted. ``groups``: each clip's sources (``mtlsed.data.groups.read_groups``); whole
+    groups are held out with ``group_rule``. ``val_strong`` keeps the validation clips' strong labels;
+    ``crop_long`` keeps clips longer than ``clip_seconds`` (cut to it when read). Importing again into
+    the same folder with the same arguments gives the same split; the links already there are kept.
     """
+    from mtlsed.identity import file_sha256
+
     out = Path(out)
     for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0 <= value < 1:
@@ -246,48 +280,71 @@ def import_sets(
             f"{test.weak or test.strong}: {dupes[0]} is also a training clip "
             f"({len(dupes)} name(s) in both folders); rename the test clips"
         )
+    if groups is not None:
+        missing = [n for n in parts[0][1] if n not in groups]
+        if missing:
+            raise FormatError(
+                f"the groups file names no groups for {len(missing)} training clip(s), e.g. {missing[0]}: "
+                "every clip needs its sources"
+            )
     _claim(out, made_by)
 
     skipped: list[tuple[str, str]] = []
     weak: dict[str, list[str]] = {}
     strong: dict[str, list[Event]] = {}
     kept: list[list[str]] = []
-    short = 0
+    sha: dict[str, str] = {}
+    short = long = 0
     for source, w, s in parts:
         usable = []
         for name, labels in w.items():
-            problem, is_short = audio_problem(source.audio / name, clip_seconds)
+            problem, is_short, is_long = audio_problem(source.audio / name, clip_seconds, crop_long)
             if problem:
                 skipped.append((str(source.audio / name), problem))
                 continue
-            _place(source.audio / name, out / "audio" / name, copy)
+            sha[name] = file_sha256(source.audio / name)
             short += is_short
+            long += is_long
             weak[name] = [c for c in classes if c in labels]  # in class order
             if s is not None and name in s:
                 strong[name] = s[name]
             usable.append(name)
         kept.append(usable)
+    if test:  # the test folder must not hold the training audio under other names
+        train_audio = {sha[n]: n for n in kept[0]}
+        leaked = [(n, train_audio[sha[n]]) for n in kept[1] if sha[n] in train_audio]
+        if leaked:
+            raise FormatError(
+                f"{test.weak or test.strong}: {len(leaked)} test clip(s) have the audio of training clips, "
+                f"e.g. {leaked[0][0]} = {leaked[0][1]}; the test split must hold clips the model never heard"
+            )
 
-    rng = np.random.default_rng(seed)
-    split: dict[str, str] = {}
+    # identical audio is one source: such clips always share a split
+    same: dict[str, list[str]] = {}
+    for n in kept[0]:
+        same.setdefault(sha[n], []).append(n)
+    duplicates = sum(len(v) for v in same.values() if len(v) > 1)
+    clip_groups = {
+        n: list((groups or {}).get(n) or [f"{INTERNAL}clip:{n}"])
+        + ([f"{INTERNAL}audio:{sha[n]}"] if len(same[sha[n]]) > 1 else [])
+        for n in kept[0]
+    }
     pool = kept[0]
-    if test:
-        for name in kept[1]:
-            split[name] = "test"
-    else:
-        strong_pool = [n for n in pool if n in strong]
-        candidates = strong_pool or pool
-        n_test = int(round(len(pool) * test_fraction))
-        chosen = [candidates[i] for i in rng.permutation(len(candidates))[:n_test]]
-        split.update(dict.fromkeys(chosen, "test"))
-    rest = [n for n in pool if n not in split]
-    n_val = int(round(len(rest) * val_fraction))
-    val = {rest[i] for i in rng.permutation(len(rest))[:n_val]}
-    for name in rest:
-        split[name] = "val" if name in val else "train"
-        if name in val:
+    test_ok = set(pool) if test else {n for n in pool if n in strong} or set(pool)
+    grouped = assign_splits(
+        pool, clip_groups, 0.0 if test else test_fraction, val_fraction, seed, group_rule, test_ok
+    )
+    split = dict(grouped.split)
+    for name in kept[1] if test else []:
+        split[name] = "test"
+    for name in pool:
+        if split.get(name) == "val" and not val_strong:
             strong.pop(name, None)  # validation sees weak labels only, as in the paper
-    ordered = [n for usable in kept for n in usable]
+    ordered = [n for usable in kept for n in usable if n in split]
+    for source, w, _ in parts:
+        for name in w:
+            if name in split:
+                _place(source.audio / name, out / "audio" / name, copy)
     write_dataset_index(
         out,
         classes,
@@ -297,8 +354,16 @@ def import_sets(
     )
     if not strong and (out / "strong.tsv").is_file():
         (out / "strong.tsv").unlink()  # left by an earlier import of the same folder
-    info = out / "dataset.json"
-    info.write_text(json.dumps({"variable_length": True}) + "\n") if short else info.unlink(missing_ok=True)
+    if groups is not None:
+        write_groups(out / "groups.tsv", {n: list(groups.get(n) or [n]) for n in ordered})
+    else:
+        (out / "groups.tsv").unlink(missing_ok=True)
+    info = {k: True for k, v in (("variable_length", short), ("crop_long", long and crop_long)) if v}
+    if info:
+        write_json(out / "dataset.json", info)
+    else:
+        (out / "dataset.json").unlink(missing_ok=True)
     report = dataset_report(out, skipped)
-    report.classes_from, report.short = classes_from, short
+    report.classes_from, report.short, report.long, report.duplicates = classes_from, short, long, duplicates
+    report.grouped = grouped if groups is not None else None
     return report

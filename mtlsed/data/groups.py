@@ -1,0 +1,302 @@
+"""Splits that hold out whole sources: clips that share a recording, a device, a session or a site never
+fall in two splits.
+
+A validation split drawn clip by clip from clips that share source recordings measures memory of those
+recordings, not hearing (a model that scored 0.66 on such a split scored 0.39 on clips of other
+sources). Here every clip names its *groups* (the sources it was made from) and the split keeps each
+group in one split:
+
+- read with :func:`read_groups` from a TSV file (``filename<TAB>groups``, the groups comma-separated) or a
+  JSON file of per-clip records, taking the values at ``keys`` (dotted paths such as ``events.source``;
+  lists are walked), e.g. realdev's ``meta.json``;
+- assigned with :func:`assign_splits`. When the clips fall into connected components small enough to be
+  placed whole (clips sharing a group are joined), the components are placed and every clip is kept
+  (``rule="connected"``, or ``"all"`` when it is possible). When a few sources are mixed into many clips
+  the components merge into one; then ``rule="all"`` assigns the *groups* to splits by a seeded local
+  search that keeps as many clips as it can, and a clip whose groups land in two splits is dropped and
+  counted (never moved: that would put one of its sources in two splits).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mtlsed.data.format import FormatError, read_text
+
+SPLIT_NAMES = ("train", "val", "test")
+INTERNAL = "mtlsed:"  # groups made here (a clip alone, identical audio), not counted as the user's sources
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+def read_groups(path: str | Path, keys: list[str] | None = None) -> dict[str, list[str]]:
+    """``{filename: [group, ...]}`` from a TSV file (``filename<TAB>groups``) or a JSON file with ``keys``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FormatError(f"{path}: groups file not found")
+    if path.suffix.lower() == ".json":
+        return _groups_from_json(path, keys or [])
+    if keys:
+        raise FormatError(f"{path}: --group-keys is for a JSON groups file; a TSV file has a groups column")
+    out: dict[str, list[str]] = {}
+    lines = read_text(path).splitlines()
+    if not lines or lines[0].split("\t")[:2] != ["filename", "groups"]:
+        raise FormatError(f"{path}:1: expected the header filename<TAB>groups")
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 2:
+            raise FormatError(f"{path}:{number}: expected filename<TAB>groups, got {len(fields)} column(s)")
+        groups = [g.strip() for g in fields[1].split(",") if g.strip()]
+        if not groups:
+            raise FormatError(f"{path}:{number}: {fields[0]}: no group given")
+        if fields[0] in out:
+            raise FormatError(f"{path}:{number}: {fields[0]}: listed twice")
+        out[fields[0]] = groups
+    return out
+
+
+def _values(record, dotted: str) -> list[str]:
+    """The string values at the dotted path ``dotted`` of a JSON record (lists are walked)."""
+    items = [record]
+    for part in dotted.split("."):
+        nxt = []
+        for item in items:
+            for x in item if isinstance(item, list) else [item]:
+                if isinstance(x, dict) and part in x:
+                    nxt.append(x[part])
+        items = nxt
+    flat = []
+    for item in items:
+        flat += item if isinstance(item, list) else [item]
+    return [str(v) for v in flat if v is not None and not isinstance(v, dict | list)]
+
+
+def _groups_from_json(path: Path, keys: list[str]) -> dict[str, list[str]]:
+    try:
+        data = json.loads(read_text(path))
+    except ValueError as err:
+        raise FormatError(f"{path}: not valid JSON ({err})") from None
+    if isinstance(data, dict):
+        records = [{"filename": k, **(v if isinstance(v, dict) else {"groups": v})} for k, v in data.items()]
+    elif isinstance(data, list) and all(isinstance(r, dict) and "filename" in r for r in data):
+        records = data
+    else:
+        raise FormatError(f"{path}: expected a list of records with a 'filename', or filename -> record")
+    if not keys:
+        seen = sorted({k for r in records[:5] for k in r if k != "filename"})
+        raise FormatError(
+            f"{path}: say which fields name a clip's sources with --group-keys (dotted paths, e.g. "
+            f"events.source); the records have {seen}"
+        )
+    out = {}
+    for i, record in enumerate(records):
+        groups = [f"{key}={v}" for key in keys for v in _values(record, key)]
+        if not groups:
+            raise FormatError(f"{path}: record {i} ({record['filename']}) has no value at {keys}")
+        out[str(record["filename"])] = groups
+    return out
+
+
+# -- assigning -------------------------------------------------------------------------------
+
+
+@dataclass
+class GroupedSplit:
+    """What :func:`assign_splits` decided: each kept clip's split, the dropped clips, how it was done."""
+
+    split: dict[str, str]
+    dropped: list[str] = field(default_factory=list)
+    method: str = ""
+    n_groups: int = 0
+    n_components: int = 0
+    groups_per_split: dict[str, int] = field(default_factory=dict)
+
+
+def _components(names: list[str], groups: dict[str, list[str]]) -> list[list[str]]:
+    """Clips joined when they share a group (union-find), each component in ``names`` order."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for name in names:
+        first = groups[name][0]
+        for g in groups[name][1:]:
+            parent[find(g)] = find(first)
+    comps: dict[str, list[str]] = {}
+    for name in names:
+        comps.setdefault(find(groups[name][0]), []).append(name)
+    return list(comps.values())
+
+
+def _targets(n: int, test_fraction: float, val_fraction: float) -> dict[str, int]:
+    """Clips per split: ``test_fraction`` of all, ``val_fraction`` of the rest (as an import by clip)."""
+    n_test = int(round(n * test_fraction))
+    n_val = int(round((n - n_test) * val_fraction))
+    return {"train": n - n_test - n_val, "val": n_val, "test": n_test}
+
+
+def assign_splits(
+    names: list[str],
+    groups: dict[str, list[str]],
+    test_fraction: float,
+    val_fraction: float,
+    seed: int = 0,
+    rule: str = "all",
+    test_ok: set[str] | None = None,
+) -> GroupedSplit:
+    """Put every clip of ``names`` in train, val or test so that no group is in two splits.
+
+    ``groups`` maps each clip to its groups (a clip without an entry is its own group); ``test_ok``: the
+    clips that may go to test (those with strong labels; default all). ``rule``: ``connected`` places
+    whole components and never drops a clip (an error when one component is too large); ``all`` does
+    so when it can, else assigns groups by local search and drops the clips whose groups straddle.
+    """
+    if rule not in ("all", "connected"):
+        raise ValueError(f"unknown group rule {rule!r}; expected 'all' or 'connected'")
+    groups = {n: list(dict.fromkeys(groups.get(n) or [f"{INTERNAL}clip:{n}"])) for n in names}
+    test_ok = set(names) if test_ok is None else set(test_ok)
+    comps = _components(names, groups)
+    targets = _targets(len(names), test_fraction, val_fraction)
+    n_groups = len({g for n in names for g in groups[n] if not g.startswith(INTERNAL)})
+    placed = _place_components(comps, targets, seed, test_ok)
+    if placed is not None:
+        out = GroupedSplit(placed, [], "whole components", n_groups, len(comps))
+    elif rule == "connected":
+        biggest = max(len(c) for c in comps)
+        raise FormatError(
+            f"the clips form {len(comps)} group(s) joined by shared sources, the largest with {biggest} of "
+            f"{len(names)} clips: too large to hold out whole sources with --group-rule connected. Use "
+            "--group-rule all (clips whose sources straddle two splits are dropped and counted), or fewer "
+            "group keys"
+        )
+    else:
+        split, dropped = _local_search(names, groups, targets, seed, test_ok)
+        method = "groups by local search, straddling clips dropped"
+        out = GroupedSplit(split, dropped, method, n_groups, len(comps))
+    for name in names:
+        if name in out.split:
+            for g in groups[name]:
+                if not g.startswith(INTERNAL):
+                    out.groups_per_split.setdefault(out.split[name], set()).add(g)  # type: ignore[arg-type]
+    out.groups_per_split = {s: len(v) for s, v in out.groups_per_split.items()}  # type: ignore[misc]
+    return out
+
+
+def _place_components(
+    comps: list[list[str]], targets: dict[str, int], seed: int, test_ok: set[str]
+) -> dict[str, str] | None:
+    """Components placed whole, largest first, each in the split furthest below its target; None when
+    a component is too large for that to come near the targets (more than half a held-out target over)."""
+    rng = np.random.default_rng([seed, 4231])
+    order = sorted(rng.permutation(len(comps)).tolist(), key=lambda i: -len(comps[i]))
+    count = dict.fromkeys(SPLIT_NAMES, 0)
+    split: dict[str, str] = {}
+    for i in order:
+        comp = comps[i]
+        allowed = [s for s in SPLIT_NAMES if s != "test" or all(n in test_ok for n in comp)]
+        best = max(allowed, key=lambda s: (targets[s] - count[s], s == "train"))
+        count[best] += len(comp)
+        split.update(dict.fromkeys(comp, best))
+    for s in ("val", "test"):
+        if targets[s] and abs(count[s] - targets[s]) > max(1, targets[s] // 2):
+            return None
+    return split
+
+
+def _local_search(names, groups, targets, seed, test_ok, restarts: int = 8, sweeps: int = 40):
+    """Assign groups to splits to keep the most clips near the target shares (see the module doc)."""
+    index = {g: i for i, g in enumerate(sorted({g for n in names for g in groups[n]}))}
+    clips = [[index[g] for g in groups[n]] for n in names]
+    by_group: list[list[int]] = [[] for _ in index]
+    for j, c in enumerate(clips):
+        for g in c:
+            by_group[g].append(j)
+    share = np.array([targets[s] for s in SPLIT_NAMES], dtype=float) / max(1, sum(targets.values()))
+    ok_test = np.array([n in test_ok for n in names])
+
+    def split_of(assign, j):
+        a = assign[clips[j][0]]
+        if any(assign[g] != a for g in clips[j]) or (a == 2 and not ok_test[j]):
+            return -1
+        return a
+
+    best_assign, best_score = None, None
+    for r in range(restarts):
+        rng = np.random.default_rng([seed, r, 977])
+        order = sorted(range(len(index)), key=lambda g: (-len(by_group[g]), rng.random()))
+        assign = np.zeros(len(index), dtype=int)
+        load = np.zeros(3)
+        for g in order:  # start: large groups first, each to the split most below its share
+            k = int(np.argmax(share * (load.sum() + len(by_group[g])) - load - (share == 0) * 1e9))
+            assign[g] = k
+            load[k] += len(by_group[g])
+        for _ in range(sweeps):
+            kept = _kept(assign, len(clips), split_of)
+            moved = 0
+            for g in rng.permutation(len(index)):
+                current = assign[g]
+                gains = np.zeros(3)
+                for k in range(3):
+                    assign[g] = k
+                    gains[k] = sum(1 for j in by_group[g] if split_of(assign, j) == k)
+                assign[g] = current
+                total = kept.sum() + 1e-9
+                over = np.maximum(kept / total - share, 0) / np.maximum(share, 1e-9)
+                value = gains - 3.0 * over * len(by_group[g]) - (share == 0) * 1e9
+                k = int(np.argmax(value))
+                if k != current and value[k] > value[current] + 1e-9:
+                    for j in by_group[g]:
+                        s = split_of(assign, j)
+                        if s >= 0:
+                            kept[s] -= 1
+                    assign[g] = k
+                    for j in by_group[g]:
+                        s = split_of(assign, j)
+                        if s >= 0:
+                            kept[s] += 1
+                    moved += 1
+            if not moved:
+                break
+        kept = _kept(assign, len(clips), split_of)
+        # the most clips kept, held-out splits not far below their targets
+        short = sum(max(0.0, share[k] * kept.sum() - kept[k]) for k in (1, 2))
+        score = kept.sum() - 2.0 * short
+        if best_score is None or score > best_score:
+            best_assign, best_score = assign.copy(), score
+    split, dropped = {}, []
+    for j, name in enumerate(names):
+        s = split_of(best_assign, j)
+        if s < 0:
+            dropped.append(name)
+        else:
+            split[name] = SPLIT_NAMES[s]
+    return split, dropped
+
+
+def _kept(assign, n_clips: int, split_of) -> np.ndarray:
+    """Clips kept per split ``(3,)`` under the group assignment ``assign``."""
+    return np.bincount([s for s in (split_of(assign, j) for j in range(n_clips)) if s >= 0], minlength=3)
+
+
+def write_groups(path: str | Path, groups: dict[str, list[str]]) -> None:
+    """``groups.tsv`` of a data set: ``filename<TAB>groups`` (what ``mtlsed check`` verifies)."""
+    from mtlsed.atomic import atomic_path
+
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
+        writer.writerow(["filename", "groups"])
+        for name, gs in groups.items():  # a comma or tab inside a source's name would split it
+            writer.writerow([name, ",".join(g.replace(",", "%2C").replace("\t", "%09") for g in gs)])

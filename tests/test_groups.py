@@ -1,0 +1,177 @@
+"""Splits that hold out whole sources (#18): no group in two splits, seeded, counted by hand; the import's
+report and groups file; strong labels kept on validation on request."""
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mtlsed.data.format import FormatError, read_dataset, validate
+from mtlsed.data.groups import assign_splits, read_groups
+
+SR = 1000
+
+
+def _no_group_in_two_splits(split: dict[str, str], groups: dict[str, list[str]]) -> None:
+    where: dict[str, str] = {}
+    for name, s in split.items():
+        for g in groups[name]:
+            assert where.setdefault(g, s) == s, f"group {g} in {where[g]} and {s}"
+
+
+def test_one_group_per_clip_gives_the_fractions_by_hand():
+    names = [f"c{i}" for i in range(50)]
+    got = assign_splits(names, {}, test_fraction=0.2, val_fraction=0.1, seed=0)
+    # 50 clips: test round(10.0) = 10, val round(40 * 0.1) = 4, train 36; nothing dropped
+    assert Counter(got.split.values()) == {"train": 36, "val": 4, "test": 10} and got.dropped == []
+    again = assign_splits(names, {}, 0.2, 0.1, seed=0)
+    other = assign_splits(names, {}, 0.2, 0.1, seed=1)
+    assert again.split == got.split and other.split != got.split
+
+
+def test_clips_sharing_a_recording_stay_together():
+    """Ten recordings of six clips each (60 clips): whole recordings go to a split, none is cut."""
+    names = [f"r{r}_c{c}" for r in range(10) for c in range(6)]
+    groups = {n: [n.split("_")[0]] for n in names}
+    got = assign_splits(names, groups, 0.2, 0.15, seed=3)
+    _no_group_in_two_splits(got.split, groups)
+    counts = Counter(got.split.values())
+    assert got.dropped == [] and sum(counts.values()) == 60 and got.method == "whole components"
+    assert counts["test"] == 12 and counts["val"] == 6  # 2 recordings and 1 recording, the nearest
+    assert got.n_groups == 10 and got.groups_per_split == {"train": 7, "val": 1, "test": 2}
+
+
+def test_a_clip_mixed_from_two_sources_joins_them():
+    """Clips made of two sources each: sources chained pairwise (s0+s1, s1+s2, ...) form components."""
+    names, groups = [], {}
+    for comp in range(12):
+        for k in range(3):  # three clips per component: a-b, b-c, c-a
+            name = f"k{comp}_{k}"
+            names.append(name)
+            groups[name] = [f"s{comp}_{k}", f"s{comp}_{(k + 1) % 3}"]
+    got = assign_splits(names, groups, 0.25, 0.1, seed=0, rule="connected")
+    _no_group_in_two_splits(got.split, groups)
+    assert got.dropped == [] and len(got.split) == 36 and got.n_components == 12
+
+
+def test_one_giant_component_drops_the_straddling_clips_under_rule_all():
+    rng = np.random.default_rng(0)
+    names = [f"c{i}" for i in range(300)]
+    groups = {n: [f"s{a}", f"s{b}"] for n, (a, b) in zip(names, rng.integers(0, 120, (300, 2)), strict=True)}
+    with pytest.raises(FormatError, match="too large to hold out whole sources with --group-rule connected"):
+        assign_splits(names, groups, 0.2, 0.1, seed=0, rule="connected")
+    got = assign_splits(names, groups, 0.2, 0.1, seed=0, rule="all")
+    _no_group_in_two_splits(got.split, groups)
+    assert set(got.split) | set(got.dropped) == set(names) and not set(got.split) & set(got.dropped)
+    counts = Counter(got.split.values())
+    assert counts["test"] > 0 and counts["val"] > 0 and counts["train"] > counts["test"]
+    assert len(got.split) > 150  # the local search keeps most clips of a random 2-source mixing
+    assert assign_splits(names, groups, 0.2, 0.1, seed=0, rule="all").split == got.split
+
+
+def test_test_clips_come_from_the_allowed_ones():
+    names = [f"c{i}" for i in range(40)]
+    strong = set(names[:15])
+    got = assign_splits(names, {}, 0.25, 0.1, seed=2, test_ok=strong)
+    assert {n for n, s in got.split.items() if s == "test"} <= strong
+
+
+def test_read_groups_tsv_and_json(tmp_path):
+    tsv = tmp_path / "groups.tsv"
+    tsv.write_text("filename\tgroups\na.wav\trec1,mic2\nb.wav\trec1\n")
+    assert read_groups(tsv) == {"a.wav": ["rec1", "mic2"], "b.wav": ["rec1"]}
+    tsv.write_text("filename\tgroups\na.wav\n")
+    with pytest.raises(FormatError, match="groups.tsv:2: expected filename<TAB>groups"):
+        read_groups(tsv)
+    meta = tmp_path / "meta.json"
+    records = [
+        {
+            "filename": "a.wav",
+            "background": "rain.ogg",
+            "events": [{"source": "dog1.wav"}, {"source": "cat.wav"}],
+        },
+        {"filename": "b.wav", "background": "wind.ogg", "events": [{"source": "dog1.wav"}]},
+    ]
+    meta.write_text(json.dumps(records))
+    got = read_groups(meta, ["events.source"])
+    assert got == {
+        "a.wav": ["events.source=dog1.wav", "events.source=cat.wav"],
+        "b.wav": ["events.source=dog1.wav"],
+    }
+    both = read_groups(meta, ["background", "events.source"])
+    assert both["b.wav"] == ["background=wind.ogg", "events.source=dog1.wav"]
+    with pytest.raises(FormatError, match="--group-keys"):
+        read_groups(meta)
+
+
+# -- through the command line --------------------------------------------------------------
+
+
+def _folder(root: Path, n: int = 40) -> dict[str, list[str]]:
+    """``n`` clips of 10 s at 1 kHz, labels dog/cat with strong labels; 8 recordings of 5 clips each."""
+    rng = np.random.default_rng(0)
+    (root / "audio").mkdir(parents=True)
+    weak, strong, groups = [], [], {}
+    for i in range(n):
+        name = f"clip{i:02d}.wav"
+        sf.write(str(root / "audio" / name), (0.01 * rng.standard_normal(10 * SR)).astype(np.float32), SR)
+        label = "dog" if i % 2 else "cat"
+        weak.append(f"{name}\t{label}")
+        strong.append(f"{name}\t1.000\t2.000\t{label}")
+        groups[name] = [f"rec{i // 5}"]
+    (root / "weak.tsv").write_text("filename\tevent_labels\n" + "\n".join(weak) + "\n")
+    (root / "strong.tsv").write_text("filename\tonset\toffset\tevent_label\n" + "\n".join(strong) + "\n")
+    (root / "groups.tsv").write_text(
+        "filename\tgroups\n" + "".join(f"{k}\t{v[0]}\n" for k, v in groups.items())
+    )
+    return groups
+
+
+def _mtlsed(*args):
+    return subprocess.run([sys.executable, "-m", "mtlsed", *map(str, args)], capture_output=True, text=True)
+
+
+def test_import_with_groups_reports_them_and_check_holds_them(tmp_path):
+    groups = _folder(tmp_path / "src")
+    out = tmp_path / "out"
+    done = _mtlsed(
+        "import", tmp_path / "src", out, "--groups", tmp_path / "src" / "groups.tsv", "--seed", "4"
+    )
+    assert done.returncode == 0, done.stderr
+    index = read_dataset(out)
+    _no_group_in_two_splits(index.split, groups)
+    per = {s: len({groups[n][0] for n in index.files_in(s)}) for s in ("train", "val", "test")}
+    assert (
+        f"held out by source: 8 groups (train {per['train']}, val {per['val']}, test {per['test']})"
+        in done.stdout
+    )
+    assert (out / "groups.tsv").is_file() and validate(out) == []
+    assert not index.has_strong(index.files_in("val")[0])  # validation: weak labels only, as in the paper
+    # a source planted in two splits is found by check, with its file and line
+    lines = (out / "groups.tsv").read_text().splitlines()
+    test_clip = index.files_in("test")[0]
+    train_group = groups[index.files_in("train")[0]][0]
+    number = next(i for i, line in enumerate(lines, start=1) if line.startswith(test_clip))
+    lines[number - 1] = f"{test_clip}\t{train_group}"
+    (out / "groups.tsv").write_text("\n".join(lines) + "\n")
+    check = _mtlsed("check", out)
+    assert (
+        check.returncode == 1 and f"groups.tsv:{number}: {test_clip} (test) shares the source" in check.stdout
+    )
+
+
+def test_val_strong_keeps_the_validation_clips_strong_labels(tmp_path):
+    _folder(tmp_path / "src")
+    done = _mtlsed("import", tmp_path / "src", tmp_path / "out", "--val-strong", "--val-fraction", "0.2")
+    assert done.returncode == 0, done.stderr
+    index = read_dataset(tmp_path / "out")
+    val = index.files_in("val")
+    assert val and all(index.has_strong(n) for n in val)
+    # 40 clips: test round(8.0) = 8, val round(32 * 0.2) = 6, train 26, each clip strongly labelled
+    rows = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()[1:5]}
+    assert rows["split"] == ["train", "val", "test"] and rows["clips"] == rows["strong"] == ["26", "6", "8"]

@@ -1,0 +1,106 @@
+"""The code fingerprint moves with the numbers and with nothing else (#19): what it covers, its normal form,
+and edits that must and must not send the runs to a new folder."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mtlsed.identity import (
+    NOT_NUMERIC,
+    NUMERIC,
+    code_fingerprint,
+    is_numeric,
+    module_fingerprint,
+    normal_form,
+)
+
+PACKAGE = Path(__file__).resolve().parents[1] / "mtlsed"
+
+
+def _modules() -> list[str]:
+    return sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py") if "_book" not in p.parts)
+
+
+def test_every_module_is_classified_once():
+    """A new module must be declared numeric or not: the fingerprint never ignores code silently."""
+    for module in _modules():
+        numeric, other = is_numeric(module), module in NOT_NUMERIC
+        assert numeric != other, f"{module}: put it in exactly one of identity.NUMERIC and NOT_NUMERIC"
+    stale = {m for m in NUMERIC if not m.endswith("*") and not (PACKAGE / m).is_file()}
+    assert not stale, f"NUMERIC names modules that do not exist: {stale}"
+
+
+def test_normal_form_ignores_docstrings_comments_and_layout_only():
+    a = 'def f(x):\n    """Doc."""\n    return 2 * x  # twice\n'
+    b = "def f(x):\n\n    return 2 * x\n"
+    c = 'def f(x):\n    """Doc."""\n    return 3 * x\n'
+    d = 'def f(x):\n    """Doc."""\n    return "2 * x"\n'  # a string that is not a docstring counts
+    assert normal_form(a) == normal_form(b)
+    assert normal_form(a) != normal_form(c) and normal_form(a) != normal_form(d)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pkg")
+    return root, code_fingerprint(_copy(root, "base"))
+
+
+def _copy(root: Path, name: str) -> Path:
+    target = root / name / "mtlsed"
+    shutil.copytree(PACKAGE, target, ignore=shutil.ignore_patterns("__pycache__", "_book"))
+    return target
+
+
+def _edit(pkg: Path, module: str, old: str, new: str) -> None:
+    path = pkg / module
+    text = path.read_text()
+    assert old in text, f"{module} no longer holds {old!r}: update this test"
+    path.write_text(text.replace(old, new, 1))
+
+
+UNCHANGED = [
+    ("docstring of a loss", "losses.py", '"""The losses of the paper', '"""The losses (edited) of the paper'),
+    ("comment in training", "train.py", "def seed_everything(", "# a new comment\ndef seed_everything("),
+    ("blank lines in metrics", "metrics.py", "\n\n\ndef at_map(", "\n\n\n\n\ndef at_map("),
+    ("table formatting", "tables.py", 'f" ± {std:.3f}"', 'f" +- {std:.2f}"'),
+    ("plots", "plots.py", "def ", "def _unused():\n    return 1\n\n\ndef "),
+    ("notebook helpers", "notebook.py", '"display.max_colwidth", 120', '"display.max_colwidth", 80'),
+    ("the command line", "commands.py", 'help="number of clips"', 'help="how many clips"'),
+    ("the results page", "report.py", "# Results of this build", "# Results"),
+    ("the book build", "book.py", "staging the book sources", "copying the book sources"),
+    ("what a run prints", "runinfo.py", 'f"elapsed {elapsed', 'f"took {elapsed'),
+]
+CHANGED = [
+    ("a loss", "losses.py", "return 2 * inter /", "return 3 * inter /"),
+    ("the model", "models/ddc_fap.py", "torch.sigmoid(", "torch.tanh("),
+    ("the features", "features.py", "power = spec.real.square() + spec.imag.square()", "power = spec.abs()"),
+    ("post-processing", "postprocess.py", '"frame_threshold": [0.3, 0.5, 0.7]', '"frame_threshold": [1]'),
+    ("a config default", "config.py", "hop_ms: float = 32.0", "hop_ms: float = 16.0"),
+    ("the frame grid", "labels.py", "self.hop_s / 2", "self.hop_s / 3"),
+]
+
+
+@pytest.mark.parametrize(("what", "module", "old", "new"), UNCHANGED, ids=[c[0] for c in UNCHANGED])
+def test_edits_that_cannot_change_a_number_keep_the_fingerprint(base, what, module, old, new):
+    root, before = base
+    pkg = _copy(root, what.replace(" ", "-"))
+    _edit(pkg, module, old, new)
+    assert code_fingerprint(pkg) == before, what
+
+
+@pytest.mark.parametrize(("what", "module", "old", "new"), CHANGED, ids=[c[0] for c in CHANGED])
+def test_edits_that_can_change_a_number_move_the_fingerprint(base, what, module, old, new):
+    root, before = base
+    pkg = _copy(root, what.replace(" ", "-"))
+    _edit(pkg, module, old, new)
+    assert code_fingerprint(pkg) != before, what
+
+
+def test_the_feature_cache_key_follows_the_front_end_code_not_its_docstrings(tmp_path):
+    pkg = _copy(tmp_path, "a")
+    before = module_fingerprint("features.py", pkg)
+    _edit(pkg, "features.py", '"""Log-mel front end', '"""The log-mel front end')
+    assert module_fingerprint("features.py", pkg) == before
+    _edit(pkg, "features.py", "torch.log(mel + self.cfg.log_eps)", "torch.log10(mel + self.cfg.log_eps)")
+    assert module_fingerprint("features.py", pkg) != before
