@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from mtlsed.atomic import write_json, write_text
 from mtlsed.errors import UserError
 from mtlsed.profiles import load_profile, params_dir
 
@@ -127,7 +128,7 @@ def execute_notebooks(
         present_parameters(partial, params["profile"] if shipped else _display_path(profile_path, root), data)
         partial.replace(target)
         seconds = time.perf_counter() - start
-        stamp.write_text(json.dumps({"key": key, "seconds": round(seconds, 1)}))
+        write_json(stamp, {"key": key, "seconds": round(seconds, 1)})
         log(f"  {nb.name}: {seconds:.0f} s")
         done.append(target)
     return done
@@ -202,7 +203,7 @@ def build_book(
 
         # the results page is made from the grids chapter 5 just ran, never typed by hand
         page = results_page(load_profile(profile_path), work, Path(data).resolve() if data else None)
-        (src / "book" / "results.md").write_text(page)
+        write_text(src / "book" / "results.md", page)
         log(f"results page written from the runs: {src / 'book' / 'results.md'}")
     html_root = out / "book"
     cmd = [

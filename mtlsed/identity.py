@@ -21,7 +21,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import os
 from functools import cache
 from pathlib import Path
 
@@ -105,9 +104,10 @@ def audio_hashes(root: Path, filenames: list[str], audio_dir: Path) -> dict[str,
     cache_path = root / HASH_CACHE
     known: dict[str, tuple[str, str]] = {}
     if cache_path.is_file():
-        for line in cache_path.read_text().splitlines():
-            name, stamp, sha = line.rsplit("\t", 2)
-            known[name] = (stamp, sha)
+        for line in cache_path.read_text(encoding="utf-8", errors="replace").splitlines():
+            parts = line.rsplit("\t", 2)
+            if len(parts) == 3 and len(parts[2]) == 64:  # a damaged line is hashed again, never trusted
+                known[parts[0]] = (parts[1], parts[2])
     out, changed = {}, False
     for name in filenames:
         path = audio_dir / name
@@ -121,10 +121,9 @@ def audio_hashes(root: Path, filenames: list[str], audio_dir: Path) -> dict[str,
             changed = True
     if changed:
         try:  # a read-only data set is hashed again next time, nothing more
-            cache_path.parent.mkdir(exist_ok=True)
-            tmp = cache_path.with_name(cache_path.name + f".{os.getpid()}.tmp")
-            tmp.write_text("".join(f"{n}\t{s}\t{h}\n" for n, (s, h) in sorted(known.items())))
-            os.replace(tmp, cache_path)
+            from mtlsed.atomic import write_text
+
+            write_text(cache_path, "".join(f"{n}\t{s}\t{h}\n" for n, (s, h) in sorted(known.items())))
         except OSError:
             pass
     return out

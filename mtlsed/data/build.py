@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from mtlsed.atomic import write_json
 from mtlsed.audio import write_audio
 from mtlsed.data.format import SPLITS, Event, write_dataset_index
 from mtlsed.data.mix import RECIPES, mix
@@ -125,13 +126,22 @@ def build_dataset(
     sources = sources or embedded_sources(spec.sr)
     classes = classes or list(sources["train"][0].classes)
     if recipe_path.is_file():
-        old = json.loads(recipe_path.read_text())
-        if old != asdict(spec):
+        try:
+            old = json.loads(recipe_path.read_text())
+        except ValueError:
+            old = None  # cut by a kill before it was whole: an unfinished build
+        finished = (out / "weak.tsv").is_file() and not (out / ".progress.jsonl").is_file()
+        if old != asdict(spec) and finished:
             raise FileExistsError(
                 f"{out} already holds a different data set ({recipe_path}: {old}); choose another folder"
             )
+        if old != asdict(spec):  # an unfinished build of other settings (a failed run): start afresh
+            shutil.rmtree(audio_dir, ignore_errors=True)
+            (out / ".progress.jsonl").unlink(missing_ok=True)
+            audio_dir.mkdir(parents=True)
+            write_json(recipe_path, asdict(spec))
     else:
-        recipe_path.write_text(json.dumps(asdict(spec), indent=1))
+        write_json(recipe_path, asdict(spec))
     progress_path = out / ".progress.jsonl"
     done: dict[int, dict] = {}
     if progress_path.is_file():

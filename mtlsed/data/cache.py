@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mtlsed.atomic import write_json
+from mtlsed.atomic import write_json, write_text
 from mtlsed.audio import load_audio
 from mtlsed.config import FeatureConfig
 from mtlsed.data.format import read_dataset
@@ -178,7 +178,7 @@ def _build(index, key, final, cfg, clip_seconds, batch_size, device, progress) -
     train = set(index.files_in("train")) if index.split else set(names)
     mean, std = _band_stats(np.load(arr_path, mmap_mode="r"), [i for i, n in enumerate(names) if n in train])
     np.savez(partial / "stats.npz", mean=mean, std=std)
-    (partial / "filenames.txt").write_text("".join(n + "\n" for n in names))
+    write_text(partial / "filenames.txt", "".join(n + "\n" for n in names))
     meta = {
         "key": key,
         "features": cfg.cache_fields(),

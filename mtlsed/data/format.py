@@ -578,12 +578,13 @@ def _problem_from(err: FormatError, path: Path) -> Problem:
 
 
 def write_tsv(path: Path, header: list[str], rows: Iterable[list[str]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
+    """A TSV file with its header, written atomically."""
+    from mtlsed.atomic import atomic_path
+
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
         writer.writerow(header)
         writer.writerows(rows)
-    tmp.replace(path)
 
 
 def _fmt_time(t: float) -> str:
@@ -600,7 +601,9 @@ def write_dataset_index(
     """Write classes.txt, weak.tsv and (when given) strong.tsv and split.tsv into ``root``."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "classes.txt").write_text("".join(c + "\n" for c in classes), encoding="utf-8")
+    from mtlsed.atomic import write_text
+
+    write_text(root / "classes.txt", "".join(c + "\n" for c in classes))
     write_tsv(root / "weak.tsv", WEAK_HEADER, ([f, ",".join(labels)] for f, labels in weak.items()))
     if strong is not None:
         rows = []
