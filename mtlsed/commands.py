@@ -153,6 +153,16 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _download(args: argparse.Namespace) -> int:
+    from mtlsed.data.download import download, format_listing
+
+    if args.list:
+        print(format_listing(args.name, args.to))
+        return 0
+    download(args.name, args.to, parts=args.parts, mirror=args.mirror, keep_archives=args.keep_archives)
+    return 0
+
+
 def _mix_dcase2018(args: argparse.Namespace) -> int:
     from mtlsed.data.build import BuildSpec, build_dataset
     from mtlsed.data.dcase2018 import dcase2018_sources
@@ -302,6 +312,39 @@ def _add_data_commands(subparsers, add) -> None:
         "--crop-long",
         action="store_true",
         help="use the first clip-length seconds of a clip that is longer (default: such clips are skipped)",
+    )
+
+    sub = add(
+        subparsers,
+        "download",
+        "download, verify and unpack a public data set of the paper (resumable; rerun to continue)",
+        _download,
+    )
+    sub.add_argument(
+        "name",
+        metavar="NAME",
+        help="tut2018-dev (DCASE 2018 task 1 backgrounds, 21.4 GB), fsd2018 (task 2 events, FSDKaggle2018) "
+        "or desed (prints how to get it)",
+    )
+    sub.add_argument(
+        "--to", type=Path, required=True, metavar="DIR",
+        help="folder to unpack into (the set's folder inside it is printed)",
+    )  # fmt: skip
+    sub.add_argument(
+        "--parts",
+        nargs="+",
+        metavar="P",
+        help="only these archives: part ids or names as --list shows (tut2018-dev: 1..13, doc, meta); "
+        "meta is always fetched",
+    )
+    sub.add_argument("--list", action="store_true", help="show the archives, sizes, checksums and state")
+    sub.add_argument(
+        "--mirror",
+        metavar="URL",
+        help="a base URL serving the archives by file name (default: $MTLSED_DOWNLOAD_MIRROR, else Zenodo)",
+    )
+    sub.add_argument(
+        "--keep-archives", action="store_true", help="keep each zip after unpacking (default: remove it)"
     )
 
     sub = add(
@@ -503,6 +546,7 @@ INTERRUPTED: dict[str, Callable[[argparse.Namespace], str]] = {
     "reproduce": lambda a: f"finished runs are kept, started ones resume from their last checkpoint; {AGAIN}",
     "book": lambda a: f"executed notebooks and finished runs are kept; {AGAIN}",
     "synth": lambda a: f"the clips written are kept; {AGAIN}",
+    "download": lambda a: f"finished archives are kept; a cut one continues where it stopped; {AGAIN}",
     "mix-dcase2018": lambda a: f"the clips written are kept; {AGAIN}",
 }
 
