@@ -127,6 +127,16 @@ class LossConfig:
     selection: Literal["label", "topk"] = "label"
     topk: int = 2
     dice_eps: float = 1e-7
+    # beyond the paper (mtlsed.constraints), each off at 0; they use the clip labels to pick the active set
+    cosine_weight: float = 0.0  # Pellegrini & Cances 2019: cosine similarity of the labelled classes' outputs
+    cosine_on: Literal["frame", "mask"] = "frame"  # frame probabilities (any model) or masks over (T, F)
+    judge_weight: float = 0.0  # Pishdadian et al. 2020: the detector judges each separated source
+    consistency_weight: float = 0.0  # ... and the separated sources add up to the mixture
+    consistency_mode: Literal["equal", "at_most"] = "equal"  # at_most: they may leave the background out
+
+    def uses_input(self) -> bool:
+        """Whether a term needs the raw log-mel of the batch (the separation terms)."""
+        return self.judge_weight > 0 or self.consistency_weight > 0
 
 
 @dataclass
@@ -301,6 +311,9 @@ RANGES: dict[str, tuple[Any, str]] = {
     "loss.segment_weight": (lambda v: v >= 0, "0 or more"),
     "loss.silent_weight": (lambda v: v >= 0, "0 or more"),
     "loss.topk": (lambda v: v >= 1, "at least 1 (and at most the number of classes)"),
+    "loss.cosine_weight": (lambda v: v >= 0, "0 or more"),
+    "loss.judge_weight": (lambda v: v >= 0, "0 or more"),
+    "loss.consistency_weight": (lambda v: v >= 0, "0 or more"),
     "train.batch_size": (lambda v: v >= 1, "at least 1"),
     "train.iterations": (lambda v: v >= 1, "at least 1"),
     "train.lr": (lambda v: v > 0, "greater than 0"),

@@ -90,35 +90,78 @@ def bce_loss(clip_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy(p, labels.float())
 
 
+TERMS = ("bce", "segment", "silent", "cosine", "judge", "consistency")
+
+
 @dataclass
 class LossTerms:
-    """The total of Eq. (8) and each term, for the optimiser and for logging."""
+    """The total of Eq. (8) (with the terms beyond the paper) and each term, for the optimiser and logging."""
 
     total: torch.Tensor
     bce: torch.Tensor
     segment: torch.Tensor
     silent: torch.Tensor
+    cosine: torch.Tensor | None = None
+    judge: torch.Tensor | None = None
+    consistency: torch.Tensor | None = None
+
+    def __post_init__(self):
+        for name in ("cosine", "judge", "consistency"):
+            if getattr(self, name) is None:
+                setattr(self, name, self.bce.new_zeros(()))
 
     def as_dict(self) -> dict[str, float]:
-        return {k: float(getattr(self, k).detach()) for k in ("total", "bce", "segment", "silent")}
+        return {k: float(getattr(self, k).detach()) for k in ("total", *TERMS)}
 
 
-def total_loss(out: SedOutput, labels: torch.Tensor, cfg: LossConfig) -> LossTerms:
-    """Eq. (8) with the weights and the active-set rule of ``cfg``."""
+def total_loss(
+    out: SedOutput,
+    labels: torch.Tensor,
+    cfg: LossConfig,
+    raw: torch.Tensor | None = None,
+    judge=None,
+    log_eps: float = 1e-8,
+) -> LossTerms:
+    """Eq. (8) with the weights and the active-set rule of ``cfg``, plus the terms beyond the paper.
+
+    ``raw`` ``(B, T, F)``: the batch's raw log-mel, and ``judge``: a function from separated raw inputs
+    ``(B, A, T, F)`` to the detector's clip probabilities ``(B, A, K)``, for the separation terms
+    (``loss.judge_weight``, ``loss.consistency_weight``; :mod:`mtlsed.constraints`). Without them (the
+    validation loss) those two terms are left out.
+    """
     bce = bce_loss(out.clip, labels)
     zero = bce.new_zeros(())
-    needs_masks = cfg.segment_weight > 0 or cfg.silent_weight > 0
+    needs_masks = cfg.segment_weight > 0 or cfg.silent_weight > 0 or cfg.uses_input()
+    needs_masks |= cfg.cosine_weight > 0 and cfg.cosine_on == "mask"
     if needs_masks and out.masks is None:
         raise ValueError(
-            "this model gives no masks, so the segment and silent losses cannot be computed; "
-            "set loss.segment_weight=0 and loss.silent_weight=0"
+            "this model gives no masks, so the segment, silent and separation losses (and the cosine penalty "
+            "on masks) cannot be computed; set their weights to 0 (loss.cosine_on=frame works for any model)"
         )
-    segment = silent = zero
-    if needs_masks:
+    segment = silent = cosine = judged = consistency = zero
+    if cfg.segment_weight > 0 or cfg.silent_weight > 0:
         active = select_active(out.clip, labels, cfg.selection, cfg.topk)
         if cfg.segment_weight > 0:
             segment = segment_loss(out.masks, active, cfg.dice_eps)
         if cfg.silent_weight > 0:
             silent = silent_loss(out.masks, ~active)
+    if cfg.cosine_weight > 0 or (cfg.uses_input() and raw is not None):
+        from mtlsed import constraints
+
+        positive = labels > 0.5
+        if cfg.cosine_weight > 0:
+            cosine = constraints.cosine_penalty_of(out, positive, on=cfg.cosine_on)
+        if cfg.consistency_weight > 0 and raw is not None:
+            consistency = constraints.mixture_consistency(
+                out.masks, raw, positive, log_eps, cfg.consistency_mode
+            )
+        if cfg.judge_weight > 0 and raw is not None and judge is not None:
+            index, valid = constraints.active_index(positive)
+            if index.shape[1]:
+                probs = judge(constraints.separated_inputs(raw, out.masks, index, log_eps))
+                judged = constraints.judge_loss(probs, index, valid)
     total = cfg.bce_weight * bce + cfg.segment_weight * segment + cfg.silent_weight * silent
-    return LossTerms(total, bce, segment, silent)
+    total = (
+        total + cfg.cosine_weight * cosine + cfg.judge_weight * judged + cfg.consistency_weight * consistency
+    )
+    return LossTerms(total, bce, segment, silent, cosine, judged, consistency)

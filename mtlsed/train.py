@@ -36,7 +36,7 @@ from mtlsed.data.format import read_dataset, require_valid
 from mtlsed.errors import UserError
 from mtlsed.identity import audio_hashes, data_fingerprint, differences, run_fingerprint
 from mtlsed.inference import outputs, pick_device
-from mtlsed.losses import total_loss
+from mtlsed.losses import TERMS, total_loss
 from mtlsed.metrics import at_map, sed_map
 from mtlsed.models import build_model
 from mtlsed.runfolder import RunFolder
@@ -131,6 +131,36 @@ def cpu_threads(n: int):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextmanager
+def frozen_batch_norm(model):
+    """Batch norm of ``model`` in eval mode inside the block (running statistics left as they are)."""
+    norms = [
+        m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training
+    ]
+    for m in norms:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m in norms:
+            m.train()
+
+
+def _judge(net, cfg: Config, mean, std, device):
+    """The detector as the judge of its own separated sources (``loss.judge_weight``): raw separated inputs
+    ``(B, A, T, F)`` -> clip probabilities ``(B, A, K)``. Its batch norm keeps the mixtures' statistics:
+    separated sources are not what the running statistics should describe."""
+    from mtlsed.normalise import normalise
+
+    def judge(separated):
+        b, a = separated.shape[:2]
+        x = normalise(separated.flatten(0, 1), cfg.features, mean, std)
+        with frozen_batch_norm(net), precision_context(device, cfg.train.amp):
+            return net(x).clip.float().view(b, a, -1)
+
+    return judge
 
 
 def _best_key(cfg: Config, val: SedDataset) -> tuple[str, float]:
@@ -251,33 +281,44 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
     sampler = IterationBatches(
         len(train_set), cfg.train.batch_size, cfg.train.seed, start, iterations, rank, world
     )
-    augment = cfg.augment.enabled()
-    if augment:  # raw log-mel, augmented per batch, then normalised (mtlsed.augment, mtlsed.normalise)
+    augment, uses_raw = cfg.augment.enabled(), cfg.augment.enabled() or cfg.loss.uses_input()
+    if uses_raw:  # raw log-mel, augmented per batch, then normalised (mtlsed.augment, mtlsed.normalise)
         from mtlsed.augment import augment_batch, batch_generator
         from mtlsed.normalise import normalise
 
         features, clip_labels = train_set.raw_features(), train_set.tensors()[1]
         mean, std = (torch.from_numpy(s) for s in train_set.norm_stats())
+        judge = _judge(_unwrap(model), cfg, mean.to(device), std.to(device), device)
     else:  # bit-identical to a run without augmentation: the normalised split, indexed per batch
         features, clip_labels, _ = train_set.tensors()
+        judge = None
     tty = sys.stderr.isatty()
     show = is_main and (tty if progress is None else progress)
     # not on a terminal (nohup, a scheduler, CI, a log file): a line every 5% instead of a bar
     line_every = max(1, iterations // 20) if is_main and progress is None and not tty else 0
-    sums = dict.fromkeys(("total", "bce", "segment", "silent"), 0.0)
+    sums = dict.fromkeys(("total", *TERMS), 0.0)
     count = 0
     tic = time.perf_counter()
     model.train()
     bar = tqdm(total=iterations, initial=start, disable=not show, desc="training", unit="it")
+    raw = None
     for it, batch in enumerate(sampler, start=start + 1):
-        x, y = features[batch], clip_labels[batch]
-        if augment:
-            x, y = augment_batch(x, y, cfg.augment, batch_generator(cfg.train.seed, it), train_set.grid.hop_s)
-            x = normalise(x, cfg.features, mean, std)
+        if uses_raw:  # the global batch, augmented as one process would, then this process's share of it
+            whole = batch_indices(len(train_set), cfg.train.batch_size, cfg.train.seed, it - 1)
+            x, y = features[whole], clip_labels[whole]
+            if augment:
+                x, y = augment_batch(
+                    x, y, cfg.augment, batch_generator(cfg.train.seed, it), train_set.grid.hop_s
+                )
+            share = slice(rank * len(batch), (rank + 1) * len(batch))
+            raw, y = x[share].to(device), y[share]
+            x = normalise(raw, cfg.features, mean.to(device), std.to(device))
+        else:
+            x, y = features[batch], clip_labels[batch]
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with precision_context(device, cfg.train.amp):
             out = model(x)
-        terms = total_loss(out, y, cfg.loss)
+        terms = total_loss(out, y, cfg.loss, raw, judge, cfg.features.log_eps)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(terms.total).backward()
         scaler.step(optimizer)
@@ -288,7 +329,10 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
         count += 1
         bar.update()
         if line_every and (it % line_every == 0 or it == iterations):
-            progress_line(it, start, iterations, terms.as_dict(), time.perf_counter() - tic)
+            shown = {
+                k: v for k, v in terms.as_dict().items() if k in ("total", "bce", "segment", "silent") or v
+            }
+            progress_line(it, start, iterations, shown, time.perf_counter() - tic)
         if it % cfg.train.eval_every and it != iterations:
             continue
         means = {k: v / count for k, v in sums.items()}
@@ -303,9 +347,7 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
                 "epoch": round(it * cfg.train.batch_size / len(train_set), 3),
                 "lr": scheduler.get_last_lr()[0],
                 "loss": means["total"],
-                "bce": means["bce"],
-                "segment": means["segment"],
-                "silent": means["silent"],
+                **{k: means[k] for k in TERMS},
                 **val,
                 "seconds": round(time.perf_counter() - tic, 2),
             }
