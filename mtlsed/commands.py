@@ -438,8 +438,10 @@ def _reproduce(args: argparse.Namespace) -> int:
         args.table, args.profile, data_of(args), args.out, args.embedded_dir, args.rows, jobs=args.jobs
     )
     print(markdown_table(result.entries, ["at_map", "sed_map", "er", "d", "i"]))
-    if result.weights:
+    if result.weights and args.table == 1:
         print("\nAuxiliary weights scored on the validation split:\n" + markdown_weights(result.weights))
+    if args.table == 3:
+        print("\n" + (result.grid / "table3_choices.md").read_text())
     for key, rows in result.comparisons.items():
         verdicts = ", ".join(f"{r['metric']} {r['verdict']}" for r in rows if r["metric"] in PAPER_METRICS)
         print(f"{key} - ddc_fap, paired over seeds: {verdicts}")
@@ -468,7 +470,10 @@ def _add_run_commands(subparsers, add) -> None:
     sub.add_argument("--shift-seed", type=SEED, default=0, help="seed of the shifted channels (default 0)")
 
     sub = add(subparsers, "reproduce", "run the grid of the paper's Table 1 or 2 under a profile", _reproduce)
-    sub.add_argument("--table", type=int, choices=[1, 2], required=True)
+    sub.add_argument(
+        "--table", type=int, choices=[1, 2, 3], required=True,
+        help="1, 2: the paper's tables; 3: mask constraints side by side (beyond the paper)",
+    )  # fmt: skip
     sub.add_argument(
         "--profile", required=True, help=f"a profile ({', '.join(available_profiles())}) or a YAML path"
     )

@@ -134,7 +134,13 @@ def table_rows(table: int) -> list[Row]:
             )
         )
         return rows
-    raise UserError(f"the paper has tables 1 and 2, not {table}")
+    if table == 3:  # beyond the paper: the chosen-weight rows (mtlsed.table3)
+        from mtlsed.table3 import CONSTRAINTS, bce_row, constraint_row
+
+        return [bce_row()] + [constraint_row(k, 0.0, chosen=True) for k in CONSTRAINTS]
+    raise UserError(
+        f"tables 1 and 2 are the paper's and 3 compares mask constraints; there is no table {table}"
+    )
 
 
 TUNED = "segment_silent-label-val"  # Table 1's MTL row with the weights chosen on validation
@@ -421,17 +427,18 @@ def _point(link: Path, target: Path) -> None:
     link.symlink_to(relative, target_is_directory=True)
 
 
-def finished_runs(grids: Path, skip: Path) -> dict[str, tuple[Path, dict]]:
-    """The finished runs of the other table grids beside ``skip`` (``runs/PROFILE/tableN-KEY``), by digest.
+def finished_runs(runs_root: Path, skip: Path) -> dict[str, tuple[Path, dict]]:
+    """The finished runs of every grid under ``runs_root`` (``PROFILE/tableN-KEY``) but ``skip``, by digest.
 
-    Table 2's DDC-FAP and MTL-DDC-FAP rows are Table 1's BCE and label-guided MTL rows: on the same
-    data set (a user's, given to both tables) they are the same runs, trained once. A run counts only
-    when its metrics were written for the fingerprint it has now.
+    A run is identified by its config, seed, data and code, not by the table or profile that made it: Table
+    2's DDC-FAP and MTL-DDC-FAP rows are Table 1's BCE and label-guided MTL rows on the same data, Table 3's
+    BCE row is Table 1's, and two profiles with the same settings share their runs; each is trained once. A
+    run counts only when it is finished (:func:`mtlsed.runfolder.is_finished`).
     """
     found: dict[str, tuple[Path, dict]] = {}
-    for path in sorted(grids.glob("table*-*/*/seed*/metrics_test.json")):
+    for path in sorted(runs_root.glob("*/table*-*/**/seed*/metrics_test.json")):
         run = path.parent
-        if run.is_symlink() or run.parents[1] == skip:
+        if skip in run.parents or any(p.is_symlink() for p in (run, *run.parents) if runs_root in p.parents):
             continue
         metrics = is_finished(run)
         if metrics is not None:
@@ -577,11 +584,24 @@ def reproduce(
     out = Path(out or grid_dir(profile.name, table, root, grid_key(cfg, data_fp)))
     seeds, other_seeds = profile.params["seeds"], profile.params["seeds_other_rows"]
     weight_grid = profile.params["weight_grid"] if table == 1 and (not rows or TUNED in rows) else []
+    if table == 3:
+        weight_grid = []
+        other_seeds = profile.params.get("seeds_table3") or seeds
     log(
         f"table {table}, profile {profile.name}: seeds {seeds} for the paired rows, {other_seeds} for the "
         "others" + (f"; weights {weight_grid} tried on val with seed {seeds[0]}" if weight_grid else "")
     )
     log(f"table {table}, profile {profile.name}: {len(selected)} rows on {data} -> {out}")
+    known = finished_runs(root / "runs", out)  # runs other grids made on the same data (any profile)
+    if table == 3:
+        from mtlsed import table3
+
+        selected, tasks, metrics, choice = table3.runs(
+            profile, cfg, data, data_fp, out, jobs or default_jobs(), log, known, rows
+        )
+        return _tables(
+            table, profile, data, data_dir, classes, out, selected, tasks, metrics, choice, "", log
+        )
 
     def paired(row: Row) -> bool:
         return row.paired or (row.key == FIXED and not weight_grid)
@@ -596,7 +616,6 @@ def reproduce(
     grid_rows = [weight_row(w) for w in weight_grid]
     grid_tasks = tasks_of(grid_rows, seeds[:1])
     tasks = tasks_of([r for r in selected if r.key != TUNED])
-    known = finished_runs(out.parent, out)  # runs another table of this profile made on the same data
     metrics = run_grid(tasks + grid_tasks, jobs or default_jobs(), log, known)[: len(tasks)]
     choice = None
     if weight_grid:
@@ -620,6 +639,16 @@ def reproduce(
             _point(out / TUNED / f"seed{seed}", home / f"seed{seed}")
     else:
         selected = [r for r in selected if r.key != TUNED]
+    return _tables(
+        table, profile, data, data_dir, classes, out, selected, tasks, metrics, choice, skip_note, log
+    )
+
+
+def _tables(table, profile, data, data_dir, classes, out, selected, tasks, metrics, choice, skip_note, log):
+    """Aggregate a table's runs and write its tables (CSV, Markdown, the paired comparisons, the choices)."""
+    seeds, other_seeds = profile.params["seeds"], profile.params["seeds_other_rows"]
+    if table == 3:
+        other_seeds = profile.params.get("seeds_table3") or seeds
     results: dict[str, list[dict]] = {}
     by_seed: dict[str, dict[int, dict]] = {}
     for (row, seed, *_), m in zip(tasks, metrics, strict=True):
@@ -640,7 +669,16 @@ def reproduce(
     csv_path, md_path = write_tables(entries, out, table, header)
     if comparisons:
         write_comparisons(comparisons, out, table, header, {r.key: r.label for r in selected})
-    if choice:
+    if choice and table == 1:
         write_text(out / "weights_val.md", markdown_weights(choice) + "\n")
+    if table == 3:
+        from mtlsed.table3 import markdown_choices, markdown_cost, step_cost
+
+        write_json(out / "weights_val.json", choice)
+        labels = {r.key: (r.note and f"{r.loss} ({r.note})") or "BCE only" for r in selected}
+        cost = step_cost(profile.config(), selected, data)
+        write_json(out / "table3_cost.json", cost)
+        extra = markdown_choices(choice) + "\n\n" + markdown_cost(cost, labels)
+        write_text(out / "table3_choices.md", extra + "\n")
     log(f"tables written: {csv_path}, {md_path}")
     return TableResult(entries, out, data, profile, comparisons, choice)

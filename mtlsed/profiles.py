@@ -34,6 +34,11 @@ OPTIONAL_KEYS: dict[str, tuple[type, Any]] = {
     "seeds_other_rows": (list, None),
     # [lambda2, lambda3] pairs tried on the validation split for Table 1's tuned MTL row; [] = none
     "weight_grid": (list, []),
+    # the tables chapter 5 and the results page show (3: mask constraints side by side, beyond the paper)
+    "tables": (list, [1, 2]),
+    # Table 3: the weights tried on validation for each constraint, and the seeds of its chosen rows
+    "constraint_grid": (list, [0.05, 0.1, 0.2]),
+    "seeds_table3": (list, None),
 }
 
 
@@ -82,7 +87,12 @@ def load_profile(name_or_path: str | Path) -> Profile:
         params.setdefault(key, copy.deepcopy(default))
         if params[key] is not None and not isinstance(params[key], tp):
             raise ConfigError(f"{path}: {key!r} must be a {tp.__name__}")
-    for key in ("seeds", "seeds_other_rows"):
+    if not params["tables"] or any(t not in (1, 2, 3) for t in params["tables"]):
+        raise ConfigError(f"{path}: 'tables' lists tables 1, 2 or 3, got {params['tables']!r}")
+    grid = params["constraint_grid"]
+    if not grid or not all(isinstance(w, int | float) and not isinstance(w, bool) and w >= 0 for w in grid):
+        raise ConfigError(f"{path}: 'constraint_grid' is a non-empty list of weights >= 0, got {grid!r}")
+    for key in ("seeds", "seeds_other_rows", "seeds_table3"):
         seeds = params[key]
         if seeds is not None and (not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds)):
             raise ConfigError(f"{path}: {key!r} must be a non-empty list of seeds (integers >= 0)")

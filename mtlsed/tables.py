@@ -40,7 +40,11 @@ def markdown_table(entries: list[dict], metrics=METRICS) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in entries:
         sel = e["selection"] + (f" top{e['topk']}" if e["topk"] else "")
-        name = e["method"] if e["loss"] == "bce" else f"{e['method']}: {e['loss']}, {sel}"
+        name = (
+            e["method"]
+            if e["loss"] == "bce"
+            else f"{e['method']}: " + ", ".join(p for p in (e["loss"], sel) if p)
+        )
         name += f" ({e['setting']})" if e.get("setting") else ""
         cells = [name] + ([str(e["n_seeds"])] if len(seeds) > 1 else [])
         for m in metrics:
