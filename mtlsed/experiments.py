@@ -229,7 +229,7 @@ def paper_row(row: Row) -> dict | None:
 
 
 def default_data_dir(profile: Profile, table: int, root: Path) -> Path:
-    recipe = "overlapped" if table == 1 else "desed-like"
+    recipe = "desed-like" if table == 2 else "overlapped"
     sr = profile.config().features.sample_rate
     return root / f"{recipe}-{profile.params['n_clips']}clips-{sr}hz-seed{profile.params.get('data_seed', 0)}"
 
@@ -240,7 +240,7 @@ def ensure_data(profile: Profile, table: int, root: Path) -> Path:
 
     out = default_data_dir(profile, table, root)
     if not (out / "weak.tsv").is_file():
-        recipe = "overlapped" if table == 1 else "desed-like"
+        recipe = "desed-like" if table == 2 else "overlapped"
         spec = BuildSpec(
             recipe,
             profile.params["n_clips"],

@@ -438,3 +438,88 @@ def shared_scale(signals: dict) -> dict:
 
     peak = max((float(np.max(np.abs(x))) for x in signals.values() if len(x)), default=0.0)
     return {name: (np.asarray(x) / peak if peak > 0 else np.asarray(x)) for name, x in signals.items()}
+
+
+def constraint_terms(run_dir: Path, data_dir: Path, n: int = 8, split: str = "test"):
+    """Every mask constraint's value (the paper's and those of Table 3) for the first ``n`` clips of a split
+    under the trained model of ``run_dir``: one row per clip, one column per term (unweighted)."""
+    import pandas as pd
+    import torch
+
+    from mtlsed import constraints
+    from mtlsed.config import LossConfig
+    from mtlsed.inference import load_run
+    from mtlsed.losses import segment_loss, silent_loss
+    from mtlsed.normalise import normalise
+    from mtlsed.train import _judge
+
+    cfg, classes, model = load_run(run_dir, "best", "cpu")
+    from mtlsed.data.dataset import SedDataset
+
+    ds = SedDataset(data_dir, cfg, split)
+    n = min(n, len(ds))
+    raw, labels = ds.raw_features()[:n], torch.from_numpy(ds.clip_labels[:n])
+    mean, std = (torch.from_numpy(v) for v in ds.norm_stats())
+    judge = _judge(model, cfg, mean, std, torch.device("cpu"))
+    rows = []
+    with torch.no_grad():
+        for i in range(n):
+            x_raw, y = raw[i : i + 1], labels[i : i + 1]
+            out = model(normalise(x_raw, cfg.features, mean, std))
+            active = y > 0.5
+            index, valid = constraints.active_index(active)
+            judged = (
+                constraints.judge_loss(
+                    judge(constraints.separated_inputs(x_raw, out.masks, index, cfg.features.log_eps)),
+                    index,
+                    valid,
+                )
+                if index.shape[1]
+                else torch.zeros(())
+            )
+            rows.append(
+                {
+                    "clip": ds.filenames[i],
+                    "labels": ", ".join(c for c, a in zip(classes, active[0], strict=True) if a),
+                    "segment (dice)": float(segment_loss(out.masks, active)),
+                    "silent": float(silent_loss(out.masks, ~active)),
+                    "cosine": float(constraints.cosine_penalty_of(out, active)),
+                    "judge": float(judged),
+                    "consistency": float(
+                        constraints.mixture_consistency(
+                            out.masks, x_raw, active, cfg.features.log_eps, LossConfig().consistency_mode
+                        )
+                    ),
+                }
+            )
+    return pd.DataFrame(rows).set_index("clip").round(4)
+
+
+def constraint_views(table3, data_dir: Path, split: str = "test", seed: int | None = None):
+    """One clip seen by the first-seed run of every row of Table 3: ``(views, classes, shown, name)`` with
+    ``views`` row label -> masks ``(K, T, F)`` of the same clip, ``shown`` its labelled classes and the most
+    active unlabelled one (where a constraint's effect on silence shows)."""
+    import numpy as np
+
+    from mtlsed.data.format import read_dataset
+    from mtlsed.inference import predict_clips
+
+    index = read_dataset(data_dir)
+    names = index.files_in(split)
+    i = max(range(len(names)), key=lambda j: (len(index.weak[names[j]]), -j))  # a clip with the most labels
+    views = {}
+    for e in table3.entries:
+        runs = sorted((table3.grid / e["row"]).glob("seed*"), key=lambda p: int(p.name[4:]))
+        if seed is not None:
+            runs = [r for r in runs if r.name == f"seed{seed}"]
+        if not runs:
+            continue
+        out, ds, _ = predict_clips(runs[0], data_dir, [i], split)
+        short = {"ddc_fap": "BCE only", "segment_silent": "segment\n+ silent"}.get(e["row"], e["row"])
+        label = short + (f"\n{e['setting'].replace(' chosen on val', '')}" if e["setting"] else "")
+        views[label] = out.masks[0].detach().numpy()
+    classes = index.classes
+    labelled = [classes.index(c) for c in index.weak[names[i]]]
+    mean = np.mean([v.mean((1, 2)) for v in views.values()], axis=0)
+    others = [k for k in np.argsort(-mean) if k not in labelled]
+    return views, classes, labelled + others[:1], names[i]

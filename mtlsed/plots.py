@@ -291,3 +291,40 @@ def plot_separation(mixture: np.ndarray, estimates: dict, hop_s: float = 0.032, 
     for ax, (name, est) in zip(axes[1:], estimates.items(), strict=True):
         plot_logmel(est, hop_s, ax=ax, title=name, top_db=top_db)
     return fig, axes
+
+
+def plot_constraint_masks(
+    views: dict[str, np.ndarray], classes: list[str], shown: list[int], hop_s: float = 0.032, axes=None
+):
+    """The masks of one clip under each constraint: a row per constraint (``views``: label -> ``(K, T, F)``),
+    a column per class in ``shown``, all on one colour scale [0, 1]. Returns (fig, axes)."""
+    rows, cols = len(views), len(shown)
+    if axes is None:
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(2.3 * cols, 1.35 * rows), sharex=True, sharey=True, squeeze=False
+        )
+    else:
+        fig = np.asarray(axes).flat[0].figure
+    axes = np.asarray(axes).reshape(rows, cols)
+    image = None
+    for r, (label, masks) in enumerate(views.items()):
+        for c, k in enumerate(shown):
+            ax = axes[r, c]
+            image = ax.imshow(
+                masks[k].T,
+                origin="lower",
+                aspect="auto",
+                vmin=0,
+                vmax=1,
+                cmap="viridis",
+                extent=(0, masks.shape[1] * hop_s, 0, masks.shape[2]),
+            )
+            if r == 0:
+                ax.set_title(classes[k], fontsize=8)
+            if c == 0:
+                ax.set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center", labelpad=8)
+            ax.tick_params(labelsize=6)
+    if image is not None:
+        fig.subplots_adjust(left=0.18)
+        fig.colorbar(image, ax=axes, shrink=0.8, label="mask value")
+    return fig, axes

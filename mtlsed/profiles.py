@@ -67,17 +67,44 @@ class Profile:
         return cfg.with_overrides(extra) if extra else cfg
 
 
-def load_profile(name_or_path: str | Path) -> Profile:
-    """Load the shipped profile NAME (or a YAML file path) and check it builds a valid config."""
+def _profile_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml"):
         path = params_dir() / f"{name_or_path}.yaml"
     if not path.is_file():
         known = ", ".join(available_profiles()) or "none"
         raise ConfigError(f"profile {str(name_or_path)!r} not found at {path} (known: {known})")
+    return path
+
+
+def _read_params(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """A profile file's parameters, on top of its ``base`` profile's when it names one (``overrides`` and
+    ``run_overrides`` add to the base's, every other key replaces it)."""
     params = read_yaml(path) or {}  # a key given twice, bad YAML, a non-UTF-8 byte: file and line
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: a profile is a mapping of parameters")
+    base = params.pop("base", None)
+    if base is None:
+        return params
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: 'base' names a profile (a shipped name or a file), got {base!r}")
+    base_path = _profile_path(base if Path(base).suffix not in (".yaml", ".yml") else path.parent / base)
+    if base_path.resolve() in seen:
+        raise ConfigError(f"{path}: 'base' {base!r} refers back to itself")
+    merged = _read_params(base_path, (*seen, path.resolve()))
+    for key in ("overrides", "run_overrides"):
+        if isinstance(params.get(key), dict):
+            params[key] = {**merged.get(key, {}), **params[key]}
+    return {**merged, **params}
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Load the shipped profile NAME (or a YAML file path) and check it builds a valid config.
+
+    A profile may name a ``base`` profile and give only what differs (``cpu-table3`` is ``cpu`` with
+    Table 3)."""
+    path = _profile_path(name_or_path)
+    params = _read_params(path, (path.resolve(),))
     for key, tp in PROFILE_KEYS.items():
         if key not in params:
             raise ConfigError(f"{path}: missing key {key!r}")

@@ -86,7 +86,7 @@ def results_page(profile: Profile, root: Path, data: Path | None = None) -> str:
     out = ["# Results of this build", ""]
     sections = []
     envs = []
-    for table in (1, 2):
+    for table in profile.params["tables"]:
         grid = table_grid(profile, table, root, data)
         csv_path = grid / f"table{table}.csv"
         if not csv_path.is_file():
@@ -96,10 +96,9 @@ def results_page(profile: Profile, root: Path, data: Path | None = None) -> str:
         envs += [r["environment"] for r in runs if "environment" in r]
         train_s = [r["train_seconds"] for r in runs if "train_seconds" in r]
         md = (grid / f"table{table}.md").read_text().split("\n\n", 1)[1]
-        if data:
-            title = ("the losses" if table == 1 else "the models") + f" on {Path(data).name}"
-        else:
-            title = "the losses on the overlapped set" if table == 1 else "the models on the DESED-like set"
+        topic = {1: "the losses", 2: "the models", 3: "mask constraints compared (beyond the paper)"}[table]
+        where = {1: "the overlapped set", 2: "the DESED-like set", 3: "the overlapped set"}[table]
+        title = f"{topic} on {Path(data).name if data else where}"
         part = [f"## Table {table}: {title}", "", md.strip(), ""]
         part.append(
             f"{len(runs)} distinct runs, {sum(train_s) / 60:.0f} min of training in all "
@@ -110,7 +109,18 @@ def results_page(profile: Profile, root: Path, data: Path | None = None) -> str:
         if BASELINE in rows:
             part += ["", _paper_sentence(rows[BASELINE])]
         weights = grid / "weights_val.json"
-        if weights.is_file():
+        if table == 3 and (grid / "table3_choices.md").is_file():
+            part += [
+                "",
+                "### The weights, chosen on the validation split, and the cost of a training step",
+                "",
+                "Each constraint trained with each weight of the profile's `constraint_grid` (first seed); "
+                "the highest validation score wins, as for Table 1's weights. The seconds per training step "
+                "were measured side by side in one process (`mtlsed.table3.step_cost`).",
+                "",
+                (grid / "table3_choices.md").read_text().strip(),
+            ]
+        elif weights.is_file():
             choice = json.loads(weights.read_text())
             part += [
                 "",
@@ -128,6 +138,8 @@ def results_page(profile: Profile, root: Path, data: Path | None = None) -> str:
             labels = {"segment_silent-label": "segment + silent, label-guided, λ 0.2 / 0.2 (the paper's)"}
             if table == 2:
                 labels = {"mtl_ddc_fap": "MTL-DDC-FAP (segment + silent, label-guided, λ 0.2 / 0.2)"}
+            if table == 3:
+                labels = {k: f"{rows[k]['loss']}, {rows[k]['setting']}" for k in comparisons if k in rows}
             if TUNED in comparisons and TUNED in rows:
                 labels[TUNED] = f"segment + silent, label-guided, {rows[TUNED]['setting']}"
             part += ["", "### Do the auxiliary losses help? Paired over seeds, against DDC-FAP (BCE only)"]

@@ -56,6 +56,7 @@ from mtlsed.features import logmel
 from mtlsed.inference import load_run
 from mtlsed.models import DISPLAY_NAMES, MODELS, build_model, receptive_field, size_table
 from mtlsed.models.pooling import autopool, gwrp, linear_softmax
+from mtlsed.runfolder import RunFolder
 
 session = nb.setup(profile, data, seeds, n_clips, overrides)
 print(session.card())
@@ -96,7 +97,7 @@ for label, model in (("paper size", full), (f"profile {session.profile}", ours))
 data_dir = session.data_dir()
 run_dir = nb.profile_run(session, data_dir)
 view = nb.inspect_clip(run_dir, data_dir, i=0)
-classes = (run_dir / "classes.txt").read_text().split()
+classes = RunFolder(run_dir).classes()
 hop_s = hop_ms / 1000
 print(f"test clip {view.filename}: weak label {', '.join(view.labels)}")
 

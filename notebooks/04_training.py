@@ -62,13 +62,15 @@ overrides = {}
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Audio, display
+from IPython.display import Audio, Markdown, display
 
 import mtlsed.notebook as nb
 from mtlsed import plots
-from mtlsed.config import Config
+from mtlsed.evaluate import evaluate_shifted
 from mtlsed.features import logmel
+from mtlsed.runfolder import RunFolder
 from mtlsed.separation import separate
+from mtlsed.tables import markdown_shifted
 
 session = nb.setup(profile, data, seeds, n_clips, overrides)
 print(session.card())
@@ -76,8 +78,8 @@ print(session.card())
 # %%
 data_dir = session.data_dir()
 run_dir = nb.profile_run(session, data_dir)
-cfg = Config.load(run_dir / "config.yaml")
-metrics = pd.read_json(run_dir / "metrics_test.json", typ="series")
+run = RunFolder(run_dir)  # every file of a run folder is read through it, checked
+cfg, metrics = run.config(), run.require_metrics("test")
 pd.Series(
     {
         "model": f"{cfg.model.name}, channels {cfg.model.channels}, dilations {cfg.model.dilations}",
@@ -102,7 +104,7 @@ pd.Series(
 # since the previous row, and the validation metrics.
 
 # %% mystnb={"figure": {"caption": "Training curves: the loss of Eq. (8) and its BCE term, the segment and silent terms, and the validation metrics."}}
-log = pd.read_csv(run_dir / "log.csv")
+log = pd.DataFrame(run.read_log()).apply(pd.to_numeric, errors="coerce")
 fig, axes = plt.subplots(1, 3, figsize=(12, 3))
 plots.plot_curves(log, ["loss", "bce"], ax=axes[0], title="training loss (Eq. 8) and its BCE term")
 plots.plot_curves(log, ["segment", "silent"], ax=axes[1], title="auxiliary terms")
@@ -119,11 +121,12 @@ log.round(4)
 # state) and is rewritten atomically at every row of the log; `best.pt` is the model
 # with the best validation SED-mAP so far. A run killed at any moment resumes with
 # `--resume` and ends with exactly the weights of an uninterrupted run on the CPU.
+# `checkpoints.json` holds each checkpoint's checksum, so a damaged file is named rather
+# than loaded, and `clips.tsv` the clips the run learnt from: `mtlsed evaluate` refuses a
+# split that shares their audio.
 
 # %%
-import torch
-
-best = torch.load(run_dir / "best.pt", weights_only=False)
+best = run.load_checkpoint("best")
 pd.DataFrame(
     [{"file": p.name, "kB": round(p.stat().st_size / 1024)} for p in sorted(run_dir.iterdir())]
 ).set_index("file").T
@@ -144,7 +147,7 @@ print(f"best.pt is from iteration {best['iteration']}")
 
 # %% mystnb={"figure": {"caption": "The mixture and the estimate of each labelled class (its mask applied to the mixture's STFT), on the mixture's colour scale."}}
 view = nb.inspect_clip(run_dir, data_dir, i=0)
-classes = (run_dir / "classes.txt").read_text().split()
+classes = run.classes()
 hop_s = cfg.features.hop_ms / 1000
 sr = cfg.features.sample_rate
 separated = {c: separate(view.audio, view.masks[classes.index(c)], cfg.features) for c in view.labels}
@@ -170,6 +173,20 @@ players = {"mixture": view.audio, **{f"{c} (its mask applied)": audio for c, aud
 for name, audio in nb.shared_scale(players).items():
     print(name)
     display(Audio(audio, rate=sr, normalize=False))
+
+# %% [markdown]
+# ## The same test clips through other channels
+#
+# A model that learnt one set of recordings may hear the same sounds badly through
+# another microphone, in a room, after a lossy codec or over a louder background. Each
+# channel of `mtlsed.shift` is drawn once from a seed (one device for the whole split) and
+# applied to every test clip (`DATA/shifted/NAME-seed0`, made once); the run scores them
+# with the post-processing it chose on the clean validation clips
+# (`mtlsed evaluate RUN --shifts mic eq room codec noise` from the command line).
+
+# %%
+shifted = evaluate_shifted(run_dir, data_dir, ["mic", "eq", "room", "codec", "noise"], seed=0)
+display(Markdown(markdown_shifted({"this run": shifted})))
 
 # %%
 print(session.finish())

@@ -54,15 +54,16 @@ overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
 import mtlsed.notebook as nb
 from mtlsed import plots
 from mtlsed.comparison import markdown_comparison
 from mtlsed.data.format import read_dataset, read_strong
-from mtlsed.experiments import TUNED, markdown_table, markdown_weights, per_seed_metrics, reproduce
+from mtlsed.experiments import TUNED, per_seed_metrics, reproduce
 from mtlsed.models import config_sizes
+from mtlsed.runfolder import RunFolder
+from mtlsed.tables import markdown_table, markdown_weights
 
 session = nb.setup(profile, data, seeds, n_clips, overrides)
 print(session.card())
@@ -162,7 +163,7 @@ fig.tight_layout()
 run = nb.profile_run(session, data_dir)
 index = read_dataset(data_dir)
 detected = read_strong(run / "events_test.tsv")
-metrics = pd.read_json(run / "metrics_test.json", typ="series")
+metrics = RunFolder(run).require_metrics("test")
 print(
     "this run on the whole test split:",
     ", ".join(f"{k} {metrics[k]:.3f}" for k in ["at_map", "sed_map", "er", "d", "i"]),
@@ -209,6 +210,31 @@ config_sizes(session.config, ["attention", "talnet", "vgg_gwrp", "ddc_fap"], len
 
 # %%
 display(Markdown(markdown_table(table2.entries, ["f1", "psds1", "psds2"])))
+
+# %% [markdown]
+# ## Table 3 (beyond the paper): other ways to shape the masks
+#
+# Is it the dice, or would any constraint on the masks do what the paper's losses do?
+# DDC-FAP with the cross-entropy and one constraint each: the paper's segment + silent
+# losses; the cosine-similarity penalty of Pellegrini & Cances (2019) on the frame
+# probabilities of a clip's labelled classes; separation judged by the detector itself
+# (Pishdadian, Wichern & Le Roux 2020: each separated source must be recognised as its
+# class and only as it); and mixture consistency alone (the separated sources add up to
+# the mixture). Each weight is chosen on the validation split from the profile's
+# `constraint_grid` by Table 1's rule; every row is compared with BCE alone seed by seed.
+# The profile's `tables` says whether this build runs it (the `cpu` profile does not: it
+# would not fit the book's hour; `make book PROFILE=cpu-table3` does, and
+# `mtlsed reproduce --table 3` on its own).
+
+# %%
+if 3 in session.prof.params["tables"]:
+    table3 = reproduce(3, session.prof, session.data, root=session.root, log=lambda *a: None)
+    display(Markdown(markdown_table(table3.entries, ["at_map", "sed_map", "er", "d", "i"])))
+    display(Markdown((table3.grid / "table3_choices.md").read_text()))
+    for key, rows in table3.comparisons.items():
+        display(Markdown(f"**{key} − BCE only**, paired over seeds\n\n" + markdown_comparison(rows, "BCE", key)))
+else:
+    print(f"profile {session.profile} does not run Table 3 (its 'tables': {session.prof.params['tables']})")
 
 # %%
 print(session.finish())
