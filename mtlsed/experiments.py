@@ -361,17 +361,18 @@ def run_all(tasks: list[tuple], jobs: int, log=print) -> list[dict]:
 
     results: dict[int, dict] = {}
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
-    with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=ctx, initializer=die_with_parent) as pool:
+    pool = ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=ctx, initializer=die_with_parent)
+    try:
         futures = {pool.submit(run_one, *task): i for i, task in enumerate(tasks)}
-        try:
-            for future in as_completed(futures):
-                metrics, line = future.result()
-                log(line)
-                results[futures[future]] = metrics
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            stop_workers(pool)  # a run stopped mid-way resumes from its last checkpoint next time
-            raise
+        for future in as_completed(futures):
+            metrics, line = future.result()
+            log(line)
+            results[futures[future]] = metrics
+    except BaseException:  # Ctrl-C or a failed run: stop the others now, never wait for their runs
+        stop_workers(pool)  # a run stopped mid-way resumes from its last checkpoint next time
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return [results[i] for i in range(len(tasks))]
 
 

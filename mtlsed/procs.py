@@ -25,6 +25,6 @@ def die_with_parent() -> None:
 
 def stop_workers(pool) -> None:
     """Stop the processes of a ``ProcessPoolExecutor`` now (an interrupted grid does not wait for them)."""
-    for process in list(getattr(pool, "_processes", {}).values()):
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
         if process.is_alive():
             process.terminate()
