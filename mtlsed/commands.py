@@ -211,11 +211,13 @@ def _import_desed(args: argparse.Namespace) -> int:
 def _features(args: argparse.Namespace) -> int:
     from mtlsed.data.cache import build_feature_cache
     from mtlsed.data.format import require_valid
+    from mtlsed.inference import pick_device
 
     cfg, _ = config_from_args(args)
+    device = pick_device(args.device)  # a device that is not there: a message before any work
     require_valid(args.data_dir, cfg.data.clip_seconds, cfg.features.win_ms / 1000)
     start = time.perf_counter()
-    cache = build_feature_cache(args.data_dir, cfg.features, cfg.data.clip_seconds, device=args.device)
+    cache = build_feature_cache(args.data_dir, cfg.features, cfg.data.clip_seconds, device=device)
     print(
         f"feature cache {cache.path} shape {tuple(cache.meta['shape'])} ({time.perf_counter() - start:.1f} s)"
     )

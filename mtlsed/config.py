@@ -255,6 +255,8 @@ class Config:
             overrides = parse_assignments(overrides)
         data = self.to_dict()
         for key, value in overrides.items():
+            if key in REMOVED_KEYS:
+                raise ConfigError(f"{key}: no longer a config key; {REMOVED_KEYS[key]}")
             parts = key.split(".")
             node = data
             for i, part in enumerate(parts[:-1]):

@@ -134,7 +134,9 @@ def check_no_leak(run: RunFolder, data_dir: Path, split: str) -> None:
         f"{name} (= {part} clip {other})" if name != other else f"{name} ({part})"
         for name, other, part in shared[:3]
     )
-    changed = differences(run.identity() or {}, {"data": data_fingerprint(data_dir)})
+    changed = differences(
+        {"data": (run.identity() or {}).get("data", {})}, {"data": data_fingerprint(data_dir)}
+    )
     why = (
         f"the data set changed since the run was trained ({'; '.join(changed)})"
         if changed

@@ -277,6 +277,8 @@ class RunFolder:
 
     def data_path(self) -> Path:
         """The data set the run was trained on (``identity.json``'s ``data_path``)."""
+        if not self.file("config.yaml").is_file():
+            raise UserError(f"{self.path}: not a run folder (no config.yaml; `mtlsed train --out` makes one)")
         identity = self.identity() or {}
         recorded = identity.get("data_path")
         if not recorded:

@@ -24,15 +24,17 @@
 # frame-level detection of Eq. (1).
 
 # %% tags=["remove-cell"]
-# Colab: install mtlsed when it is missing (Colab's own torch is kept); does nothing locally.
+# Colab: install mtlsed when it is missing (Colab's own torch is kept); does nothing locally. The package
+# comes from $MTLSED_SOURCE when it is set (a fork, a branch, a wheel's URL or path; README, "On a Colab
+# GPU"), else from the project's repository.
 import importlib.util
+import os
 import subprocess
 import sys
 
 if importlib.util.find_spec("mtlsed") is None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/mtlsed/mtlsed"], check=True
-    )
+    source = os.environ.get("MTLSED_SOURCE", "git+https://github.com/mtlsed/mtlsed")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
 
 # %% tags=["parameters"]
 # Papermill parameters (`-p profile cpu`): a shipped profile (ci, cpu, paper) or a profile file;

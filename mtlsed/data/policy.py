@@ -80,9 +80,14 @@ def confusable_labels(first_seen: dict[str, str]) -> list[str]:
         parts = [p for p in re.split(r"[;|/\s]+", label) if p]
         joined = SEPARATORS.search(label) or (len(parts) > 1 and all(p.casefold() in known for p in parts))
         if joined:
+            seps = list(
+                dict.fromkeys(
+                    "spaces" if c.isspace() else repr(c) for c in label if c.isspace() or c in ";|/"
+                )
+            )
             problems.append(
                 f"{first_seen[label]}: label {label!r} looks like {len(parts)} labels joined by "
-                f"{'a separator' if SEPARATORS.search(label) else 'spaces'} (labels are separated by commas "
-                "in weak.tsv); fix the line, or list it in classes.txt if it is one class"
+                f"{' and '.join(seps)} (labels are separated by commas in weak.tsv); fix the line, or list "
+                "it in classes.txt if it is one class"
             )
     return problems
