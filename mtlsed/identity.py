@@ -129,15 +129,15 @@ def audio_hashes(root: Path, filenames: list[str], audio_dir: Path) -> dict[str,
     return out
 
 
-def data_fingerprint(root: str | Path) -> dict[str, str]:
+def data_fingerprint(root: str | Path, index=None) -> dict[str, str]:
     """``{"audio": ..., "classes.txt": ..., "weak.tsv": ..., ..., "digest": ...}`` of a data set folder.
 
     ``audio`` covers the clips listed in ``weak.tsv`` (names and bytes); a label file that is absent
-    has the value ``"absent"``.
+    has the value ``"absent"``. ``index``: the folder's :class:`DatasetIndex` when the caller has read it.
     """
     from mtlsed.data.format import read_dataset
 
-    index = read_dataset(root)
+    index = index or read_dataset(root)
     hashes = audio_hashes(index.root, index.filenames, index.root / "audio")
     fp = {"audio": digest(sorted(hashes.items()))}
     for name in LABEL_FILES:

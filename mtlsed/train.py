@@ -241,7 +241,7 @@ def _train(data_dir, cfg: Config, run_dir, resume: bool, progress: bool | None) 
     require_valid(data_dir, cfg.data.clip_seconds, cfg.features.win_ms / 1000)
     index = read_dataset(data_dir)
     _check_fits(cfg, index)
-    identity = run_fingerprint(cfg.to_dict(), data_fingerprint(data_dir))
+    identity = run_fingerprint(cfg.to_dict(), data_fingerprint(data_dir, index))
     with run.writing("train") if rank == 0 else nullcontext():
         check_run_dir(run, identity, resume)
         return _train_locked(run, data_dir, index, cfg, identity, resume, progress, device, rank, world)

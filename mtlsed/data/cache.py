@@ -88,12 +88,12 @@ class FeatureCache:
         return cls(path, names, stats["mean"], stats["std"], meta)
 
 
-def cache_key(root: Path, cfg: FeatureConfig, clip_seconds: float) -> str:
+def cache_key(root: Path, cfg: FeatureConfig, clip_seconds: float, index=None) -> str:
     """The cache's name: a hash of the feature configuration, the front end's source, the audio bytes
     and ``split.tsv`` (its training clips give the normalisation statistics)."""
     from mtlsed.identity import data_fingerprint, digest, module_fingerprint
 
-    data = data_fingerprint(root)
+    data = data_fingerprint(root, index)
     source = [module_fingerprint(m) for m in ("features.py", "audio.py")]
     return digest(
         {
@@ -113,14 +113,15 @@ def build_feature_cache(
     batch_size: int = 8,
     device: str | torch.device = "cpu",
     progress: bool | None = None,
+    index=None,
 ) -> FeatureCache:
     """The cache of the data set at ``root`` for ``cfg``: opened if it exists, else built (resuming).
 
     Processes that ask for the same cache at once (a grid training two runs) take turns: the first
-    builds it under a lock, the others wait and open it.
+    builds it under a lock, the others wait and open it. ``index``: the set's index when already read.
     """
-    index = read_dataset(root)
-    key = cache_key(index.root, cfg, clip_seconds)
+    index = index or read_dataset(root)
+    key = cache_key(index.root, cfg, clip_seconds, index)
     final = index.root / "features" / key
     if (final / "meta.json").is_file():
         return FeatureCache.open(final)

@@ -31,7 +31,7 @@ class SedDataset(torch.utils.data.Dataset):
     ):
         self.index: DatasetIndex = index or read_dataset(root)
         self.cfg = cfg
-        self.cache = cache or build_feature_cache(root, cfg.features, cfg.data.clip_seconds)
+        self.cache = cache or build_feature_cache(root, cfg.features, cfg.data.clip_seconds, index=self.index)
         self.split = split
         self.filenames = self.index.files_in(split)
         pos = self.cache.position()
