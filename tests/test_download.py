@@ -428,3 +428,65 @@ def test_mix_the_overlapped_set_from_the_downloaded_folders(tmp_path, server, ar
     assert validate(out) == []
     index = read_dataset(out)
     assert len(index.weak) == 6 and all(len(labels) == 2 for labels in index.weak.values())
+
+
+def test_the_paper_protocol_on_the_downloaded_layout(tmp_path, server, archives):
+    """Sec. 4.2 on the downloaded folders: two events of different classes per clip, each in a 4-s window
+    that starts at 3 s (its active part inside [3, 7] s), each 20 dB over a TUT background."""
+    from mtlsed.data.dcase2018 import dcase2018_sources
+    from mtlsed.data.mix import mix_overlapped
+
+    events, _ = _get("fsd2018", tmp_path / "d", server, archives)
+    backgrounds, _ = _get("tut2018-dev", tmp_path / "d", server, archives)
+    sources, _, _ = dcase2018_sources(events, backgrounds, sr=16000, seed=0)
+    for seed in range(6):
+        m = mix_overlapped(np.random.default_rng(seed), *sources["train"], 16000)
+        assert len(m.audio) == 10 * 16000
+        labels = [e.label for e in m.events]
+        assert len(labels) == 2 and len(set(labels)) == 2
+        bg = float(np.sqrt(np.mean(m.background.astype(np.float64) ** 2)))
+        for e in m.events:
+            assert 3.0 - 0.011 <= e.onset < e.offset <= 7.0 + 0.011
+            assert not np.any(e.audio[: 3 * 16000]) and not np.any(e.audio[7 * 16000 :])
+            part = e.audio[int(round(e.onset * 16000)) : int(round(e.offset * 16000))].astype(np.float64)
+            assert 20 * np.log10(np.sqrt(np.mean(part**2)) / bg) == pytest.approx(20.0, abs=0.2)
+
+
+def test_download_list_mix_and_check_through_the_command_line(tmp_path, server, archives):
+    """The real commands: `download` (through a mirror, FSDKaggle2018's real registry entry), `--list`,
+    then `mix-dcase2018` on what it unpacked and `check` on the mixed set."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, MTLSED_DOWNLOAD_MIRROR=server.url, PYTHONWARNINGS="ignore")
+
+    def mtlsed(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "mtlsed", *map(str, args)], capture_output=True, text=True, env=env
+        )
+
+    to = tmp_path / "dl"
+    listed = mtlsed("download", "fsd2018", "--to", to, "--list")
+    assert (
+        listed.returncode == 0
+        and "FSDKaggle2018.meta.zip" in listed.stdout
+        and "not downloaded" in listed.stdout
+    )
+    done = mtlsed("download", "fsd2018", "--to", to)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "pass it as `mtlsed mix-dcase2018 --events" in done.stdout
+    listed = mtlsed("download", "fsd2018", "--to", to, "--list")
+    assert "not downloaded" not in listed.stdout
+    _get("tut2018-dev", to, server, archives)  # the TUT entry with the test archives' checksums
+    out = tmp_path / "overlapped"
+    tut = to / "TUT-urban-acoustic-scenes-2018-development"
+    mixed = mtlsed(
+        "mix-dcase2018", "--events", to / "FSDKaggle2018", "--backgrounds", tut, out,
+        "--clips", "10", "--sr", "16000", "--workers", "1",
+    )  # fmt: skip
+    assert mixed.returncode == 0, mixed.stderr[-2000:]
+    check = mtlsed("check", out)
+    assert check.returncode == 0 and "no problems found" in check.stdout
+    bad = mtlsed("download", "tut2018-dev", "--to", tmp_path / "x", "--parts", "14")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "14" in bad.stderr
