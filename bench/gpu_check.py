@@ -33,17 +33,23 @@ import tempfile
 import time
 from pathlib import Path
 
+PROFILE = "paper"  # set by main: --profile
+DEVICE = "cuda"  # set by main: "cpu" with --allow-cpu on a machine without CUDA
+
 
 def _say(text: str) -> None:
     print(text, flush=True)
 
 
 def _data(work: Path, clips: int) -> Path:
+    """The embedded set at the profile's sample rate (32 kHz for the paper profile)."""
     from mtlsed.data.build import BuildSpec, build_dataset
+    from mtlsed.profiles import load_profile
 
-    out = work / f"overlapped-{clips}-32k"
+    rate = load_profile(PROFILE).config().features.sample_rate
+    out = work / f"overlapped-{clips}-{rate}hz"
     if not (out / "weak.tsv").is_file():
-        build_dataset(out, BuildSpec("overlapped", clips, 0, 32000), progress=False)
+        build_dataset(out, BuildSpec("overlapped", clips, 0, rate), progress=False)
     return out
 
 
@@ -51,14 +57,14 @@ def _config(iterations: int, amp: bool, eval_every: int):
     from mtlsed.profiles import load_profile
 
     return (
-        load_profile("paper")
+        load_profile(PROFILE)
         .config()
         .with_overrides(
             {
                 "train.iterations": iterations,
                 "train.eval_every": eval_every,
                 "train.amp": amp,
-                "train.device": "cuda",
+                "train.device": DEVICE,
             }
         )
     )
@@ -114,17 +120,17 @@ def _train_cli(data: Path, run: Path, cfg_args: list[str], resume: bool = False)
         "--data",
         str(data),
         "--profile",
-        "paper",
+        PROFILE,
         "--out",
         str(run),
     ]
-    return cmd + (["--resume"] if resume else []) + ["--set", *cfg_args]
+    return cmd + (["--resume"] if resume else []) + ["--set", *cfg_args, f"train.device={DEVICE}"]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=300)
-    parser.add_argument("--clips", type=int, default=480, help="clips of the embedded set at 32 kHz")
+    parser.add_argument("--clips", type=int, default=480, help="clips of the embedded set (profile's rate)")
     parser.add_argument("--work", type=Path, help="working folder (default: a temporary one)")
     parser.add_argument("--profile", default="paper", help="the profile trained (default: paper)")
     parser.add_argument(
@@ -151,7 +157,7 @@ def main(argv=None) -> int:
     _say(f"device: {name}; torch {torch.__version__}, CUDA {torch.version.cuda}; profile {PROFILE}")
     start = time.perf_counter()
     data = _data(work, args.clips)
-    _say(f"data: {data} ({args.clips} clips at 32 kHz, {time.perf_counter() - start:.0f} s)")
+    _say(f"data: {data} ({args.clips} clips, {time.perf_counter() - start:.0f} s)")
 
     pairs = amp_against_float32(data)
     gap = max(abs(a - b) / abs(b) for a, b in pairs)

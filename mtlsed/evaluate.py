@@ -242,9 +242,10 @@ def evaluate_shifted(
 ) -> dict[str, dict]:
     """The run on ``split`` as it is and through each channel of ``shifts`` (:mod:`mtlsed.shift`): the
     shifted copies of the split are made once beside the data (``DATA/shifted/NAME-seedS``) and each
-    evaluation is written as ``metrics_<split>-NAME-seedS.json``. Returns ``{"clean": ..., NAME: ...}``."""
+    evaluation is written as ``metrics_<split>-NAME-seedS.json``. Returns ``{"clean": ..., NAME: ...}``;
+    each shifted entry also says how many of its clips were scaled to avoid clipping (``scaled_clips``)."""
     from mtlsed.runfolder import RunFolder
-    from mtlsed.shift import shifted_sets
+    from mtlsed.shift import scaled_clips, shifted_sets
 
     run = RunFolder(run_dir)
     out = {"clean": run.metrics(split) or evaluate_run(run_dir, data_dir, split, which)}
@@ -253,5 +254,5 @@ def evaluate_shifted(
         done = run.metrics(f"{split}-{tag}")
         if done is None or done.get("run_fingerprint") != (run.identity() or {}).get("digest"):
             done = evaluate_run(run_dir, shifted, split, which, tag=tag)
-        out[name] = done
+        out[name] = {**done, "scaled_clips": scaled_clips(shifted)}
     return out

@@ -71,6 +71,7 @@ NOT_NUMERIC = {
     "runinfo.py": "what a run prints",
     "separation.py": "listening to masks",
     "shift.py": "makes data sets (their content is fingerprinted)",
+    "table3.py": "grids of runs for Table 3; each run's own config is in its fingerprint",
     "tables.py": "table formatting",
     "yamlio.py": "reading YAML; the resolved config is in the fingerprint",
     "data/build.py": "makes data sets (their content is fingerprinted)",

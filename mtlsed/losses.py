@@ -114,6 +114,10 @@ class LossTerms:
         return {k: float(getattr(self, k).detach()) for k in ("total", *TERMS)}
 
 
+# the weights of the terms that need masks (the cosine penalty only with cosine_on=mask)
+_MASK_WEIGHTS = ("segment_weight", "silent_weight", "judge_weight", "consistency_weight")
+
+
 def total_loss(
     out: SedOutput,
     labels: torch.Tensor,
@@ -134,9 +138,12 @@ def total_loss(
     needs_masks = cfg.segment_weight > 0 or cfg.silent_weight > 0 or cfg.uses_input()
     needs_masks |= cfg.cosine_weight > 0 and cfg.cosine_on == "mask"
     if needs_masks and out.masks is None:
+        on = [f"loss.{k}={getattr(cfg, k)}" for k in _MASK_WEIGHTS if getattr(cfg, k) > 0]
+        if cfg.cosine_weight > 0 and cfg.cosine_on == "mask":
+            on.append(f"loss.cosine_weight={cfg.cosine_weight} with loss.cosine_on=mask")
         raise ValueError(
-            "this model gives no masks, so the segment, silent and separation losses (and the cosine penalty "
-            "on masks) cannot be computed; set their weights to 0 (loss.cosine_on=frame works for any model)"
+            f"this model gives no masks, so these terms cannot be computed: {', '.join(on)}; set them to 0 "
+            "(loss.cosine_on=frame works for any model)"
         )
     segment = silent = cosine = judged = consistency = zero
     if cfg.segment_weight > 0 or cfg.silent_weight > 0:

@@ -646,12 +646,18 @@ def _finish(out: Path, settings: dict, chosen: list[str]) -> None:
     path = out / SETTINGS
     if not path.is_file() or json.loads(path.read_text()) != final:
         write_json(path, final)
-    if normalised:
-        log.warning(
+    if normalised:  # said beside the scores too (evaluate.evaluate_shifted, tables.markdown_shifted)
+        log.info(
             "%s: %d clip(s) would have clipped and were scaled to a peak of %s (listed in %s)",
             out, len(normalised), PEAK, path,
         )  # fmt: skip
     _copy_labels(Path(settings["data"]), out)
+
+
+def scaled_clips(folder: Path) -> int:
+    """How many clips of a shifted copy were scaled down to :data:`PEAK` because they would have clipped."""
+    path = Path(folder) / SETTINGS
+    return len(json.loads(path.read_text()).get("normalised", {})) if path.is_file() else 0
 
 
 def shifted_sets(

@@ -168,4 +168,15 @@ def markdown_shifted(results: dict[str, dict[str, dict]], metrics=SHIFT_METRICS)
                 cells.append(cell)
             lines.append("| " + " | ".join(cells) + " |")
     lines.append("\nIn brackets: the change from the clean clips (for ER lower is better).")
+    scaled = {}
+    for runs in results.values():
+        for r in runs if isinstance(runs, list) else [runs]:
+            for c in channels:
+                scaled[c] = max(scaled.get(c, 0), (r.get(c) or {}).get("scaled_clips") or 0)
+    if any(scaled.values()):
+        said = ", ".join(f"{c} {n}" for c, n in scaled.items() if n)
+        lines.append(
+            f"Clips that would have clipped through the channel were scaled to a peak of 0.99 ({said}; "
+            "listed in each shifted copy's shift.json)."
+        )
     return "\n".join(lines)

@@ -100,12 +100,22 @@ def validate(model, dataset: SedDataset, cfg: Config, device) -> dict[str, float
     return result
 
 
+def memory_format(device: torch.device, amp: bool) -> torch.memory_format:
+    """The layout of the model's convolution weights (and so of its activations) in training.
+
+    ``channels_last`` for float32 on the CPU: PyTorch's depthwise convolution backward is about twice as
+    fast in it (the cpu profile's step 1.9x, ``bench/channels_last.py``), with gradients as close to a
+    float64 reference as float32 allows (tests/test_train.py). Contiguous with bfloat16 autocast on the
+    CPU, where ``channels_last`` depthwise convolutions return wrong weight gradients for dilations >= 2
+    (relative error above 1, or NaN), and on the GPU, whose path was written and checked contiguous.
+    """
+    return torch.channels_last if device.type == "cpu" and not amp else torch.contiguous_format
+
+
 def precision_context(device: torch.device, amp: bool):
     """The autocast of a training forward pass: float16 on CUDA, bfloat16 on CPU, none when ``amp`` is off.
 
-    On CPU the model stays in the default (contiguous) memory format: with ``channels_last``, PyTorch's
-    bfloat16 depthwise convolution returns wrong weight gradients for dilations >= 2 (relative error
-    above 1, or NaN); contiguous bfloat16 stays within about 1e-2 of float32 (tests/test_train.py).
+    With it on CPU the model stays in the default (contiguous) memory format (:func:`memory_format`).
     """
     if not amp:
         return nullcontext()
@@ -253,7 +263,8 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
     train_set = SedDataset(data_dir, cfg, "train", index=index)
     val_set = SedDataset(data_dir, cfg, "val", cache=train_set.cache, index=index)
     n_mels = train_set.cache.meta["shape"][2]
-    model = build_model(cfg.model, len(train_set.classes), n_mels).to(device)
+    layout = memory_format(device, cfg.train.amp)
+    model = build_model(cfg.model, len(train_set.classes), n_mels).to(device, memory_format=layout)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, cfg.train.lr_decay_every, cfg.train.lr_decay)
     # float16 needs loss scaling; bfloat16 (CPU) has float32's range and does not

@@ -61,9 +61,10 @@ def test_aggregate_mean_and_sample_std():
     assert "| DDC-FAP | 3 | 0.600" in md and "| DDC-FAP: segment, label-guided | 1 | 0.400" in md
     # ... and a line under the table when it does not
     one = markdown_table(entries[:1], ["at_map"])
-    assert one.startswith("| Row | AT-MAP |") and one.endswith(
-        "3 seeds per row; the bce rows train with the cross-entropy alone."
-    )
+    assert one.startswith("| Row | AT-MAP | Post-proc. |")
+    assert "\n3 seeds per row; the bce rows train with the cross-entropy alone." in one
+    # ... and where each row's post-processing came from
+    assert one.endswith("the configuration's fixed settings for every row.")
 
 
 def _reproduce(tmp_path, *args):
@@ -80,7 +81,8 @@ def _reproduce(tmp_path, *args):
         str(tmp_path / "grid"),
         *args,
     ]
-    return subprocess.run(cmd, capture_output=True, text=True)
+    # in its own folder: reproduce reuses the finished runs under ./runs (the notebooks' own, say)
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
 
 
 def test_reproduce_table1_ci_end_to_end_and_resume(tmp_path):

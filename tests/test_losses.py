@@ -137,7 +137,10 @@ def test_total_loss_is_eq8_with_each_term(masks):
     assert float(terms.silent) == pytest.approx(float(silent_loop(masks.double(), ~active)), abs=1e-5)
     expected = float(bce) + 0.2 * float(terms.segment) + 0.2 * float(terms.silent)
     assert float(terms.total) == pytest.approx(expected, rel=1e-6)
-    assert set(terms.as_dict()) == {"total", "bce", "segment", "silent"}
+    logged = terms.as_dict()
+    assert set(logged) == {"total", "bce", "segment", "silent", "cosine", "judge", "consistency"}
+    # the terms beyond the paper are logged as zeros when their weights are off
+    assert logged["cosine"] == logged["judge"] == logged["consistency"] == 0.0
     topk = total_loss(out, labels, LossConfig(selection="topk", topk=3))
     sel = select_active(clip, None, "topk", 3)
     assert float(topk.segment) == pytest.approx(float(segment_loop(masks.double(), sel)), abs=1e-5)

@@ -99,7 +99,10 @@ def test_papermill_runs_notebooks_with_the_ci_profile(sandbox, name):
         ({"n_clip": 50}, r"unknown notebook parameter\(s\) \['n_clip'\]"),
         ({"overrides": {"train.lrr": 0.1}}, r"parameter overrides: train.lrr: unknown config key"),
         ({"seeds": "0"}, r"parameter seeds must be a non-empty list of integers"),
-        ({"profile": "gpu"}, r"parameter profile: profile 'gpu' not found .* \(known: ci, cpu, paper\)"),
+        (
+            {"profile": "gpu"},
+            r"parameter profile: profile 'gpu' not found .* \(known: ci, cpu, cpu-table3, paper\)",
+        ),
         ({"n_clips": 5}, r"parameter n_clips must be an integer >= 10"),
         (
             {"description": "x", "run_overrides": {}},

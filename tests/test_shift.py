@@ -17,9 +17,11 @@ from mtlsed.shift import (
     TRANSFORMS,
     codec_kind,
     make_channel,
+    scaled_clips,
     shift_split,
     shifted_sets,
 )
+from mtlsed.tables import markdown_shifted
 
 SR = 16000
 NAMES = list(TRANSFORMS)
@@ -351,6 +353,22 @@ def test_clipping_is_avoided_and_reported(source, tmp_path):
     for name in normalised:
         y, _ = sf.read(str(out / "audio" / name), dtype="float32")
         assert np.max(np.abs(y)) == pytest.approx(PEAK, abs=1e-3)
+    assert scaled_clips(out) == len(normalised) and scaled_clips(tmp_path) == 0
+
+
+def test_shifted_table_against_hand_means_and_changes():
+    seeds = [
+        {"clean": {"at_map": 0.6, "er": 1.0}, "eq": {"at_map": 0.5, "er": 1.2, "scaled_clips": 0}},
+        {"clean": {"at_map": 0.8, "er": 1.4}, "eq": {"at_map": 0.5, "er": 1.6, "scaled_clips": 2}},
+    ]
+    md = markdown_shifted({"BCE": seeds}, metrics=["at_map", "er"])
+    lines = md.splitlines()
+    assert lines[0] == "| Row | Metric | clean | eq |"
+    # clean AT-mAP 0.7 ± 0.141 (sample std of 0.6, 0.8); eq 0.5 ± 0, 0.2 below clean
+    assert lines[2] == "| BCE | AT-MAP | 0.700 ± 0.141 | 0.500 ± 0.000 (-0.200) |"
+    assert lines[3] == "| BCE | ER | 1.200 ± 0.283 | 1.400 ± 0.283 (+0.200) |"
+    assert "scaled to a peak of 0.99 (eq 2;" in md
+    assert "scaled to a peak" not in markdown_shifted({"BCE": seeds[:1]}, metrics=["er"])
 
 
 def test_shifted_sets_are_made_once(source):
