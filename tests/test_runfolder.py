@@ -88,7 +88,7 @@ def test_a_second_writer_is_refused_with_the_holders_pid(small_set, tmp_path):
 
 def test_a_lock_left_by_a_killed_writer_does_not_block(small_set, tmp_path):
     out = tmp_path / "run"
-    settings = ["train.iterations=200", *FAST[1:]]
+    settings = ["train.iterations=60", *FAST[1:]]
     first = _start("train", "--data", small_set, "--profile", "ci", "--out", out, "--set", *settings)
     _wait_for(out / "last.pt", first)
     os.kill(first.pid, signal.SIGKILL)
@@ -99,7 +99,7 @@ def test_a_lock_left_by_a_killed_writer_does_not_block(small_set, tmp_path):
     )
     assert resumed.returncode == 0 and "PID" not in resumed.stderr, resumed.stderr[-2000:]
     assert not (out / ".lock").exists()
-    assert RunFolder(out).checkpoint_info("last")["iteration"] == 200
+    assert RunFolder(out).checkpoint_info("last")["iteration"] == 60
 
 
 def test_without_flock_the_lock_file_is_the_lock_and_a_dead_holder_is_taken_over(tmp_path, monkeypatch):
