@@ -98,6 +98,19 @@ def overlay_events(ax, events, classes: list[str], n_bands: int = 64) -> None:
         ax.legend(loc="upper right", fontsize=7)
 
 
+def _mask_image(ax, mask: np.ndarray, hop_s: float):
+    """One class's mask ``(T, F)`` on the shared 0-1 colour scale, time in seconds on x."""
+    return ax.imshow(
+        mask.T,
+        origin="lower",
+        aspect="auto",
+        vmin=0,
+        vmax=1,
+        cmap="viridis",
+        extent=(0, mask.shape[0] * hop_s, 0, mask.shape[1]),
+    )
+
+
 def plot_masks(masks: np.ndarray, classes: list[str], hop_s: float = 0.032, active=None, axes=None):
     """Masks ``(K, T, F)`` as a grid of images; ``active`` classes get a bold title. Returns (fig, axes)."""
     k = masks.shape[0]
@@ -114,15 +127,7 @@ def plot_masks(masks: np.ndarray, classes: list[str], hop_s: float = 0.032, acti
         if i >= k:
             ax.axis("off")
             continue
-        ax.imshow(
-            masks[i].T,
-            origin="lower",
-            aspect="auto",
-            vmin=0,
-            vmax=1,
-            cmap="viridis",
-            extent=(0, masks.shape[1] * hop_s, 0, masks.shape[2]),
-        )
+        _mask_image(ax, masks[i], hop_s)
         bold = active is not None and active[i]
         ax.set_title(classes[i], fontsize=8, fontweight="bold" if bold else "normal")
     return fig, axes
@@ -310,15 +315,7 @@ def plot_constraint_masks(
     for r, (label, masks) in enumerate(views.items()):
         for c, k in enumerate(shown):
             ax = axes[r, c]
-            image = ax.imshow(
-                masks[k].T,
-                origin="lower",
-                aspect="auto",
-                vmin=0,
-                vmax=1,
-                cmap="viridis",
-                extent=(0, masks.shape[1] * hop_s, 0, masks.shape[2]),
-            )
+            image = _mask_image(ax, masks[k], hop_s)
             if r == 0:
                 ax.set_title(classes[k], fontsize=8)
             if c == 0:
