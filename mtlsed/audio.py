@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 
 class AudioError(RuntimeError):
@@ -25,6 +24,8 @@ def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     """Polyphase resampling along the last axis (exact rational ratio)."""
     if sr_in == sr_out:
         return y
+    from scipy.signal import resample_poly  # here: scipy.signal costs every command a second to import
+
     g = gcd(int(sr_in), int(sr_out))
     return resample_poly(y, sr_out // g, sr_in // g, axis=-1).astype(np.float32, copy=False)
 

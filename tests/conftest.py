@@ -1,6 +1,13 @@
-"""Shared fixtures: small data sets made by the real code, once per session."""
+"""Shared fixtures: small data sets made by the real code, once per session; how the suite is shared
+between ``make test``'s two workers (pytest-xdist, ``--dist loadgroup``)."""
 
+import os
 from pathlib import Path
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers on two cores: one intra-op thread each (and in every subprocess they start), as training
+    # uses; PyTorch's two threads stall as soon as anything else runs (see mtlsed.train.cpu_threads).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pytest
@@ -40,3 +47,28 @@ def fake_evaluation(run_dir: Path, split: str, metrics: dict) -> Path:
     scores = Scores(["a.wav"], ["dog"], np.zeros((1, 1)), np.zeros((1, 1, 2)), FrameGrid(0.1, 0.05, 2))
     RunFolder(run_dir).write_evaluation(split, scores, [], metrics)
     return Path(run_dir)
+
+
+# Modules (groups) by how long they take, longest first: xdist hands a worker the next group when it frees up,
+# so the long ones start early and the short ones fill in at the end.
+LONGEST_FIRST = ["test_experiments", "repo-runs", "test_faults", "test_own_data", "test_runfolder",
+                 "test_table3", "test_cli", "test_notebooks", "test_train", "test_features", "test_gpu_check",
+                 "test_recipe", "test_installed"]
+
+
+def _group(item) -> str:
+    """A module's tests stay on one worker (they share module fixtures and, in test_faults, run cases ahead).
+    The book build and the committed notebooks (nbval) share one: both write the repository's runs/ci and
+    data/, and nbval re-executes what the book build trained."""
+    path = Path(str(item.path))
+    if path.name == "test_book.py" or path.suffix == ".ipynb":
+        return "repo-runs"
+    return path.stem
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    # stable: within a group the collection order stays (the book build before the notebooks)
+    items.sort(key=lambda item: rank.get(_group(item), len(rank)))

@@ -1445,11 +1445,20 @@ def _file_text(path: Path) -> str:
         return ""
 
 
+# ``python -m mtlsed`` with Ctrl-C turned back on: a suite started in the background (``make test &``, nohup)
+# hands its children SIGINT ignored, and Python keeps an ignored SIGINT ignored.
+AS_AT_A_TERMINAL = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('mtlsed', run_name='__main__', alter_sys=True)"
+)
+
+
 def _popen(args, **kwargs) -> subprocess.Popen:
-    """``mtlsed args`` started in a session of its own (so that its workers can be stopped with it)."""
+    """``mtlsed args`` started in a session of its own (so that its workers can be stopped with it), answering
+    Ctrl-C as it does at a terminal."""
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     return subprocess.Popen(
-        [sys.executable, "-m", "mtlsed", *map(str, args)], env=env, start_new_session=True, **kwargs
+        [sys.executable, "-c", AS_AT_A_TERMINAL, *map(str, args)], env=env, start_new_session=True, **kwargs
     )
 
 

@@ -59,38 +59,8 @@ def sandbox(tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize("name", ["04_training", "05_evaluation"])
-def test_papermill_runs_notebooks_with_the_ci_profile(sandbox, name):
-    out = sandbox / "notebooks" / f"{name}.ipynb"
-    parameters = {"profile": "ci"}
-    if name == "05_evaluation":  # #10: the tables follow the notebook's own seeds and overrides,
-        # given as text as `-p overrides '{...}'` passes them
-        overrides = '{"train.iterations": 3, "train.eval_every": 3}'
-        parameters = {**parameters, "seeds": [7], "overrides": overrides}
-    papermill.execute_notebook(
-        str(ROOT / "notebooks" / f"{name}.ipynb"),
-        str(out),
-        parameters=parameters,
-        cwd=str(out.parent),
-        kernel_name="python3",
-        progress_bar=False,
-    )
-    text = out.read_text()
-    assert "profile: ci" in text and "wall time of this notebook" in text
-    if name == "05_evaluation":
-        # chapter 4 (ci defaults) trained its run into the Table 1 grid of the defaults; chapter 5's
-        # seeds and overrides make a grid of their own
-        grids = sorted((sandbox / "runs" / "ci").glob("table1-*"), key=lambda g: (g / "table1.md").is_file())
-        assert len(grids) == 2 and not (grids[0] / "table1.md").is_file()
-        assert sorted(p.name for p in grids[0].iterdir()) == ["ddc_fap", "segment_silent-label"]
-        grid1 = grids[1]
-        (grid2,) = (sandbox / "runs" / "ci").glob("table2-*")
-        assert (grid1 / "table1.md").is_file() and (grid2 / "table2.md").is_file()
-        identity = json.loads((grid1 / "ddc_fap" / "seed7" / "identity.json").read_text())
-        assert identity["config"]["train"]["iterations"] == 3 and identity["config"]["train"]["seed"] == 7
-        assert not list(grid1.glob("*/seed0"))
-        # the notebooks' own run is Table 1's MTL run of the first seed: trained once, in the grid
-        assert not (sandbox / "runs" / "ci" / "notebook").exists()
+# Chapters 4 and 5 run end to end under papermill in test_own_data.py (with seeds and overrides of their
+# own), nbval runs them all with the ci defaults, and the book test once more.
 
 
 @pytest.mark.parametrize(
