@@ -43,9 +43,9 @@ $(STAMP): pyproject.toml
 
 env: $(STAMP)
 
-# Two workers, one group of tests each at a time (tests/conftest.py says which tests share a group).
+# Two workers, one group of tests at a time each (tests/conftest.py says which tests share a group).
 test: $(STAMP)
-	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 book: $(STAMP)
 	$(PY) -m mtlsed book --profile $(PROFILE) $(if $(DATA),--data "$(DATA)")

@@ -49,6 +49,7 @@ def fake_evaluation(run_dir: Path, split: str, metrics: dict) -> Path:
     return Path(run_dir)
 
 
+
 # Modules (groups) by how long they take, longest first: xdist hands a worker the next group when it frees up,
 # so the long ones start early and the short ones fill in at the end.
 LONGEST_FIRST = ["test_experiments", "repo-runs", "test_faults", "test_own_data", "test_runfolder",
@@ -56,11 +57,11 @@ LONGEST_FIRST = ["test_experiments", "repo-runs", "test_faults", "test_own_data"
                  "test_recipe", "test_installed"]
 
 
-def _group(item) -> str:
-    """A module's tests stay on one worker (they share module fixtures and, in test_faults, run cases ahead).
-    The book build and the committed notebooks (nbval) share one: both write the repository's runs/ci and
-    data/, and nbval re-executes what the book build trained."""
-    path = Path(str(item.path))
+def _group(path: str) -> str:
+    """The group of a test file: a module's tests stay on one worker (they share module fixtures and, in
+    test_faults, run cases ahead). The book build and the committed notebooks (nbval) share one: both write
+    the repository's runs/ci and data/, and nbval re-executes what the book build trained."""
+    path = Path(path)
     if path.name == "test_book.py" or path.suffix == ".ipynb":
         return "repo-runs"
     return path.stem
@@ -68,7 +69,22 @@ def _group(item) -> str:
 
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
     # stable: within a group the collection order stays (the book build before the notebooks)
-    items.sort(key=lambda item: rank.get(_group(item), len(rank)))
+    items.sort(key=lambda item: rank.get(_group(str(item.path)), len(rank)))
+
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # without pytest-xdist the suite runs in one process, in the same order
+    pass
+else:
+
+    class _ByGroup(LoadScopeScheduling):
+        """One unit of work per group (xdist's ``loadgroup`` marks are lost on pytest 9: it renames
+        ``item._nodeid``, which pytest 9 no longer reads)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid.split("::", 1)[0])
+
+    def pytest_xdist_make_scheduler(config, log):
+        return _ByGroup(config, log)
