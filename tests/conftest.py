@@ -1,5 +1,5 @@
 """Shared fixtures: small data sets made by the real code, once per session; how the suite is shared
-between ``make test``'s two workers (pytest-xdist, ``--dist loadgroup``)."""
+between ``make test``'s two workers (pytest-xdist, one group of tests at a time each: :func:`_group`)."""
 
 import os
 from pathlib import Path
@@ -49,12 +49,23 @@ def fake_evaluation(run_dir: Path, split: str, metrics: dict) -> Path:
     return Path(run_dir)
 
 
-
 # Modules (groups) by how long they take, longest first: xdist hands a worker the next group when it frees up,
 # so the long ones start early and the short ones fill in at the end.
-LONGEST_FIRST = ["test_experiments", "repo-runs", "test_faults", "test_own_data", "test_runfolder",
-                 "test_table3", "test_cli", "test_notebooks", "test_train", "test_features", "test_gpu_check",
-                 "test_recipe", "test_installed"]
+LONGEST_FIRST = [
+    "test_experiments",
+    "repo-runs",
+    "test_faults",
+    "test_own_data",
+    "test_runfolder",
+    "test_table3",
+    "test_cli",
+    "test_notebooks",
+    "test_train",
+    "test_features",
+    "test_gpu_check",
+    "test_recipe",
+    "test_installed",
+]
 
 
 def _group(path: str) -> str:

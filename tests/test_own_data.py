@@ -14,6 +14,7 @@ import soundfile as sf
 from mtlsed.data.format import FormatError, read_dataset, validate
 from mtlsed.data.importer import SourceSet, import_sets
 from mtlsed.data.synthetic import CLASS_NOTES
+from mtlsed.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 # classes of the user's set: none of them is an embedded class
@@ -217,9 +218,10 @@ CHAPTERS = {
 }
 
 
-def _iterations_and_seed(run: Path) -> tuple[int, int]:
-    train = json.loads((run / "identity.json").read_text())["config"]["train"]
-    return train["iterations"], train["seed"]
+def _iterations_and_seed(run: Path) -> tuple[int, int] | None:
+    """A run's training length and seed, as its identity records them (None: no run there)."""
+    identity = RunFolder(run).identity()
+    return identity and (identity["config"]["train"]["iterations"], identity["config"]["train"]["seed"])
 
 
 @pytest.mark.parametrize("name", list(CHAPTERS))
@@ -247,8 +249,7 @@ def test_chapters_show_the_users_data(imported, name):
     if name == "04_training":
         # chapter 4's run is Table 1's MTL run of the first seed (with its BCE twin): trained once, in the
         # grid of chapter 4's settings, which no table was asked of
-        (grid4,) = [g for g in grids if (g / "segment_silent-label" / "seed0" / "identity.json").is_file()
-                    and _iterations_and_seed(g / "segment_silent-label" / "seed0") == (4, 0)]
+        (grid4,) = [g for g in grids if _iterations_and_seed(g / "segment_silent-label" / "seed0") == (4, 0)]
         assert sorted(p.name for p in grid4.iterdir()) == ["ddc_fap", "segment_silent-label"]
         assert not (grid4 / "table1.md").is_file() and not (work / "runs" / "ci" / "notebook").exists()
     if name == "05_evaluation":
