@@ -53,6 +53,7 @@ NUMERIC = {
 NOT_NUMERIC = {
     "__init__.py": "the version",
     "__main__.py": "entry point",
+    "allocator.py": "where freed memory goes (malloc's thresholds), not what is computed",
     "atomic.py": "how files are written",
     "book.py": "the book build",
     "cli.py": "command line",

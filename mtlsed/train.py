@@ -30,6 +30,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from mtlsed.allocator import keep_freed_memory
 from mtlsed.config import Config
 from mtlsed.data.dataset import SedDataset
 from mtlsed.data.format import read_dataset, require_valid
@@ -194,8 +195,10 @@ def train(
 
     On CPU it runs with ``train.threads`` intra-op threads and, with ``train.amp``, bfloat16 autocast.
     """
-    threads = cfg.train.threads if pick_device(cfg.train.device).type == "cpu" else 0
-    with cpu_threads(threads):
+    on_cpu = pick_device(cfg.train.device).type == "cpu"
+    if on_cpu:
+        keep_freed_memory()  # activations reused on the heap, not mapped afresh each step (mtlsed.allocator)
+    with cpu_threads(cfg.train.threads if on_cpu else 0):
         return _train(data_dir, cfg, run_dir, resume, progress)
 
 

@@ -20,12 +20,13 @@
 # The profile's model, MTL-DDC-FAP, trained with Eq. (8): binary cross-entropy on the
 # clip labels plus the segment and silent losses (label-guided, $\lambda = 1, 0.2, 0.2$),
 # Adam with a step-decayed learning rate. The trainer picks the GPU when there is one
-# (CUDA, then Apple MPS, then the CPU) and mixed precision (float16 on CUDA, bfloat16
-# on a CPU, where it also trains on one thread: see `mtlsed.train.cpu_threads`). From the
-# command line the same run is
+# (CUDA, then Apple MPS, then the CPU) and, with `train.amp`, mixed precision (float16 on
+# CUDA, bfloat16 on a CPU); on a CPU it trains on one thread (`mtlsed.train.cpu_threads`),
+# and in float32 it keeps the model `channels_last` (the `cpu` profile turns `train.amp`
+# off: a step is 1.5x faster so, `bench/cpu_step.py`). From the command line the same run is
 #
 # ```bash
-# mtlsed train data/overlapped-600clips-16000hz-seed0 --profile cpu --out runs/my-run
+# mtlsed train --data data/overlapped-600clips-16000hz-seed0 --profile cpu --out runs/my-run
 # mtlsed train ... --resume        # continue a run that was interrupted
 # torchrun --nproc_per_node 2 -m mtlsed train ...   # several GPUs or machines
 # ```

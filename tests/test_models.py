@@ -1,5 +1,7 @@
 """Models: the one output type, shapes and ranges at odd lengths, sizes, and a one-batch overfit."""
 
+import copy
+
 import pytest
 import torch
 
@@ -75,3 +77,27 @@ def test_one_batch_overfit_with_the_full_mtl_loss(name):
     for h in (history[0], history[-1]):
         assert h["total"] == pytest.approx(h["bce"] + 0.2 * h["segment"] + 0.2 * h["silent"], rel=1e-5)
         assert h["segment"] > 0 and h["silent"] > 0  # both auxiliary terms were computed
+
+
+@pytest.mark.parametrize("name", ["ddc_fap", "talnet", "vgg_gwrp"])  # attention's units are gated, no ReLU
+def test_relu_in_place_changes_no_number(name):
+    """The blocks' ReLUs work in place (less memory traffic): outputs and every gradient are bit for bit
+    those of out-of-place ReLUs, in both memory layouts the trainer uses."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(name=name, channels=SMALL[name], gru_hidden=16)
+    fast = build_model(cfg, n_classes=5, n_mels=16)
+    relus = [m for m in fast.modules() if isinstance(m, torch.nn.ReLU)]
+    assert relus and all(m.inplace for m in relus)
+    slow = copy.deepcopy(fast)
+    for m in slow.modules():
+        if isinstance(m, torch.nn.ReLU):
+            m.inplace = False
+    x, y = torch.randn(3, 40, 16), (torch.rand(3, 5) < 0.5).float()
+    for layout in (torch.contiguous_format, torch.channels_last):
+        grads = []
+        for net in (fast, slow):
+            net.to(memory_format=layout).zero_grad()
+            out = net(x)
+            total_loss(out, y, LossConfig(segment_weight=0.0, silent_weight=0.0)).total.backward()
+            grads.append([out.clip.detach(), out.frame.detach()] + [p.grad for p in net.parameters()])
+        assert all(torch.equal(a, b) for a, b in zip(*grads, strict=True))
