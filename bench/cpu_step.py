@@ -17,14 +17,13 @@ The allocator setting is process-wide; it is switched per step with ``mallopt`` 
 
 import argparse
 import copy
-import ctypes
 import resource
 import statistics
 import time
 
 import torch
 
-from mtlsed.allocator import M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, MMAP_THRESHOLD_MAX, TRIM_THRESHOLD
+from mtlsed.allocator import MMAP_THRESHOLD_MAX, TRIM_THRESHOLD, malloc_thresholds
 from mtlsed.config import LossConfig
 from mtlsed.losses import total_loss
 from mtlsed.models.ddc_fap import DDCFAP
@@ -33,9 +32,10 @@ GLIBC_DEFAULT = 128 * 1024  # glibc's initial mmap and trim thresholds
 
 
 def _set_heap(kept: bool) -> None:
-    mallopt = ctypes.CDLL("libc.so.6").mallopt
-    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX if kept else GLIBC_DEFAULT)
-    mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD if kept else GLIBC_DEFAULT)
+    if kept:
+        malloc_thresholds(MMAP_THRESHOLD_MAX, TRIM_THRESHOLD)
+    else:
+        malloc_thresholds(GLIBC_DEFAULT, GLIBC_DEFAULT)
 
 
 def _relu_inplace(model, inplace: bool):

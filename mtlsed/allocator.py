@@ -1,12 +1,13 @@
 """Keep freed activation memory in the process on Linux, instead of returning it to the system each step.
 
 A training step on the CPU allocates and frees the same few dozen activation tensors of some MiB each
-(the cpu profile's: 16 clips x 16 channels x 311 frames x 32 bands, 10 MiB in float32). glibc's
-``malloc`` serves blocks that large with ``mmap`` and gives them back with ``munmap`` on ``free``, so
-every step pays the kernel for fresh zeroed pages: a fifth to a third of a step's time goes to system
-time and page faults (``bench/allocator.py``). Raising the mmap threshold to its maximum (32 MiB on
-64-bit glibc) and the trim threshold puts these blocks on the heap, where the next step reuses them.
-Larger tensors (the paper's sizes) still go through ``mmap``, as before; the numbers do not change.
+(the cpu profile's: 16 clips x 16 channels x 311 frames x 32 bands, 10 MiB in float32). With glibc's
+default thresholds ``malloc`` serves blocks that large with ``mmap``, or trims them off the heap's top
+on ``free``, so every step pays the kernel for fresh zeroed pages: tens of thousands of page faults and
+a tenth to a seventh of a step's time (``bench/cpu_step.py``). Raising the mmap threshold to its
+maximum (32 MiB on 64-bit glibc) and the trim threshold keeps these blocks on the heap, where the next
+step reuses them. Larger tensors (the paper's sizes) still go through ``mmap``, as before; the numbers
+do not change.
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ def keep_freed_memory() -> bool:
     """
     global _applied
     if _applied is None:
-        _applied = _apply()
+        _applied = malloc_thresholds(MMAP_THRESHOLD_MAX, TRIM_THRESHOLD)
     return _applied
 
 
-def _apply() -> bool:
+def malloc_thresholds(mmap: int, trim: int) -> bool:
+    """Set glibc's mmap and trim thresholds in bytes (``mallopt``); ``True`` when both were accepted."""
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -45,6 +47,4 @@ def _apply() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     # mallopt returns 1 on success
-    if not mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX):
-        return False
-    return bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    return bool(mallopt(M_MMAP_THRESHOLD, mmap)) and bool(mallopt(M_TRIM_THRESHOLD, trim))
