@@ -184,6 +184,8 @@ class TrainConfig:
     threads: int = 1  # intra-op threads on CPU (0: PyTorch's default); see mtlsed.train.cpu_threads
     eval_every: int = 500  # validate, log a row and save `last` every this many iterations
     best_metric: Literal["auto", "sed_map", "at_map", "loss"] = "auto"  # auto: sed_map if val is strong
+    # 0: off. Otherwise the run validates and saves a moving average of its weights (mtlsed.ema)
+    ema_decay: float = 0.0
 
 
 @dataclass
@@ -322,6 +324,7 @@ RANGES: dict[str, tuple[Any, str]] = {
     "train.lr_decay": (lambda v: 0 < v <= 1, "in (0, 1]"),
     "train.lr_decay_every": (lambda v: v >= 1, "at least 1"),
     "train.eval_every": (lambda v: v >= 1, "at least 1"),
+    "train.ema_decay": (lambda v: 0 <= v < 1, "in [0, 1) (0: off)"),
     "train.threads": (lambda v: v >= 0, "0 (PyTorch's default) or more"),
     "train.device": (
         lambda v: re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) is not None,

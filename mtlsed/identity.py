@@ -33,6 +33,7 @@ NUMERIC = {
     "augment.py",
     "config.py",  # window and hop in samples, ranges
     "constraints.py",
+    "ema.py",  # the weights a run evaluates
     "evaluate.py",
     "features.py",
     "inference.py",

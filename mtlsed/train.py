@@ -6,7 +6,8 @@ through :class:`mtlsed.runfolder.RunFolder`, whose lock keeps a second writer ou
 The batches of iteration ``it`` are a pure function of ``(train.seed, it)``
 (a seeded permutation per epoch), and so are its augmentations (``mtlsed.augment``); the random state
 is saved with the checkpoint, so a killed run resumed with ``--resume`` ends with exactly the
-weights of an uninterrupted run on the CPU.
+weights of an uninterrupted run on the CPU. With ``train.ema_decay`` the run validates and saves the
+moving average of its weights (``mtlsed.ema``), and ``last.pt`` keeps the trained ones beside it.
 
 Several processes (``torchrun --nproc_per_node N -m mtlsed train ...``) split
 each global batch of ``train.batch_size`` clips between them and average their
@@ -34,6 +35,7 @@ from mtlsed.allocator import keep_freed_memory
 from mtlsed.config import Config
 from mtlsed.data.dataset import SedDataset
 from mtlsed.data.format import read_dataset, require_valid
+from mtlsed.ema import WeightAverage
 from mtlsed.errors import UserError
 from mtlsed.identity import audio_hashes, data_fingerprint, differences, run_fingerprint
 from mtlsed.inference import outputs, pick_device
@@ -274,10 +276,17 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.amp and device.type == "cuda")
     best_col, sign = _best_key(cfg, val_set)
 
+    # the weights validated and saved as the run's model: the trained ones, or their moving average
+    average = WeightAverage(model, cfg.train.ema_decay) if cfg.train.ema_decay > 0 else None
+    evaluated = average.model if average else model
+
     start, best = 0, -float("inf")
     if resume and run.has_checkpoint("last"):
         state = run.load_checkpoint("last", device)
-        model.load_state_dict(state["model"])
+        model.load_state_dict(state["trained"] if average else state["model"])
+        if average:  # the average is the run's model; its warm-up goes on from where it stopped
+            average.model.load_state_dict(state["model"])
+            average.updates = state["average_updates"]
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
@@ -338,6 +347,8 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
+        if average:
+            average.update(_unwrap(model))
         for k, v in terms.as_dict().items():
             sums[k] += v
         count += 1
@@ -355,7 +366,7 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
             dist.all_reduce(t)
             means = dict(zip(sums, (t / world).tolist(), strict=True))
         if is_main:
-            val = validate(_unwrap(model), val_set, cfg, device)
+            val = validate(evaluated, val_set, cfg, device)
             row = {
                 "iteration": it,
                 "epoch": round(it * cfg.train.batch_size / len(train_set), 3),
@@ -371,12 +382,18 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
             if value > best:
                 best = value
                 run.save_checkpoint(
-                    "best", {"model": _unwrap(model).state_dict(), "iteration": it, best_col: row[best_col]}
+                    "best", {"model": evaluated.state_dict(), "iteration": it, best_col: row[best_col]}
                 )
+            resumable = (
+                {"trained": _unwrap(model).state_dict(), "average_updates": average.updates}
+                if average
+                else {}
+            )
             run.save_checkpoint(
                 "last",
                 {
-                    "model": _unwrap(model).state_dict(),
+                    "model": evaluated.state_dict(),
+                    **resumable,
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "scaler": scaler.state_dict(),

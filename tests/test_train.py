@@ -98,8 +98,9 @@ def _cli_train(data, out, overrides, resume=False):
     return cmd + (["--resume"] if resume else [])
 
 
-def test_kill_and_resume_is_bit_exact(small_set, tmp_path):
-    overrides = tiny("train.iterations=120", "train.eval_every=5", "model.dropout=0.2")
+@pytest.mark.parametrize("average", [[], ["train.ema_decay=0.9"]], ids=["trained", "averaged"])
+def test_kill_and_resume_is_bit_exact(small_set, tmp_path, average):
+    overrides = tiny("train.iterations=120", "train.eval_every=5", "model.dropout=0.2", *average)
     reference = tmp_path / "reference"
     subprocess.run(_cli_train(small_set, reference, overrides), check=True, capture_output=True)
     killed = tmp_path / "killed"
@@ -121,6 +122,10 @@ def test_kill_and_resume_is_bit_exact(small_set, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     ref, got = weights(reference), weights(killed)
     assert all(torch.equal(ref[k], got[k]) for k in ref)
+    if average:  # the trained weights and the average's warm-up count resume too
+        ref, got = (torch.load(r / "last.pt", weights_only=False) for r in (reference, killed))
+        assert all(torch.equal(ref["trained"][k], got["trained"][k]) for k in ref["trained"])
+        assert ref["average_updates"] == got["average_updates"] == 120
     assert [r["loss"] for r in read_log(killed)] == [r["loss"] for r in read_log(reference)]
     assert not list(killed.glob("*.tmp"))
 
