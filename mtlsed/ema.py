@@ -6,7 +6,7 @@ hundred steps smooths the seed-to-seed scatter of "the weights at the last step"
 DESED_task evaluates such an average (decay 0.999 over many thousand steps).
 
 After update ``n`` (1-based), for every floating-point tensor of the state (parameters and batch-norm
-running statistics, as timm's ``ModelEmaV2``)::
+running statistics, as timm's ``ModelEmaV3``)::
 
     avg_n = d_n * avg_{n-1} + (1 - d_n) * w_n,    d_n = min(decay, (n - 1) / n)
 
@@ -30,6 +30,9 @@ class WeightAverage:
             raise ValueError(f"decay must be in (0, 1), got {decay}")
         self.decay = decay
         self.model = copy.deepcopy(model).requires_grad_(False)
+        for m in self.model.modules():  # a deep copy unpacks a GRU's weights; cuDNN wants them in one block
+            if isinstance(m, torch.nn.RNNBase):
+                m.flatten_parameters()
         self.updates = 0
 
     def factor(self) -> float:

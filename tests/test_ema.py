@@ -44,13 +44,14 @@ def test_average_follows_the_hand_formula_with_its_warm_up():
         net.train()(torch.randn(5, 3))  # moves batch norm's running statistics and its counter
         trained = {k: v.double().clone() for k, v in net.state_dict().items()}
         d = 0.0 if n == 1 else min(decay, (n - 1) / n)  # the plain running mean first, then the decay
-        factors.append(d)
+        factors.append((average.factor(), d))
         if expected is None:
             expected = trained
         else:
             expected = {k: d * expected[k] + (1 - d) * trained[k] for k in trained}
         average.update(net)
-    assert factors == pytest.approx([0, 1 / 2, 0.6, 0.6, 0.6, 0.6])
+    assert [got for got, _ in factors] == pytest.approx([want for _, want in factors])
+    assert [want for _, want in factors] == pytest.approx([0, 1 / 2, 0.6, 0.6, 0.6, 0.6])
     got = average.model.state_dict()
     for k, v in expected.items():
         if k.endswith("num_batches_tracked"):
@@ -78,14 +79,15 @@ def test_first_two_updates_are_the_running_mean():
 def test_decay_out_of_range_is_refused(bad):
     with pytest.raises(ConfigError, match=r"train\.ema_decay: must be in \[0, 1\)"):
         Config().with_overrides([f"train.ema_decay={bad}"])
-    if bad != 1.5:
+    if bad != 1.5:  # the class refuses 1 and 0 (off is no average at all)
         with pytest.raises(ValueError, match="decay must be in"):
-            WeightAverage(torch.nn.Linear(1, 1), float(bad) if bad > 0 else 0.0)
+            WeightAverage(torch.nn.Linear(1, 1), max(float(bad), 0.0))
 
 
 def test_a_run_validates_and_saves_the_average_and_trains_as_without(small_set, tmp_path):
-    plain = train(small_set, tiny_cfg(), tmp_path / "plain")
-    averaged = train(small_set, tiny_cfg(**{"train.ema_decay": 0.5}), tmp_path / "averaged")
+    once = {"train.eval_every": 6}  # one evaluation: best.pt is saved from the same weights as last.pt
+    plain = train(small_set, tiny_cfg(**once), tmp_path / "plain")
+    averaged = train(small_set, tiny_cfg(**once, **{"train.ema_decay": 0.5}), tmp_path / "averaged")
     plain_last = torch.load(plain / "last.pt", weights_only=False)
     last = torch.load(averaged / "last.pt", weights_only=False)
     # the average never feeds back: the trained weights are those of the run without it, bit for bit
@@ -93,6 +95,9 @@ def test_a_run_validates_and_saves_the_average_and_trains_as_without(small_set, 
     assert "trained" not in plain_last
     assert last["average_updates"] == 6
     assert any(not torch.equal(last["model"][k], last["trained"][k]) for k in last["model"])
+    best = torch.load(averaged / "best.pt", weights_only=False)  # what validation chose: the average too
+    assert best["iteration"] == 6
+    assert all(torch.equal(best["model"][k], last["model"][k]) for k in best["model"])
     # the validation logged is the average's: recomputed from the saved model
     cfg, _classes, model = load_run(averaged, "last")
     val = validate(model, SedDataset(small_set, cfg, "val"), cfg, torch.device("cpu"))

@@ -130,8 +130,9 @@ def test_kill_and_resume_is_bit_exact(small_set, tmp_path, average):
     assert not list(killed.glob("*.tmp"))
 
 
-def test_ddp_with_two_gloo_processes_matches_one_process(small_set, tmp_path):
-    overrides = tiny("train.iterations=4", "train.eval_every=4", "train.batch_size=8")
+@pytest.mark.parametrize("average", [[], ["train.ema_decay=0.5"]], ids=["trained", "averaged"])
+def test_ddp_with_two_gloo_processes_matches_one_process(small_set, tmp_path, average):
+    overrides = tiny("train.iterations=4", "train.eval_every=4", "train.batch_size=8", *average)
     single = tmp_path / "single"
     subprocess.run(_cli_train(small_set, single, overrides), check=True, capture_output=True)
     ddp = tmp_path / "ddp"
@@ -167,6 +168,11 @@ def test_ddp_with_two_gloo_processes_matches_one_process(small_set, tmp_path):
     loss_single, loss_ddp = float(read_log(single)[0]["loss"]), float(read_log(ddp)[0]["loss"])
     assert loss_ddp == pytest.approx(loss_single, rel=0.02)
     assert len(read_log(ddp)) == 1
+    if average:  # both saved the average of their four steps beside the trained weights
+        for run_dir in (single, ddp):
+            last = torch.load(run_dir / "last.pt", weights_only=False)
+            assert last["average_updates"] == 4
+            assert any(not torch.equal(last["model"][k], last["trained"][k]) for k in last["model"])
 
 
 def _grads(model, x, y, cfg, precision):
