@@ -265,3 +265,20 @@ def test_chapters_show_the_users_data(imported, name):
             assert (grid2 / row2 / "seed7").resolve() == (grid1 / row1 / "seed7").resolve()
         # the embedded sets were never mixed
         assert not (work / "data").exists()
+
+
+def test_report_names_the_held_out_classes_with_few_clips(tmp_path):
+    from mtlsed.data.importer import FEW_CLIPS, ImportReport
+
+    report = ImportReport(tmp_path, ["alarm", "bell"], "classes.txt")
+    report.counts = {"train": 10, "val": 5, "test": 6}
+    report.strong_clips = {"test": 6}
+    # per split, by hand: alarm has 4 validation clips and none in test; bell 1 test clip; train is not judged
+    report.per_class = {"alarm": {"train": 6, "val": 4}, "bell": {"train": 1, "val": 5, "test": 1}}
+    lines = report.lines()
+    few = [ln for ln in lines if ln.strip().startswith(f"fewer than {FEW_CLIPS} clips of:")]
+    assert FEW_CLIPS == 5 and len(few) == 1
+    assert "alarm (val 4), bell (test 1);" in few[0] and "train" not in few[0]
+    assert "  no clip of: alarm (test)" in lines  # none at all is said on its own line, not as "few"
+    report.per_class = {"alarm": {"train": 6, "val": 5, "test": 5}, "bell": {"train": 1, "val": 5, "test": 6}}
+    assert not [ln for ln in report.lines() if "fewer than" in ln]

@@ -84,6 +84,9 @@ class SourceSet:
         return cls(audio_dir, found.get("weak.tsv"), found.get("strong.tsv"), found.get("classes.txt"))
 
 
+FEW_CLIPS = 5  # a held-out class with fewer positive clips than this is named in the report
+
+
 @dataclass
 class ImportReport:
     """What an import wrote: clips per split and per class, and every skipped clip with the reason."""
@@ -115,6 +118,17 @@ class ImportReport:
         empty = [f"{c} ({s})" for c in self.classes for s in splits if not self.per_class[c].get(s)]
         if empty:
             out.append(f"  no clip of: {', '.join(empty)}")
+        few = [
+            f"{c} ({s} {self.per_class[c][s]})"
+            for c in self.classes
+            for s in splits
+            if s != "train" and 0 < self.per_class[c].get(s, 0) < FEW_CLIPS
+        ]
+        if few:  # an AP over 1-4 positives moves by a large step with each clip: say so beside the counts
+            out.append(
+                f"  fewer than {FEW_CLIPS} clips of: {', '.join(few)}; "
+                "each such AP rests on those few clips: coarse, and free to differ between splits"
+            )
         if not self.strong_clips.get("test"):
             out.append(
                 "  the test split has no strong labels: only AT-mAP can be scored (no SED-mAP, ER, PSDS)"
