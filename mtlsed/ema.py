@@ -1,9 +1,10 @@
 """Weight averaging (``train.ema_decay``): an exponential moving average of the trained weights.
 
 The averaged copy is what a run validates and saves as its model (``best.pt``, ``last.pt``); the trained
-weights go on learning untouched (``last.pt`` keeps them too, for ``--resume``). Averaging the last few
-hundred steps smooths the seed-to-seed scatter of "the weights at the last step", the mean teacher of
-DESED_task evaluates such an average (decay 0.999 over many thousand steps).
+weights go on learning untouched (``last.pt`` keeps them too, for ``--resume``). DESED_task's mean teacher
+evaluates such an average (decay 0.999 over many thousand steps). On realdev's grouped validation it did
+not help the ``cpu`` profile (decays 0.99 and 0.995, five seeds; book/reproduce.md, round four), which
+leaves it off.
 
 After update ``n`` (1-based), for every floating-point tensor of the state (parameters and batch-norm
 running statistics, as timm's ``ModelEmaV3``)::

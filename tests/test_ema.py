@@ -1,29 +1,10 @@
-"""Weight averaging (``train.ema_decay``): the average against a hand loop, and what a run saves."""
-
-import csv
+"""Weight averaging (``train.ema_decay``): the average against a hand loop (what a run saves: test_train)."""
 
 import pytest
 import torch
 
 from mtlsed.config import Config, ConfigError
-from mtlsed.data.dataset import SedDataset
 from mtlsed.ema import WeightAverage
-from mtlsed.inference import load_run
-from mtlsed.train import train, validate
-
-TINY = {
-    "features.sample_rate": 16000,
-    "model.channels": "[4, 4]",
-    "model.dilations": "[1, 2]",
-    "train.batch_size": 4,
-    "train.lr_decay_every": 4,
-    "train.iterations": 6,
-    "train.eval_every": 3,
-}
-
-
-def tiny_cfg(**extra) -> Config:
-    return Config().with_overrides([f"{k}={v}" for k, v in {**TINY, **extra}.items()])
 
 
 def _net() -> torch.nn.Module:
@@ -82,26 +63,3 @@ def test_decay_out_of_range_is_refused(bad):
     if bad != 1.5:  # the class refuses 1 and 0 (off is no average at all)
         with pytest.raises(ValueError, match="decay must be in"):
             WeightAverage(torch.nn.Linear(1, 1), max(float(bad), 0.0))
-
-
-def test_a_run_validates_and_saves_the_average_and_trains_as_without(small_set, tmp_path):
-    once = {"train.eval_every": 6}  # one evaluation: best.pt is saved from the same weights as last.pt
-    plain = train(small_set, tiny_cfg(**once), tmp_path / "plain")
-    averaged = train(small_set, tiny_cfg(**once, **{"train.ema_decay": 0.5}), tmp_path / "averaged")
-    plain_last = torch.load(plain / "last.pt", weights_only=False)
-    last = torch.load(averaged / "last.pt", weights_only=False)
-    # the average never feeds back: the trained weights are those of the run without it, bit for bit
-    assert all(torch.equal(plain_last["model"][k], last["trained"][k]) for k in last["trained"])
-    assert "trained" not in plain_last
-    assert last["average_updates"] == 6
-    assert any(not torch.equal(last["model"][k], last["trained"][k]) for k in last["model"])
-    best = torch.load(averaged / "best.pt", weights_only=False)  # what validation chose: the average too
-    assert best["iteration"] == 6
-    assert all(torch.equal(best["model"][k], last["model"][k]) for k in best["model"])
-    # the validation logged is the average's: recomputed from the saved model
-    cfg, _classes, model = load_run(averaged, "last")
-    val = validate(model, SedDataset(small_set, cfg, "val"), cfg, torch.device("cpu"))
-    with (averaged / "log.csv").open() as fh:
-        logged = list(csv.DictReader(fh))[-1]
-    assert float(logged["val_loss"]) == pytest.approx(val["val_loss"], rel=1e-5)
-    assert float(logged["val_at_map"]) == pytest.approx(val["val_at_map"], rel=1e-6)

@@ -13,11 +13,21 @@ import pytest
 import torch
 
 from mtlsed.config import Config
+from mtlsed.data.dataset import SedDataset
 from mtlsed.errors import UserError
+from mtlsed.inference import load_run
 from mtlsed.losses import total_loss
 from mtlsed.models import build_model
 from mtlsed.models.output import SedOutput
-from mtlsed.train import batch_indices, cpu_threads, memory_format, pick_device, precision_context, train
+from mtlsed.train import (
+    batch_indices,
+    cpu_threads,
+    memory_format,
+    pick_device,
+    precision_context,
+    train,
+    validate,
+)
 
 TINY = [
     "features.sample_rate=16000",
@@ -91,6 +101,30 @@ def test_same_seed_same_results_and_run_dir_contents(small_set, tmp_path):
     assert identity["config"]["train"]["iterations"] == 6
     assert identity["config"]["data"] == {"clip_seconds": 10.0}
     assert identity["data_path"] == str(small_set.resolve())  # where, beside what (not in the digest)
+
+
+def test_a_run_validates_and_saves_the_average_and_trains_as_without(small_set, tmp_path):
+    # one evaluation: best.pt is saved from the same weights as last.pt
+    once = {"train.iterations": 6, "train.eval_every": 6}
+    plain = train(small_set, tiny_cfg(**once), tmp_path / "plain")
+    averaged = train(small_set, tiny_cfg(**once, **{"train.ema_decay": 0.5}), tmp_path / "averaged")
+    plain_last = torch.load(plain / "last.pt", weights_only=False)
+    last = torch.load(averaged / "last.pt", weights_only=False)
+    # the average never feeds back: the trained weights are those of the run without it, bit for bit
+    assert all(torch.equal(plain_last["model"][k], last["trained"][k]) for k in last["trained"])
+    assert "trained" not in plain_last
+    assert last["average_updates"] == 6
+    assert any(not torch.equal(last["model"][k], last["trained"][k]) for k in last["model"])
+    best = torch.load(averaged / "best.pt", weights_only=False)  # what validation chose: the average too
+    assert best["iteration"] == 6
+    assert all(torch.equal(best["model"][k], last["model"][k]) for k in best["model"])
+    # the validation logged is the average's: recomputed from the saved model
+    cfg, _classes, model = load_run(averaged, "last")
+    val = validate(model, SedDataset(small_set, cfg, "val"), cfg, torch.device("cpu"))
+    with (averaged / "log.csv").open() as fh:
+        logged = list(csv.DictReader(fh))[-1]
+    assert float(logged["val_loss"]) == pytest.approx(val["val_loss"], rel=1e-5)
+    assert float(logged["val_at_map"]) == pytest.approx(val["val_at_map"], rel=1e-6)
 
 
 def _cli_train(data, out, overrides, resume=False):
