@@ -195,6 +195,7 @@ def _import(args: argparse.Namespace) -> int:
     report = import_sets(
         train, args.out, test, args.val_fraction, args.test_fraction, args.seed, copy=args.copy,
         groups=groups, group_rule=args.group_rule, val_strong=args.val_strong, crop_long=args.crop_long,
+        stratify=args.stratify,
     )  # fmt: skip
     print(report)
     return _report_problems(args.out)
@@ -304,6 +305,15 @@ def _add_data_commands(subparsers, add) -> None:
         help="connected: clips that share a source stay together (never drops a clip; fails when that "
         "joins too many); all (default): the same when possible, else every source of a kept clip is in "
         "its split and clips whose sources straddle two splits are dropped and counted",
+    )
+    sub.add_argument(
+        "--stratify",
+        action="store_true",
+        help="spread every class over the splits drawn here (validation, and test unless --test) in "
+        "proportion to their sizes, by the weak labels, so a class's share of a held-out split does not "
+        "rest on the draw; with --groups more clips whose sources straddle two splits may be dropped "
+        "(the report counts them), and where whole sources cannot be spread the split is made without it "
+        "and the report says so",
     )
     sub.add_argument(
         "--val-strong",

@@ -81,6 +81,90 @@ def test_test_clips_come_from_the_allowed_ones():
     assert {n for n, s in got.split.items() if s == "test"} <= strong
 
 
+def test_stratified_split_by_clip_gives_each_class_its_share_by_hand():
+    """40 single clips, 32 of class a and 8 of b; test 0.25, val 0.2 of the rest: sizes 24 / 6 / 10.
+    By hand, a class's share of a split is its clips x the split's share (0.6 / 0.15 / 0.25): a 19.2 /
+    4.8 / 8, b 4.8 / 1.2 / 2, so the nearest counts are a 19 / 5 / 8 and b 5 / 1 / 2."""
+    names = [f"c{i}" for i in range(40)]
+    labels = {n: ["a"] if i % 5 else ["b"] for i, n in enumerate(names)}
+    for seed in range(5):
+        got = assign_splits(names, {}, 0.25, 0.2, seed=seed, labels=labels)
+        per = {c: Counter(s for n, s in got.split.items() if labels[n] == [c]) for c in "ab"}
+        assert per["a"] == {"train": 19, "val": 5, "test": 8}, (seed, per)
+        assert per["b"] == {"train": 5, "val": 1, "test": 2}, (seed, per)
+        assert got.dropped == [] and got.method == "whole components, stratified by class"
+    assert assign_splits(names, {}, 0.25, 0.2, seed=4, labels=labels).split == got.split  # seeded
+
+
+def _worst_class_share(split: dict[str, str], labels: dict[str, list[str]]) -> float:
+    """The largest relative distance of a class's share of val or test from that split's share of clips."""
+    sizes = Counter(split.values())
+    worst = 0.0
+    for c in sorted({c for v in labels.values() for c in v}):
+        per = Counter(s for n, s in split.items() if c in labels[n])
+        for s in ("val", "test"):
+            want = sizes[s] / len(split)
+            worst = max(worst, abs(per[s] / sum(per.values()) - want) / want)
+    return worst
+
+
+def test_stratified_split_of_mixed_sources_spreads_classes_and_holds_sources_out():
+    """300 clips mixed from 2 of 120 sources, each source of one of 6 classes (source % 6): classes come
+    in few sources, so a split by sources alone leaves some class far from its share."""
+    rng = np.random.default_rng(0)
+    names = [f"c{i}" for i in range(300)]
+    pairs = rng.integers(0, 120, (300, 2))
+    groups = {n: [f"s{a}", f"s{b}"] for n, (a, b) in zip(names, pairs, strict=True)}
+    labels = {n: sorted({f"k{a % 6}", f"k{b % 6}"}) for n, (a, b) in zip(names, pairs, strict=True)}
+    plain_worst, worst = [], []
+    for seed in range(3):
+        plain = assign_splits(names, groups, 0.2, 0.2, seed=seed)
+        got = assign_splits(names, groups, 0.2, 0.2, seed=seed, labels=labels)
+        _no_group_in_two_splits(got.split, groups)
+        assert set(got.split) | set(got.dropped) == set(names) and not set(got.split) & set(got.dropped)
+        assert got.method == "groups by local search, straddling clips dropped, stratified by class"
+        assert len(got.split) > 0.85 * len(plain.split)  # at the cost of a few more straddling clips
+        plain_worst.append(_worst_class_share(plain.split, labels))
+        worst.append(_worst_class_share(got.split, labels))
+    assert min(plain_worst) > 0.5  # by sources alone: in every draw some class is over 50 % off its share
+    assert max(worst) < 0.3 and np.mean(worst) < 0.4 * np.mean(plain_worst)
+    assert assign_splits(names, groups, 0.2, 0.2, seed=2, labels=labels).split == got.split
+
+
+def test_stratifying_gives_way_when_it_would_empty_a_held_out_split():
+    """Few sources, each of one class or two (a draw of the generator a reviewer found): stratified
+    placement left validation empty; the split falls back to the one without classes and says so."""
+    rng = np.random.default_rng(127)
+    n = int(rng.integers(20, 200))
+    names = [f"c{i}" for i in range(n)]
+    n_sources = int(rng.integers(4, 40))
+    source = rng.integers(0, n_sources, n)
+    groups = {x: [f"s{v}"] for x, v in zip(names, source, strict=True)}
+    n_classes = int(rng.integers(1, 8))
+    labels = {
+        x: sorted({f"k{(v + d) % n_classes}" for d in range(int(rng.integers(1, 3)))})
+        for x, v in zip(names, source, strict=True)
+    }
+    tried = assign_splits(names, groups, 0.1, 0.1, seed=127, labels=labels)
+    plain = assign_splits(names, groups, 0.1, 0.1, seed=127)
+    assert tried.method.endswith("not stratified by class: that left a held-out split far from its size")
+    assert tried.split == plain.split and Counter(tried.split.values())["val"] > 0
+
+
+def test_a_split_with_no_target_gets_no_clip():
+    """No validation wanted, test clips only from the first 24 (the strongly labelled ones), sources of
+    uneven sizes: once train was over its target, a source that may not go to test went to validation
+    (the earlier placement put 2 clips there)."""
+    sizes = [10, 8, 8, 8, 5, 4, 2, 2, 2]
+    names = [f"s{k}_{i}" for k, size in enumerate(sizes) for i in range(size)]
+    groups = {n: [n.split("_")[0]] for n in names}
+    for seed in range(5):
+        got = assign_splits(names, groups, 0.25, 0.0, seed=seed, test_ok=set(names[:24]))
+        _no_group_in_two_splits(got.split, groups)
+        assert "val" not in got.split.values()
+        assert {n for n, s in got.split.items() if s == "test"} <= set(names[:24])
+
+
 def test_read_groups_tsv_and_json(tmp_path):
     tsv = tmp_path / "groups.tsv"
     tsv.write_text("filename\tgroups\na.wav\trec1,mic2\nb.wav\trec1\n")
@@ -163,6 +247,37 @@ def test_import_with_groups_reports_them_and_check_holds_them(tmp_path):
     assert (
         check.returncode == 1 and f"groups.tsv:{number}: {test_clip} (test) shares the source" in check.stdout
     )
+
+
+def test_import_stratify_gives_each_class_its_share_of_whole_recordings(tmp_path):
+    """--stratify through the command line: 20 recordings of 3 clips, 10 of dog and 10 of cat. Test 0.2:
+    12 clips, 4 recordings; validation 0.1 of the rest: 4.8 clips, nearest whole recordings 2 (6 clips).
+    By hand, each class's share: 2 recordings in test and 1 in validation, i.e. 6 and 3 clips each."""
+    src = tmp_path / "src"
+    (src / "audio").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    weak, groups = [], []
+    for r in range(20):
+        for c in range(3):
+            name = f"r{r:02d}_{c}.wav"
+            sf.write(str(src / "audio" / name), (0.01 * rng.standard_normal(10 * SR)).astype(np.float32), SR)
+            weak.append(f"{name}\t{'dog' if r < 10 else 'cat'}")
+            groups.append(f"{name}\trec{r}")
+    (src / "weak.tsv").write_text("filename\tevent_labels\n" + "\n".join(weak) + "\n")
+    (src / "groups.tsv").write_text("filename\tgroups\n" + "\n".join(groups) + "\n")
+    for seed in range(3):
+        out = tmp_path / f"out{seed}"
+        done = _mtlsed("import", src, out, "--groups", src / "groups.tsv", "--stratify", "--seed", seed)
+        assert done.returncode == 0, done.stderr
+        assert "no group in two splits (whole components, stratified by class)" in done.stdout
+        index = read_dataset(out)
+        for label in ("dog", "cat"):
+            counts = [
+                sum(1 for n in index.files_in(s) if label in index.weak[n]) for s in ("train", "val", "test")
+            ]
+            assert counts == [21, 3, 6], (seed, label, counts)
+    plain = _mtlsed("import", src, tmp_path / "by_clip", "--stratify")
+    assert plain.returncode == 0 and "split by clip, stratified by class" in plain.stdout
 
 
 def test_val_strong_keeps_the_validation_clips_strong_labels(tmp_path):

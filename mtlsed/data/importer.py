@@ -19,7 +19,8 @@ With ``groups`` (each clip's sources: recording, device, session, site; :mod:`mt
 whole groups are held out, so the test and validation splits measure clips of sources the model never
 heard; ``groups.tsv`` is written beside the labels and ``mtlsed check`` verifies it. Clips with
 identical audio are always kept in one split, and a ``--test`` clip with the audio of a training clip
-is refused.
+is refused. ``stratify`` keeps each class's share of the clips near the split sizes (with or
+without groups), so no class is left with a handful of held-out clips by the draw.
 
 The boundaries of a data set hold (:mod:`mtlsed.data.policy`): a clip name may not leave the audio
 folder; without ``classes.txt``, labels that differ only in case or look like two labels joined by
@@ -101,7 +102,8 @@ class ImportReport:
     short: int = 0  # clips shorter than the clip length (zero-padded when read)
     long: int = 0  # clips longer than the clip length, cut to it (crop_long)
     duplicates: int = 0  # clips whose audio another clip has too (kept in one split)
-    grouped: GroupedSplit | None = None  # how whole groups were held out, when groups were given
+    grouped: GroupedSplit | None = None  # how the split was made, when groups were given or stratified
+    by_source: bool = False  # groups were given: whole sources held out
 
     def lines(self) -> list[str]:
         splits = list(self.counts)
@@ -140,7 +142,9 @@ class ImportReport:
         if self.duplicates:
             out.append(f"  {self.duplicates} clip(s) have the audio of another clip: kept in the same split")
         g = self.grouped
-        if g is not None:
+        if g is not None and not self.by_source:  # stratified, no groups given
+            out.append("  split by clip, stratified by class")
+        elif g is not None:
             per = ", ".join(f"{s} {g.groups_per_split.get(s, 0)}" for s in splits)
             out.append(
                 f"  held out by source: {g.n_groups} groups ({per}); no group in two splits "
@@ -266,6 +270,7 @@ def import_sets(
     group_rule: str = "all",
     val_strong: bool = False,
     crop_long: bool = False,
+    stratify: bool = False,
 ) -> ImportReport:
     """Write the dataset folder ``out`` from ``train`` (and ``test``); see the module docstring.
 
@@ -274,6 +279,7 @@ def import_sets(
     groups are held out with ``group_rule``. ``val_strong`` keeps the validation clips' strong labels;
     ``crop_long`` keeps clips longer than ``clip_seconds`` (cut to it when read). Importing again into
     the same folder with the same arguments gives the same split; the links already there are kept.
+    ``stratify`` also spreads every class over the splits in proportion (by its weak labels).
     """
     from mtlsed.identity import file_sha256
 
@@ -346,8 +352,9 @@ def import_sets(
     pool = kept[0]
     test_ok = set(pool) if test else {n for n in pool if n in strong} or set(pool)
     grouped = assign_splits(
-        pool, clip_groups, 0.0 if test else test_fraction, val_fraction, seed, group_rule, test_ok
-    )
+        pool, clip_groups, 0.0 if test else test_fraction, val_fraction, seed, group_rule, test_ok,
+        labels={n: weak[n] for n in pool} if stratify else None,
+    )  # fmt: skip
     split = dict(grouped.split)
     for name in kept[1] if test else []:
         split[name] = "test"
@@ -379,5 +386,6 @@ def import_sets(
         (out / "dataset.json").unlink(missing_ok=True)
     report = dataset_report(out, skipped)
     report.classes_from, report.short, report.long, report.duplicates = classes_from, short, long, duplicates
-    report.grouped = grouped if groups is not None else None
+    report.grouped = grouped if groups is not None or stratify else None
+    report.by_source = groups is not None
     return report
