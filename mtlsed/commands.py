@@ -481,7 +481,8 @@ def _add_run_commands(subparsers, add) -> None:
     )
     sub.add_argument("--shift-seed", type=SEED, default=0, help="seed of the shifted channels (default 0)")
 
-    sub = add(subparsers, "reproduce", "run the grid of the paper's Table 1 or 2 under a profile", _reproduce)
+    what = "run the grid of Table 1 or 2 (the paper's) or 3 (mask constraints) under a profile"
+    sub = add(subparsers, "reproduce", what, _reproduce)
     sub.add_argument(
         "--table", type=int, choices=[1, 2, 3], required=True,
         help="1, 2: the paper's tables; 3: mask constraints side by side (beyond the paper)",
