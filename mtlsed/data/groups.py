@@ -157,6 +157,11 @@ def _targets(n: int, test_fraction: float, val_fraction: float) -> dict[str, int
     return {"train": n - n_test - n_val, "val": n_val, "test": n_test}
 
 
+def _shares(targets: dict[str, int]) -> np.ndarray:
+    """``(3,)`` each split's share of the clips, in ``SPLIT_NAMES`` order."""
+    return np.array([targets[s] for s in SPLIT_NAMES], dtype=float) / max(1, sum(targets.values()))
+
+
 def assign_splits(
     names: list[str],
     groups: dict[str, list[str]],
@@ -244,7 +249,7 @@ class _Strata:
         found = sorted({c for n in names for c in labels.get(n, [])})
         index = {c: i for i, c in enumerate(found)}
         classes = {n: sorted({index[c] for c in labels.get(n, [])}) for n in names}
-        share = np.array([targets[s] for s in SPLIT_NAMES], dtype=float) / max(1, sum(targets.values()))
+        share = _shares(targets)
         totals = np.zeros((len(found), 1))
         for cs in classes.values():
             totals[cs, 0] += 1
@@ -330,7 +335,7 @@ def _local_search(names, groups, targets, seed, test_ok, strata=None, restarts=8
     for j, c in enumerate(clips):
         for g in c:
             by_group[g].append(j)
-    share = np.array([targets[s] for s in SPLIT_NAMES], dtype=float) / max(1, sum(targets.values()))
+    share = _shares(targets)
     ok_test = np.array([n in test_ok for n in names])
 
     def split_of(assign, j):
