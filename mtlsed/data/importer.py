@@ -20,7 +20,8 @@ whole groups are held out, so the test and validation splits measure clips of so
 heard; ``groups.tsv`` is written beside the labels and ``mtlsed check`` verifies it. Clips with
 identical audio are always kept in one split, and a ``--test`` clip with the audio of a training clip
 is refused. ``stratify`` keeps each class's share of the clips near the split sizes (with or
-without groups), so no class is left with a handful of held-out clips by the draw.
+without groups), so a class's share of a held-out split does not rest on the draw (a ``test`` folder
+is the user's and left as it is).
 
 The boundaries of a data set hold (:mod:`mtlsed.data.policy`): a clip name may not leave the audio
 folder; without ``classes.txt``, labels that differ only in case or look like two labels joined by
