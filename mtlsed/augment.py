@@ -6,9 +6,10 @@ normalisation (:mod:`mtlsed.normalise`). :func:`augment_batch` applies, in this 
 1. mixup (energies mixed, labels: the max of both clips),
 2. FilterAugment (a random step EQ over the mel bands),
 3. gain (one random gain per clip),
-4. time masks (stripes that never erase a clip's only event, see :func:`active_runs`),
-5. frequency masks,
-6. a circular time shift.
+4. Freq-MixStyle (each band's mean and spread over time mixed with another clip's),
+5. time masks (stripes that never erase a clip's only event, see :func:`active_runs`),
+6. frequency masks,
+7. a circular time shift.
 
 Each is decided per clip with its probability; every random number comes from the ``torch.Generator``
 given (drawn on the CPU, so a batch on a GPU is augmented exactly as on a CPU). An augmentation whose
@@ -24,7 +25,7 @@ a run of active frames is drawn again (up to 10 times), then skipped.
 
 Gains are power gains in dB: ``g`` dB adds ``g * ln(10) / 10`` to a natural-log power.
 Settings and conventions follow the field's public code (REFERENCE.md Sec. 9; DESED_task mixup,
-FilterAugSED's step filter, PANNs' SpecAugmentation).
+FilterAugSED's step filter, the CPJKU DCASE 2024 task 1 baseline's Freq-MixStyle, PANNs' SpecAugmentation).
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def augment_batch(
         x = filter_augment(x, cfg.filter_prob, cfg.filter_db, cfg.filter_bands, generator)
     if cfg.gain_prob > 0:
         x = random_gain(x, cfg.gain_prob, cfg.gain_db, generator)
+    if cfg.mixstyle_prob > 0:
+        x = freq_mixstyle(x, cfg.mixstyle_prob, cfg.mixstyle_alpha, generator)
     if cfg.time_mask_prob > 0 and cfg.time_masks > 0:
         max_frames = int(math.floor(cfg.time_mask_max_s / hop_s + 1e-6))
         x = time_masks(x, cfg.time_mask_prob, cfg.time_masks, max_frames, generator)
@@ -132,9 +135,7 @@ def mixup(
     if n < 2:
         return x, y
     chosen = _chosen(prob, n, gen)
-    order = torch.randperm(n, generator=gen)
-    partner = torch.empty_like(order)
-    partner[order] = order.roll(-1)
+    partner = _partners(n, gen)
     lam = torch.from_numpy(betaincinv(alpha, alpha, _uniforms((n,), gen)))
     idx = torch.nonzero(chosen).flatten()
     if idx.numel() == 0:
@@ -197,6 +198,53 @@ def random_gain(x: torch.Tensor, prob: float, db: float, gen: torch.Generator) -
     chosen = _chosen(prob, n, gen).numpy()
     gains = np.where(chosen, (2.0 * _uniforms((n,), gen) - 1.0) * db, 0.0) * LOG_PER_DB
     return x + torch.from_numpy(gains).to(x)[:, None, None]
+
+
+# -- Freq-MixStyle ----------------------------------------------------------------------------------
+
+
+def _partners(n: int, gen: torch.Generator) -> torch.Tensor:
+    """``(n,)`` long: each clip's partner from one random permutation ``p`` in cyclic order (clip ``p[k]``
+    takes ``p[k + 1]``, ``p[n - 1]`` takes ``p[0]``): never the clip itself when ``n >= 2``."""
+    order = torch.randperm(n, generator=gen)
+    partner = torch.empty_like(order)
+    partner[order] = order.roll(-1)
+    return partner
+
+
+def freq_mixstyle(
+    x: torch.Tensor, prob: float, alpha: float, gen: torch.Generator, eps: float = 1e-6
+) -> torch.Tensor:
+    """Freq-MixStyle on log-mel ``(B, T, F)``: a chosen clip keeps its time course in each band but takes
+    a mixture of its own and its partner's band statistics.
+
+    Per clip and band, ``mu`` and ``sigma`` are the mean and standard deviation over time (``sigma`` of the
+    variance plus ``eps``). A chosen clip ``i`` with partner ``j`` and ``lam ~ Beta(alpha, alpha)`` becomes
+    ``(x_i - mu_i) / sigma_i * (lam sigma_i + (1 - lam) sigma_j) + lam mu_i + (1 - lam) mu_j``: the channel
+    (microphone response, level per band) of another recording, with the events' shape left in place.
+    Labels do not change. Draws one uniform per clip (the choice), a permutation (the partners, see
+    :func:`_partners`), then one uniform per clip (``lam``, by the inverse CDF). A batch of one clip is
+    returned as is.
+    """
+    n = x.shape[0]
+    if n < 2:
+        return x
+    chosen = _chosen(prob, n, gen)
+    partner = _partners(n, gen)
+    lam = torch.from_numpy(betaincinv(alpha, alpha, _uniforms((n,), gen)))
+    idx = torch.nonzero(chosen).flatten()
+    if idx.numel() == 0:
+        return x
+    x64 = x.double()
+    mu = x64.mean(dim=1, keepdim=True)  # (B, 1, F)
+    sigma = (x64.var(dim=1, unbiased=False, keepdim=True) + eps).sqrt()
+    i, j = idx.to(x.device), partner[idx].to(x.device)
+    w = lam[idx].to(x.device).view(-1, 1, 1)
+    mixed_mu = w * mu[i] + (1 - w) * mu[j]
+    mixed_sigma = w * sigma[i] + (1 - w) * sigma[j]
+    out = x.clone()
+    out[i] = ((x64[i] - mu[i]) / sigma[i] * mixed_sigma + mixed_mu).to(x.dtype)
+    return out
 
 
 # -- time and frequency masks -------------------------------------------------------------------------

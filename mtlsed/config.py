@@ -163,6 +163,8 @@ class AugmentConfig:
     gain_prob: float = 0.0  # a random gain of the whole clip
     gain_db: float = 6.0  # drawn from [-gain_db, gain_db]
     shift_prob: float = 0.0  # a circular shift in time by a random number of frames (weak labels hold)
+    mixstyle_prob: float = 0.0  # Freq-MixStyle: band means and spreads mixed with another clip's (CPJKU: 0.4)
+    mixstyle_alpha: float = 0.3  # mixing weight ~ Beta(alpha, alpha) (CPJKU: 0.3)
 
     def enabled(self) -> bool:
         """Whether any augmentation can happen (a probability above 0)."""
@@ -178,6 +180,7 @@ class TrainConfig:
     lr: float = 1e-3
     lr_decay: float = 0.9
     lr_decay_every: int = 1000
+    weight_decay: float = 0.0  # 0: Adam (the paper's); above 0: AdamW, decoupled (train.make_optimizer)
     seed: int = 0
     device: str = "auto"  # auto: cuda, then mps, then cpu
     amp: bool = True  # mixed precision: float16 autocast on CUDA, bfloat16 autocast on CPU
@@ -301,6 +304,8 @@ RANGES: dict[str, tuple[Any, str]] = {
     "augment.gain_prob": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     "augment.gain_db": (lambda v: v >= 0, "0 or more (dB)"),
     "augment.shift_prob": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "augment.mixstyle_prob": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "augment.mixstyle_alpha": (lambda v: v > 0, "greater than 0"),
     "model.channels": (
         lambda v: v is None or (len(v) > 0 and min(v) >= 1),
         "a non-empty list of widths >= 1",
@@ -325,6 +330,7 @@ RANGES: dict[str, tuple[Any, str]] = {
     "train.lr_decay_every": (lambda v: v >= 1, "at least 1"),
     "train.eval_every": (lambda v: v >= 1, "at least 1"),
     "train.ema_decay": (lambda v: 0 <= v < 1, "in [0, 1) (0: off)"),
+    "train.weight_decay": (lambda v: v >= 0, "0 (Adam, off) or more"),
     "train.threads": (lambda v: v >= 0, "0 (PyTorch's default) or more"),
     "train.device": (
         lambda v: re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) is not None,

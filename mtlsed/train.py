@@ -176,6 +176,14 @@ def _judge(net, cfg: Config, mean, std, device):
     return judge
 
 
+def make_optimizer(model: torch.nn.Module, tc) -> torch.optim.Optimizer:
+    """Adam at ``tc.lr`` (the paper's); with ``tc.weight_decay > 0``, AdamW: decoupled weight decay, so the
+    decay does not pass through Adam's per-weight scaling."""
+    if tc.weight_decay > 0:
+        return torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=tc.lr)
+
+
 def _best_key(cfg: Config, val: SedDataset) -> tuple[str, float]:
     """(log column, sign) of the metric that selects ``best.pt``; larger ``sign * value`` is better."""
     name = cfg.train.best_metric
@@ -270,7 +278,7 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
     n_mels = train_set.cache.meta["shape"][2]
     layout = memory_format(device, cfg.train.amp)
     model = build_model(cfg.model, len(train_set.classes), n_mels).to(device, memory_format=layout)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    optimizer = make_optimizer(model, cfg.train)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, cfg.train.lr_decay_every, cfg.train.lr_decay)
     # float16 needs loss scaling; bfloat16 (CPU) has float32's range and does not
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.amp and device.type == "cuda")

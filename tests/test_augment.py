@@ -20,7 +20,15 @@ from mtlsed.config import AugmentConfig
 torch.set_num_threads(1)
 
 HOP = 0.01
-PROBS = ("mixup_prob", "filter_prob", "time_mask_prob", "freq_mask_prob", "gain_prob", "shift_prob")
+PROBS = (
+    "mixup_prob",
+    "filter_prob",
+    "time_mask_prob",
+    "freq_mask_prob",
+    "gain_prob",
+    "shift_prob",
+    "mixstyle_prob",
+)
 
 
 def only(**settings) -> AugmentConfig:
@@ -117,6 +125,53 @@ def test_mixup_mixes_energies_with_a_partner_and_takes_the_max_label():
     assert abs(lams.mean() - 0.5) < 0.05
     assert abs(lams.var() - 1 / (4 * (2 * 0.2 + 1))) < 0.025  # Beta(0.2, 0.2): variance 1 / 5.6
     assert out_y.max() == 1
+
+
+# -- Freq-MixStyle -------------------------------------------------------------------------------------------
+
+
+def test_mixstyle_takes_a_mixture_of_a_partners_band_statistics():
+    n, frames, mels = 200, 40, 5
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(n, frames, mels))
+    z = (z - z.mean(axis=1, keepdims=True)) / z.std(axis=1, keepdims=True)  # mean 0, variance 1 per band
+    mean = rng.uniform(-8, 0, (n, 1, mels))
+    spread = rng.uniform(0.5, 3, (n, 1, mels))
+    x = torch.from_numpy(mean + spread * z)  # float64: clip i's band means and spreads are known
+    y = torch.from_numpy((rng.random((n, 3)) < 0.5).astype(np.float32))
+    out, out_y = run(x, y, only(mixstyle_prob=1.0, mixstyle_alpha=0.3))
+    assert torch.equal(out_y, y)  # labels untouched
+    o = out.numpy()
+    o_mean, o_spread = o.mean(axis=1, keepdims=True), o.std(axis=1, keepdims=True)
+    sigma = np.sqrt(spread**2 + 1e-6)  # the module's eps
+    partners, lams = [], []
+    for i in range(n):
+        np.testing.assert_allclose((o[i] - o_mean[i]) / o_spread[i], z[i], atol=1e-6)  # the shape stays
+        fits = []
+        for j in range(n):
+            lam = (o_mean[i] - mean[j]) / (mean[i] - mean[j])  # (1, F) from the means alone
+            if j != i and np.ptp(lam) < 1e-6:
+                fits.append((j, lam.mean()))
+        assert len(fits) == 1  # exactly one partner, never itself
+        j, lam = fits[0]
+        mixed = lam * sigma[i] + (1 - lam) * sigma[j]  # of a clip scaled by spread / sigma (the eps)
+        np.testing.assert_allclose(o_spread[i], mixed * spread[i] / sigma[i], rtol=1e-9)
+        partners.append(j)
+        lams.append(lam)
+    assert sorted(partners) == list(range(n))  # a permutation
+    lams = np.array(lams)
+    assert lams.min() >= 0 and lams.max() <= 1
+    assert abs(lams.mean() - 0.5) < 0.06
+    assert abs(lams.var() - 1 / (4 * (2 * 0.3 + 1))) < 0.03  # Beta(0.3, 0.3): variance 1 / 6.4
+
+
+def test_mixstyle_leaves_unchosen_clips_and_a_single_clip_alone():
+    x, y = batch(n=400, frames=6, mels=3)
+    out, _ = run(x, y, only(mixstyle_prob=0.25))
+    changed = (out != x).flatten(1).any(dim=1)
+    assert 0.18 < changed.float().mean().item() < 0.32
+    one, _ = run(x[:1], y[:1], only(mixstyle_prob=1.0))
+    assert torch.equal(one, x[:1])
 
 
 # -- FilterAugment -----------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from mtlsed.models.output import SedOutput
 from mtlsed.train import (
     batch_indices,
     cpu_threads,
+    make_optimizer,
     memory_format,
     pick_device,
     precision_context,
@@ -305,3 +306,20 @@ def test_train_uses_and_restores_its_thread_count(small_set, tmp_path):
         trainer.validate = original
     assert seen == [1]
     assert torch.get_num_threads() == before
+
+
+def test_weight_decay_is_decoupled_and_off_means_adam():
+    tc = Config().train
+    tc.lr = 0.1
+    w = torch.nn.Parameter(torch.tensor([2.0, -4.0]))
+    model = torch.nn.Module()
+    model.w = w
+    assert type(make_optimizer(model, tc)) is torch.optim.Adam  # the paper's optimiser when off
+    tc.weight_decay = 0.5
+    opt = make_optimizer(model, tc)
+    assert type(opt) is torch.optim.AdamW
+    w.grad = torch.zeros(2)  # no gradient: Adam's step is 0, only the decay moves the weights
+    opt.step()
+    torch.testing.assert_close(w.detach(), torch.tensor([2.0, -4.0]) * (1 - 0.1 * 0.5))  # w (1 - lr wd)
+    with pytest.raises(Exception, match="train.weight_decay"):
+        Config().with_overrides(["train.weight_decay=-1"])
