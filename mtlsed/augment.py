@@ -219,12 +219,13 @@ def freq_mixstyle(
     a mixture of its own and its partner's band statistics.
 
     Per clip and band, ``mu`` and ``sigma`` are the mean and standard deviation over time (``sigma`` of the
-    variance plus ``eps``). A chosen clip ``i`` with partner ``j`` and ``lam ~ Beta(alpha, alpha)`` becomes
-    ``(x_i - mu_i) / sigma_i * (lam sigma_i + (1 - lam) sigma_j) + lam mu_i + (1 - lam) mu_j``: the channel
-    (microphone response, level per band) of another recording, with the events' shape left in place.
-    Labels do not change. Draws one uniform per clip (the choice), a permutation (the partners, see
+    variance, biased, plus ``eps``). A chosen clip ``i`` with partner ``j`` and ``lam ~ Beta(alpha, alpha)``
+    becomes ``(x_i - mu_i) / sigma_i * (lam sigma_i + (1 - lam) sigma_j) + lam mu_i + (1 - lam) mu_j``: the
+    channel (microphone response, level per band) of another recording, with the events' shape left in
+    place. Labels do not change. Draws one uniform per clip (the choice), a permutation (the partners, see
     :func:`_partners`), then one uniform per clip (``lam``, by the inverse CDF). A batch of one clip is
-    returned as is.
+    returned as is. Unlike CPJKU's code, which mixes the whole batch with probability ``p`` and may pair a
+    clip with itself, each clip is chosen on its own (the same expected share) and never mixed with itself.
     """
     n = x.shape[0]
     if n < 2:
@@ -235,7 +236,7 @@ def freq_mixstyle(
     idx = torch.nonzero(chosen).flatten()
     if idx.numel() == 0:
         return x
-    x64 = x.double()
+    x64 = x.to(torch.float32 if x.device.type == "mps" else torch.float64)  # MPS has no float64
     mu = x64.mean(dim=1, keepdim=True)  # (B, 1, F)
     sigma = (x64.var(dim=1, unbiased=False, keepdim=True) + eps).sqrt()
     i, j = idx.to(x.device), partner[idx].to(x.device)

@@ -5,7 +5,8 @@
 - ``clip_band_mean``: :func:`clip_band_mean` (each clip's own per-band mean over time removed), then
   ``/ std``. A fixed per-band response (a microphone, a room, or a FilterAugment EQ, which is constant over
   time) is a constant per band in the log domain, so it is removed exactly: under this normalisation the
-  FilterAugment step filter (:func:`mtlsed.augment.filter_augment`) and a clip gain are no-ops.
+  FilterAugment step filter (:func:`mtlsed.augment.filter_augment`) and a clip gain are no-ops, and
+  Freq-MixStyle (:func:`mtlsed.augment.freq_mixstyle`) keeps only its mixing of the spreads.
 - ``pcen``: :func:`pcen` (per-channel energy normalisation of the mel energies, Wang et al. 2017, as
   ``librosa.pcen``), then ``(p - mean) / std`` with statistics of the PCEN features.
 

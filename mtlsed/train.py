@@ -1,4 +1,5 @@
-"""Training: Adam with step decay, per-term logging, atomic checkpoints, exact resume, AMP and DDP.
+"""Training: Adam (AdamW with ``train.weight_decay``) with step decay, per-term logging, atomic checkpoints,
+exact resume, AMP and DDP.
 
 The run folder (config, identity, classes, the clips learnt from, log, checkpoints) is read and written
 through :class:`mtlsed.runfolder.RunFolder`, whose lock keeps a second writer out while a run trains.

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy.special import betaincinv
 
 from mtlsed.augment import (
     LOG_PER_DB,
@@ -13,7 +14,10 @@ from mtlsed.augment import (
     augment_enabled,
     batch_generator,
     filter_min_bandwidth,
+    freq_mixstyle,
     mix_energies,
+    random_gain,
+    time_masks,
 )
 from mtlsed.config import AugmentConfig
 
@@ -130,48 +134,79 @@ def test_mixup_mixes_energies_with_a_partner_and_takes_the_max_label():
 # -- Freq-MixStyle -------------------------------------------------------------------------------------------
 
 
-def test_mixstyle_takes_a_mixture_of_a_partners_band_statistics():
+def _mixstyle_draws(n: int, seed: int = 0):
+    """The draws :func:`freq_mixstyle` makes from ``batch_generator(seed, 1)``, replayed: the clips chosen
+    at probability 1 (all), each clip's partner (a permutation in cyclic order) and ``lam`` by inverse CDF."""
+    gen = batch_generator(seed, 1)
+    torch.rand(n, generator=gen)  # the choice
+    order = torch.randperm(n, generator=gen).numpy()
+    partner = np.empty(n, dtype=np.int64)
+    partner[order] = np.roll(order, -1)
+    lam = betaincinv(0.3, 0.3, torch.rand(n, generator=gen, dtype=torch.float64).numpy())
+    return partner, lam
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mixstyle_takes_a_mixture_of_a_partners_band_statistics(seed):
     n, frames, mels = 200, 40, 5
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     z = rng.normal(size=(n, frames, mels))
     z = (z - z.mean(axis=1, keepdims=True)) / z.std(axis=1, keepdims=True)  # mean 0, variance 1 per band
     mean = rng.uniform(-8, 0, (n, 1, mels))
     spread = rng.uniform(0.5, 3, (n, 1, mels))
     x = torch.from_numpy(mean + spread * z)  # float64: clip i's band means and spreads are known
     y = torch.from_numpy((rng.random((n, 3)) < 0.5).astype(np.float32))
-    out, out_y = run(x, y, only(mixstyle_prob=1.0, mixstyle_alpha=0.3))
+    out, out_y = run(x, y, only(mixstyle_prob=1.0, mixstyle_alpha=0.3), seed=seed)
     assert torch.equal(out_y, y)  # labels untouched
-    o = out.numpy()
-    o_mean, o_spread = o.mean(axis=1, keepdims=True), o.std(axis=1, keepdims=True)
-    sigma = np.sqrt(spread**2 + 1e-6)  # the module's eps
-    partners, lams = [], []
-    for i in range(n):
-        np.testing.assert_allclose((o[i] - o_mean[i]) / o_spread[i], z[i], atol=1e-6)  # the shape stays
-        fits = []
-        for j in range(n):
-            lam = (o_mean[i] - mean[j]) / (mean[i] - mean[j])  # (1, F) from the means alone
-            if j != i and np.ptp(lam) < 1e-6:
-                fits.append((j, lam.mean()))
-        assert len(fits) == 1  # exactly one partner, never itself
-        j, lam = fits[0]
-        mixed = lam * sigma[i] + (1 - lam) * sigma[j]  # of a clip scaled by spread / sigma (the eps)
-        np.testing.assert_allclose(o_spread[i], mixed * spread[i] / sigma[i], rtol=1e-9)
-        partners.append(j)
-        lams.append(lam)
-    assert sorted(partners) == list(range(n))  # a permutation
-    lams = np.array(lams)
-    assert lams.min() >= 0 and lams.max() <= 1
-    assert abs(lams.mean() - 0.5) < 0.06
-    assert abs(lams.var() - 1 / (4 * (2 * 0.3 + 1))) < 0.03  # Beta(0.3, 0.3): variance 1 / 6.4
+    partner, lam = _mixstyle_draws(n, seed)
+    assert (partner != np.arange(n)).all() and sorted(partner) == list(range(n))  # never itself
+    sigma = np.sqrt(spread**2 + 1e-6)  # the biased spread over time, with the module's eps
+    w = lam[:, None, None]
+    mixed_mean = w * mean + (1 - w) * mean[partner]
+    mixed_sigma = w * sigma + (1 - w) * sigma[partner]
+    expected = spread * z / sigma * mixed_sigma + mixed_mean  # (x - mu) / sigma = spread z / sigma
+    np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=1e-9)
+    assert lam.min() >= 0 and lam.max() <= 1
+    assert abs(lam.mean() - 0.5) < 0.06
+    assert abs(lam.var() - 1 / (4 * (2 * 0.3 + 1))) < 0.03  # Beta(0.3, 0.3): variance 1 / 6.4
 
 
-def test_mixstyle_leaves_unchosen_clips_and_a_single_clip_alone():
+def test_mixstyle_chooses_each_clip_with_its_probability_and_leaves_a_single_clip_alone():
     x, y = batch(n=400, frames=6, mels=3)
     out, _ = run(x, y, only(mixstyle_prob=0.25))
-    changed = (out != x).flatten(1).any(dim=1)
-    assert 0.18 < changed.float().mean().item() < 0.32
+    changed = (out != x).flatten(1).any(dim=1).numpy()
+    chosen = (torch.rand(400, generator=batch_generator(0, 1)) < 0.25).numpy()
+    _, lam = _mixstyle_draws(400)
+    assert not (changed & ~chosen).any()  # only the chosen clips change
+    assert (lam[chosen & ~changed] > 1 - 1e-6).all()  # a chosen clip stays only at lam 1 (within float32)
+    assert 0.18 < chosen.mean() < 0.32
     one, _ = run(x[:1], y[:1], only(mixstyle_prob=1.0))
     assert torch.equal(one, x[:1])
+
+
+def test_draws_do_not_depend_on_the_data_or_on_probabilities_above_0():
+    """An augmentation that is on draws a fixed number of numbers for a batch shape: the generator ends in
+    the same state whatever the data and the probabilities (above 0), so later augmentations draw alike."""
+    states = []
+    for data_seed, prob in [(0, 0.3), (1, 0.3), (0, 0.9), (2, 1e-9)]:
+        x, y = batch(seed=data_seed)
+        cfg = only(**dict.fromkeys(PROBS, prob))
+        gen = batch_generator(0, 1)
+        augment_batch(x, y, cfg, gen, HOP)
+        states.append(gen.get_state())
+    assert all(torch.equal(state, states[0]) for state in states[1:])
+
+
+def test_mixstyle_comes_after_gain_and_before_the_time_masks():
+    x, y = batch()
+    cfg = only(gain_prob=1.0, mixstyle_prob=1.0, time_mask_prob=1.0)
+    out, _ = run(x, y, cfg)
+    gen = batch_generator(0, 1)
+    step = random_gain(x, 1.0, cfg.gain_db, gen)
+    step = freq_mixstyle(step, 1.0, cfg.mixstyle_alpha, gen)
+    max_frames = int(math.floor(cfg.time_mask_max_s / HOP + 1e-6))
+    step = time_masks(step, 1.0, cfg.time_masks, max_frames, gen)
+    torch.testing.assert_close(out, step, rtol=0, atol=0)
 
 
 # -- FilterAugment -----------------------------------------------------------------------------------------
