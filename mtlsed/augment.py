@@ -37,6 +37,7 @@ import torch
 from scipy.special import betaincinv
 
 from mtlsed.config import AugmentConfig
+from mtlsed.normalise import work_dtype
 
 LOG_PER_DB = math.log(10.0) / 10.0  # a power gain of 1 dB in natural-log units
 ACTIVE_QUANTILE = 0.2  # a clip's quiet level: this quantile of its frame energies
@@ -105,6 +106,15 @@ def _integers(u: np.ndarray, low: int | np.ndarray, high: int | np.ndarray) -> n
     """Integers uniform in ``[low, high]`` (inclusive) from uniforms ``u`` in ``[0, 1)``."""
     span = np.asarray(high) - np.asarray(low) + 1
     return np.asarray(low) + np.minimum(np.floor(u * span).astype(np.int64), span - 1)
+
+
+def _partners(n: int, gen: torch.Generator) -> torch.Tensor:
+    """``(n,)`` long: each clip's partner from one random permutation ``p`` in cyclic order (clip ``p[k]``
+    takes ``p[k + 1]``, ``p[n - 1]`` takes ``p[0]``): never the clip itself when ``n >= 2``."""
+    order = torch.randperm(n, generator=gen)
+    partner = torch.empty_like(order)
+    partner[order] = order.roll(-1)
+    return partner
 
 
 # -- mixup -----------------------------------------------------------------------------------------
@@ -203,15 +213,6 @@ def random_gain(x: torch.Tensor, prob: float, db: float, gen: torch.Generator) -
 # -- Freq-MixStyle ----------------------------------------------------------------------------------
 
 
-def _partners(n: int, gen: torch.Generator) -> torch.Tensor:
-    """``(n,)`` long: each clip's partner from one random permutation ``p`` in cyclic order (clip ``p[k]``
-    takes ``p[k + 1]``, ``p[n - 1]`` takes ``p[0]``): never the clip itself when ``n >= 2``."""
-    order = torch.randperm(n, generator=gen)
-    partner = torch.empty_like(order)
-    partner[order] = order.roll(-1)
-    return partner
-
-
 def freq_mixstyle(
     x: torch.Tensor, prob: float, alpha: float, gen: torch.Generator, eps: float = 1e-6
 ) -> torch.Tensor:
@@ -236,15 +237,15 @@ def freq_mixstyle(
     idx = torch.nonzero(chosen).flatten()
     if idx.numel() == 0:
         return x
-    x64 = x.to(torch.float32 if x.device.type == "mps" else torch.float64)  # MPS has no float64
-    mu = x64.mean(dim=1, keepdim=True)  # (B, 1, F)
-    sigma = (x64.var(dim=1, unbiased=False, keepdim=True) + eps).sqrt()
+    work = x.to(work_dtype(x))
+    mu = work.mean(dim=1, keepdim=True)  # (B, 1, F)
+    sigma = (work.var(dim=1, unbiased=False, keepdim=True) + eps).sqrt()
     i, j = idx.to(x.device), partner[idx].to(x.device)
     w = lam[idx].to(x.device).view(-1, 1, 1)
     mixed_mu = w * mu[i] + (1 - w) * mu[j]
     mixed_sigma = w * sigma[i] + (1 - w) * sigma[j]
     out = x.clone()
-    out[i] = ((x64[i] - mu[i]) / sigma[i] * mixed_sigma + mixed_mu).to(x.dtype)
+    out[i] = ((work[i] - mu[i]) / sigma[i] * mixed_sigma + mixed_mu).to(x.dtype)
     return out
 
 

@@ -22,7 +22,7 @@ import torch
 from mtlsed.config import FeatureConfig
 
 
-def _work_dtype(x: torch.Tensor) -> torch.dtype:
+def work_dtype(x: torch.Tensor) -> torch.dtype:
     """float64 where the device has it (not MPS)."""
     return torch.float32 if x.device.type == "mps" else torch.float64
 
@@ -37,7 +37,7 @@ def pcen_smoothing(cfg: FeatureConfig) -> float:
 def mel_energy(logmel: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
     """The mel energies behind a log-mel ``(B, T, F)``: ``exp(x) - log_eps``, at least 0, times
     ``pcen_scale`` (librosa's PCEN defaults assume int32-scaled magnitudes), in float64 where possible."""
-    e = torch.exp(logmel.to(_work_dtype(logmel))) - cfg.log_eps
+    e = torch.exp(logmel.to(work_dtype(logmel))) - cfg.log_eps
     return e.clamp(min=0.0) * cfg.pcen_scale
 
 

@@ -100,8 +100,8 @@ def runs(profile, cfg, data: Path, data_fp: dict, out: Path, jobs: int, log, kno
 
 def step_cost(cfg, rows: list[Row], data: Path, steps: int = 12, warmup: int = 3) -> dict[str, float]:
     """Seconds per training step of each row, measured side by side in this process: the rows take turns
-    step by step on the same batch (forward, every loss term, backward, Adam), so a change in the machine's
-    load hits them alike; the median over ``steps`` after ``warmup``."""
+    step by step on the same batch (forward, every loss term, backward, the run's optimiser step), so a
+    change in the machine's load hits them alike; the median over ``steps`` after ``warmup``."""
     import time
 
     import torch
@@ -110,7 +110,7 @@ def step_cost(cfg, rows: list[Row], data: Path, steps: int = 12, warmup: int = 3
     from mtlsed.losses import total_loss
     from mtlsed.models import build_model
     from mtlsed.normalise import normalise
-    from mtlsed.train import _judge, cpu_threads, precision_context
+    from mtlsed.train import _judge, cpu_threads, make_optimizer, precision_context
 
     cpu = torch.device("cpu")
     configs = {r.key: cfg.with_overrides(r.overrides) for r in rows}
@@ -125,7 +125,7 @@ def step_cost(cfg, rows: list[Row], data: Path, steps: int = 12, warmup: int = 3
         model = build_model(c.model, len(dataset.classes), x.shape[-1])
         state[key] = (
             model,
-            torch.optim.Adam(model.parameters(), lr=c.train.lr),
+            make_optimizer(model, c.train),
             _judge(model, c, mean, std, cpu),
         )
     times: dict[str, list[float]] = {k: [] for k in configs}

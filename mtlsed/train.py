@@ -33,7 +33,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from mtlsed.allocator import keep_freed_memory
-from mtlsed.config import Config
+from mtlsed.config import Config, TrainConfig
 from mtlsed.data.dataset import SedDataset
 from mtlsed.data.format import read_dataset, require_valid
 from mtlsed.ema import WeightAverage
@@ -177,7 +177,7 @@ def _judge(net, cfg: Config, mean, std, device):
     return judge
 
 
-def make_optimizer(model: torch.nn.Module, tc) -> torch.optim.Optimizer:
+def make_optimizer(model: torch.nn.Module, tc: TrainConfig) -> torch.optim.Optimizer:
     """Adam at ``tc.lr`` (the paper's); with ``tc.weight_decay > 0``, AdamW: decoupled weight decay, so the
     decay does not pass through Adam's per-weight scaling."""
     if tc.weight_decay > 0:
