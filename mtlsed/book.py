@@ -236,6 +236,44 @@ def _tool(name: str) -> str:
     return found
 
 
+# The cell metadata the twins keep (jupytext.toml's cell_metadata_filter): the rest is papermill's.
+TWIN_CELL_METADATA = ("tags", "mystnb")
+
+
+def _cell_contents(nb) -> list[tuple[str, str, dict]]:
+    """``(type, source, kept metadata)`` of each cell: what a notebook and its twin must share."""
+    return [
+        (
+            cell.cell_type,
+            cell.source.strip("\n"),
+            {k: cell.metadata[k] for k in TWIN_CELL_METADATA if cell.metadata.get(k)},
+        )
+        for cell in nb.cells
+    ]
+
+
+def twin_differences(notebook: Path) -> list[str]:
+    """Where ``notebook`` and its ``.py`` twin differ in content: cell types, sources and the kept cell
+    metadata, in order. Headers (the jupytext version that wrote the twin) and outputs play no part,
+    so a new jupytext release does not make a matching pair differ. Empty when they match."""
+    import jupytext
+    import nbformat
+
+    twin = notebook.with_suffix(".py")
+    if not twin.is_file():
+        return [f"{twin.name}: missing"]
+    ours = _cell_contents(nbformat.read(notebook, as_version=4))
+    theirs = _cell_contents(jupytext.read(twin))
+    problems = []
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=False), start=1):
+        for what, x, y in zip(("type", "source", "metadata"), a, b, strict=True):
+            if x != y:
+                problems.append(f"cell {i}: {what} differs ({notebook.name}: {x!r:.80}; {twin.name}: {y!r:.80})")
+    if len(ours) != len(theirs):
+        problems.append(f"{notebook.name} has {len(ours)} cells, {twin.name} {len(theirs)}")
+    return problems
+
+
 def twin_text(notebook: Path) -> str:
     """The py:percent text a notebook pairs to (jupytext's CLI, so jupytext.toml's filters apply)."""
     jupytext = _tool("jupytext")

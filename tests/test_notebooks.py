@@ -2,12 +2,13 @@
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import papermill
 import pytest
 
-from mtlsed.book import twin_text
+from mtlsed.book import twin_differences
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
@@ -25,7 +26,37 @@ def test_five_paired_notebooks():
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_text_twin_matches_by_content(nb):
-    assert twin_text(nb) == nb.with_suffix(".py").read_text(), f"run `jupytext --sync {nb}`"
+    assert twin_differences(nb) == [], f"run `jupytext --sync {nb}`"
+
+
+def _pair(tmp_path: Path) -> tuple[Path, Path]:
+    for suffix in (".ipynb", ".py"):
+        (tmp_path / f"01_data{suffix}").write_text(NOTEBOOKS[0].with_suffix(suffix).read_text())
+    return tmp_path / "01_data.ipynb", tmp_path / "01_data.py"
+
+
+def test_twin_check_ignores_the_jupytext_version(tmp_path):
+    nb, twin = _pair(tmp_path)
+    text = twin.read_text()
+    assert "jupytext_version: " in text
+    # the version of the jupytext that wrote either file: another release writes another string
+    twin.write_text(re.sub(r"jupytext_version: \S+", "jupytext_version: 0.0.1", text))
+    data = json.loads(nb.read_text())
+    data["metadata"].setdefault("jupytext", {})["text_representation"] = {"jupytext_version": "99.0"}
+    nb.write_text(json.dumps(data))
+    assert twin_differences(nb) == []
+
+
+def test_twin_check_finds_a_changed_cell(tmp_path):
+    nb, twin = _pair(tmp_path)
+    text = twin.read_text()
+    twin.write_text(text.replace("# # 1. The data", "# # 1. Data", 1))
+    found = twin_differences(nb)
+    assert len(found) == 1 and found[0].startswith("cell 1: source differs"), found
+    twin.write_text(text.replace("# %% tags=[\"parameters\"]", "# %%", 1))
+    assert any("metadata differs" in d for d in twin_differences(nb))
+    twin.write_text(text + "\n# %%\nprint('one more')\n")
+    assert twin_differences(nb)[-1].endswith(f"cells, 01_data.py {len(json.loads(nb.read_text())['cells']) + 1}")
 
 
 def _parameters(nb: Path) -> dict:

@@ -47,6 +47,38 @@ def test_layout_matches_the_design():
         assert (ROOT / name).exists(), name
 
 
+def _lock() -> dict[str, str]:
+    """``{name: version}`` of requirements/lock.txt; every line ``name==version``."""
+    pins = {}
+    for n, line in enumerate((ROOT / "requirements" / "lock.txt").read_text().splitlines(), start=1):
+        if line.strip() and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            assert sep and version and " " not in line, f"lock.txt:{n}: not name==version: {line!r}"
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
+def test_lock_pins_every_dependency_inside_its_range():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    pins = _lock()
+    for req in project["dependencies"] + extras["book"] + extras["test"]:
+        r = Requirement(req)
+        if r.marker is not None and not r.marker.evaluate():
+            continue  # tomli, for Python 3.10 only
+        name = r.name.lower().replace("_", "-")
+        assert name in pins, f"{name} is not in requirements/lock.txt (run make lock)"
+        assert r.specifier.contains(pins[name], prereleases=True), f"lock: {name}=={pins[name]} outside {r}"
+
+
+def test_make_installs_the_lock():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "LOCK := requirements/lock.txt" in makefile
+    # both installs of the environment are constrained by it (torch's line left to TORCH_SPEC)
+    assert makefile.count("pip install --quiet -c $(CONSTRAINTS)") == 2
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_normalise(r) for r in project["dependencies"] + project["optional-dependencies"]["book"]}
