@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/channels_last.py [--rounds 5] [--sizes ci cpu paper]
 
-The trainer keeps the model in ``channels_last`` for float32 on the CPU (``mtlsed.train.memory_format``):
+The trainer keeps the model in ``channels_last`` for float32 on the CPU (``mtlsed.step.memory_format``):
 PyTorch's depthwise convolution backward is much faster in it. Each figure is the median time of one step
 (forward, Eq. (8) loss, backward, Adam) of DDC-FAP at a profile's size on one thread, the two layouts
 interleaved round after round on the same batch; the last column is the ratio.
@@ -15,8 +15,10 @@ import time
 import torch
 
 from mtlsed.config import LossConfig
-from mtlsed.losses import total_loss
 from mtlsed.models.ddc_fap import DDCFAP
+from mtlsed.step import make_scaler, training_step
+
+CPU = torch.device("cpu")
 
 # (channels, dilations, batch, mel bands, frames): the profiles' model sizes at 10 s clips
 SIZES = {
@@ -27,10 +29,9 @@ SIZES = {
 
 
 def step(model, opt, x, y) -> float:
+    """Seconds of one float32 step through the trainer's own step function (mtlsed.step)."""
     tic = time.perf_counter()
-    opt.zero_grad(set_to_none=True)
-    total_loss(model(x), y, LossConfig()).total.backward()
-    opt.step()
+    training_step(model, opt, make_scaler(CPU, False), x, y, LossConfig(), amp=False)
     return time.perf_counter() - tic
 
 

@@ -6,7 +6,7 @@ Variants, interleaved step after step in one process on the same batch (one thre
 step (forward, Eq. (8) loss, backward, Adam) and minor page faults per step:
 
 - ``bf16, contiguous``: ``train.amp: true`` on the CPU, what the cpu profile ran until 2026-12-04
-  (bfloat16 autocast keeps the model contiguous: ``mtlsed.train.memory_format``).
+  (bfloat16 autocast keeps the model contiguous: ``mtlsed.step.memory_format``).
 - ``float32, channels_last``: ``train.amp: false``, with ReLU not in place and glibc's default
   allocator thresholds.
 - ``+ ReLU in place``: ``mtlsed.models.blocks`` now.
@@ -25,8 +25,8 @@ import torch
 
 from mtlsed.allocator import MMAP_THRESHOLD_MAX, TRIM_THRESHOLD, malloc_thresholds
 from mtlsed.config import LossConfig
-from mtlsed.losses import total_loss
 from mtlsed.models.ddc_fap import DDCFAP
+from mtlsed.step import make_scaler, training_step
 
 GLIBC_DEFAULT = 128 * 1024  # glibc's initial mmap and trim thresholds
 
@@ -68,6 +68,7 @@ def main() -> None:
         "+ heap kept": (net(True, True), False, True),
     }
     opts = {k: torch.optim.Adam(v[0].parameters(), 1e-3) for k, v in variants.items()}
+    scaler = make_scaler(torch.device("cpu"), False)  # no loss scaling on the CPU, bfloat16 or not
     times: dict[str, list[float]] = {k: [] for k in variants}
     faults: dict[str, list[int]] = {k: [] for k in variants}
     for _ in range(args.rounds + 1):  # the first round warms up
@@ -75,11 +76,7 @@ def main() -> None:
             _set_heap(kept)
             before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             tic = time.perf_counter()
-            opts[name].zero_grad(set_to_none=True)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                out = model(x)
-            total_loss(out, y, loss).total.backward()
-            opts[name].step()
+            training_step(model, opts[name], scaler, x, y, loss, amp=bf16)  # the trainer's step
             times[name].append(time.perf_counter() - tic)
             faults[name].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
     ref = statistics.median(times["bf16, contiguous"][1:])

@@ -16,6 +16,8 @@ record in README and the book:
    the uninterrupted run bit for bit (on GPUs cuDNN may choose non-deterministic kernels: then the
    largest weight difference is printed instead).
 
+``--json FILE`` writes the same numbers to one JSON file, step by step.
+
 Without CUDA it says so and exits 2: the check is for a GPU machine (README, "On a Colab GPU").
 ``--allow-cpu --profile ci`` runs the same steps on the CPU (bfloat16 autocast), a smoke test of the
 script itself (tests/test_gpu_check.py).
@@ -24,6 +26,7 @@ script itself (tests/test_gpu_check.py).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import signal
@@ -75,9 +78,8 @@ def amp_against_float32(data: Path, steps: int = 10) -> list[tuple[float, float]
     import torch
 
     from mtlsed.data.dataset import SedDataset
-    from mtlsed.losses import total_loss
     from mtlsed.models import build_model
-    from mtlsed.train import precision_context
+    from mtlsed.step import make_optimizer, make_scaler, place_model, training_step
 
     cfg = _config(steps, True, steps)
     device = torch.device(DEVICE)
@@ -86,20 +88,15 @@ def amp_against_float32(data: Path, steps: int = 10) -> list[tuple[float, float]
     losses = {}
     for amp in (True, False):
         torch.manual_seed(0)
-        model = build_model(cfg.model, len(dataset.classes), x_all.shape[-1]).to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
-        scaler = torch.amp.GradScaler("cuda", enabled=amp and DEVICE == "cuda")
+        # the trainer's own step (mtlsed.step): layout, autocast scope, scaler and optimiser as a run has them
+        model = place_model(build_model(cfg.model, len(dataset.classes), x_all.shape[-1]), device, amp)
+        opt, scaler = make_optimizer(model, cfg.train), make_scaler(device, amp)
         out = []
         for step in range(steps):
             batch = cfg.train.batch_size
             idx = [(step * batch + j) % len(dataset) for j in range(batch)]
             x, y = x_all[idx].to(device), y_all[idx].to(device)
-            with precision_context(device, amp):
-                terms = total_loss(model(x), y, cfg.loss)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(terms.total).backward()
-            scaler.step(opt)
-            scaler.update()
+            terms = training_step(model, opt, scaler, x, y, cfg.loss, amp=amp, log_eps=cfg.features.log_eps)
             out.append(float(terms.total))
         losses[amp] = out
     return list(zip(losses[True], losses[False], strict=True))
@@ -127,12 +124,21 @@ def _train_cli(data: Path, run: Path, cfg_args: list[str], resume: bool = False)
     return cmd + (["--resume"] if resume else []) + ["--set", *cfg_args, f"train.device={DEVICE}"]
 
 
+def _write(report: dict, path: Path | None) -> None:
+    """The run's numbers as one JSON file (what README quotes); written after each step, so a check
+    that fails half way still leaves what it measured."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=1) + "\n")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--clips", type=int, default=480, help="clips of the embedded set (profile's rate)")
     parser.add_argument("--work", type=Path, help="working folder (default: a temporary one)")
     parser.add_argument("--profile", default="paper", help="the profile trained (default: paper)")
+    parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     parser.add_argument(
         "--allow-cpu", action="store_true", help="run on the CPU when there is no GPU (a smoke test)"
     )
@@ -152,8 +158,15 @@ def main(argv=None) -> int:
 
     work = args.work or Path(tempfile.mkdtemp(prefix="mtlsed-gpu-"))
     work.mkdir(parents=True, exist_ok=True)
-    _say(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}")
     name = torch.cuda.get_device_name(0) if DEVICE == "cuda" else "CPU (smoke test, bfloat16 autocast)"
+    report: dict = {
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "device": name,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "profile": PROFILE,
+    }
+    _say(f"date: {report['date']}")
     _say(f"device: {name}; torch {torch.__version__}, CUDA {torch.version.cuda}; profile {PROFILE}")
     start = time.perf_counter()
     data = _data(work, args.clips)
@@ -165,6 +178,12 @@ def main(argv=None) -> int:
     for i, (a, b) in enumerate(pairs, start=1):
         _say(f"  step {i:2d}: amp {a:.5f}  float32 {b:.5f}")
     _say(f"  largest relative gap: {gap:.2e}")
+    report["amp_against_float32"] = {
+        "amp": [a for a, _ in pairs],
+        "float32": [b for _, b in pairs],
+        "gap": gap,
+    }
+    _write(report, args.json)
 
     half = args.iterations // 2
     cfg_args = [f"train.iterations={args.iterations}", f"train.eval_every={half}", "train.amp=true"]
@@ -184,6 +203,16 @@ def main(argv=None) -> int:
         f"(validation included); peak GPU memory {_peak_gib():.2f} GiB; "
         f"losses finite: {finite}"
     )
+    report["training"] = {
+        "iterations": args.iterations,
+        "batch": batch,
+        "seconds": round(seconds, 1),
+        "clips_per_second": round(clips / seconds, 1),
+        "peak_gib": _peak_gib(),
+        "losses_finite": finite,
+        "last_log_row": log[-1] if log else None,
+    }
+    _write(report, args.json)
 
     killed = work / "killed"
     proc = subprocess.Popen(
@@ -194,7 +223,12 @@ def main(argv=None) -> int:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     at = RunFolder(killed).checkpoint_info("last")["iteration"] if (killed / "last.pt").is_file() else 0
-    subprocess.run(_train_cli(data, killed, cfg_args, resume=True), check=True, capture_output=True)
+    resumed = subprocess.run(_train_cli(data, killed, cfg_args, resume=True), capture_output=True, text=True)
+    if resumed.returncode != 0:  # say why: a resume that fails only on a GPU is what this check is for
+        _say(f"resume FAILED (exit {resumed.returncode}):\n{resumed.stderr[-3000:]}")
+        report["resume"] = {"ok": False, "killed_at": at, "stderr": resumed.stderr[-3000:]}
+        _write(report, args.json)
+        return 1
     a = RunFolder(run).load_checkpoint("last")["model"]
     b = RunFolder(killed).load_checkpoint("last")["model"]
     same = all(torch.equal(a[k], b[k]) for k in a)
@@ -203,7 +237,10 @@ def main(argv=None) -> int:
         f"resume: killed after the checkpoint of iteration {at}, resumed to {args.iterations}: "
         + ("weights bit-exact" if same else f"weights differ by at most {diff:.2e} (not bit-exact)")
     )
-    _say(f"total: {time.perf_counter() - start:.0f} s; work folder {work}")
+    report["resume"] = {"ok": True, "killed_at": at, "bit_exact": same, "largest_difference": diff}
+    report["total_seconds"] = round(time.perf_counter() - start, 1)
+    _write(report, args.json)
+    _say(f"total: {report['total_seconds']:.0f} s; work folder {work}")
     return 0
 
 

@@ -18,8 +18,8 @@ import time
 import torch
 
 from mtlsed.config import LossConfig, ModelConfig
-from mtlsed.losses import total_loss
 from mtlsed.models import DISPLAY_NAMES, MODELS, build_model, model_summary
+from mtlsed.step import make_scaler, training_step
 
 
 def main() -> None:
@@ -42,11 +42,8 @@ def main() -> None:
         mtl = name in ("ddc_fap", "vgg_gwrp")
         loss_cfg = LossConfig() if mtl else LossConfig(segment_weight=0, silent_weight=0)
 
-        def step(model=model, opt=opt, loss_cfg=loss_cfg):
-            loss = total_loss(model(x), labels, loss_cfg).total
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        def step(model=model, opt=opt, loss_cfg=loss_cfg):  # the trainer's step, float32 (mtlsed.step)
+            training_step(model, opt, make_scaler(x.device, False), x, labels, loss_cfg, amp=False)
 
         step()  # warm-up
         start = time.perf_counter()

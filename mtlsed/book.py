@@ -268,7 +268,9 @@ def twin_differences(notebook: Path) -> list[str]:
     for i, (a, b) in enumerate(zip(ours, theirs, strict=False), start=1):
         for what, x, y in zip(("type", "source", "metadata"), a, b, strict=True):
             if x != y:
-                problems.append(f"cell {i}: {what} differs ({notebook.name}: {x!r:.80}; {twin.name}: {y!r:.80})")
+                problems.append(
+                    f"cell {i}: {what} differs ({notebook.name}: {x!r:.80}; {twin.name}: {y!r:.80})"
+                )
     if len(ours) != len(theirs):
         problems.append(f"{notebook.name} has {len(ours)} cells, {twin.name} {len(theirs)}")
     return problems

@@ -180,7 +180,7 @@ class TrainConfig:
     lr: float = 1e-3
     lr_decay: float = 0.9
     lr_decay_every: int = 1000
-    weight_decay: float = 0.0  # 0: Adam (the paper's); above 0: AdamW, decoupled (train.make_optimizer)
+    weight_decay: float = 0.0  # 0: Adam (the paper's); above 0: AdamW, decoupled (step.make_optimizer)
     seed: int = 0
     device: str = "auto"  # auto: cuda, then mps, then cpu
     amp: bool = True  # mixed precision: float16 autocast on CUDA, bfloat16 autocast on CPU

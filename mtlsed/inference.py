@@ -73,7 +73,7 @@ def load_run(run_dir: str | Path, which: str = "best", device: str | torch.devic
 
     run = RunFolder(run_dir)
     cfg, classes = run.config(), run.classes()
-    state = run.load_checkpoint(which, device)
+    state = run.load_checkpoint(which)
     model = build_model(cfg.model, len(classes), cfg.features.n_mels)
     try:
         model.load_state_dict(state["model"])

@@ -361,14 +361,18 @@ class RunFolder:
             raise RunDamaged(_damaged_checkpoint(path, which, "its checksum does not match the one recorded"))
         return {"sha256": sha, **known[sha]}
 
-    def load_checkpoint(self, which: str, device="cpu") -> dict:
-        """The state saved in ``which.pt``, checked; a damaged file is named with what to do."""
+    def load_checkpoint(self, which: str) -> dict:
+        """The state saved in ``which.pt``, checked, on the CPU; a damaged file is named with what to do.
+
+        Always to the CPU: ``torch.set_rng_state`` takes only a CPU byte tensor (a checkpoint mapped to
+        CUDA breaks every resume on a GPU), and ``load_state_dict`` copies weights to the model's device.
+        """
         import torch
 
         self.checkpoint_info(which)  # the file on disk is the one recorded, else RunDamaged
         path = self.file(f"{which}.pt")
         try:
-            state = torch.load(path, map_location=device, weights_only=False)
+            state = torch.load(path, map_location="cpu", weights_only=False)
         except Exception as err:  # torch raises many types for a truncated or garbled file
             raise RunDamaged(_damaged_checkpoint(path, which, f"{type(err).__name__}: {err}")) from None
         if not isinstance(state, dict) or "model" not in state:

@@ -100,17 +100,18 @@ def runs(profile, cfg, data: Path, data_fp: dict, out: Path, jobs: int, log, kno
 
 def step_cost(cfg, rows: list[Row], data: Path, steps: int = 12, warmup: int = 3) -> dict[str, float]:
     """Seconds per training step of each row, measured side by side in this process: the rows take turns
-    step by step on the same batch (forward, every loss term, backward, the run's optimiser step), so a
-    change in the machine's load hits them alike; the median over ``steps`` after ``warmup``."""
+    step by step on the same batch through the trainer's own step (:func:`mtlsed.step.training_step`: the
+    run's memory layout, precision and optimiser), so a change in the machine's load hits them alike; the
+    median over ``steps`` after ``warmup``."""
     import time
 
     import torch
 
     from mtlsed.data.dataset import SedDataset
-    from mtlsed.losses import total_loss
     from mtlsed.models import build_model
     from mtlsed.normalise import normalise
-    from mtlsed.train import _judge, cpu_threads, make_optimizer, precision_context
+    from mtlsed.step import make_optimizer, make_scaler, place_model, training_step
+    from mtlsed.train import _judge, cpu_threads
 
     cpu = torch.device("cpu")
     configs = {r.key: cfg.with_overrides(r.overrides) for r in rows}
@@ -122,25 +123,32 @@ def step_cost(cfg, rows: list[Row], data: Path, steps: int = 12, warmup: int = 3
     state = {}
     for key, c in configs.items():
         torch.manual_seed(0)
-        model = build_model(c.model, len(dataset.classes), x.shape[-1])
+        # the run's layout and optimiser (mtlsed.step): the step the runs of the table take
+        model = place_model(build_model(c.model, len(dataset.classes), x.shape[-1]), cpu, c.train.amp)
         state[key] = (
             model,
             make_optimizer(model, c.train),
+            make_scaler(cpu, c.train.amp),
             _judge(model, c, mean, std, cpu),
         )
     times: dict[str, list[float]] = {k: [] for k in configs}
     with cpu_threads(cfg.train.threads):
         for step in range(warmup + steps):
             for key, c in configs.items():
-                model, opt, judge = state[key]
+                model, opt, scaler, judge = state[key]
                 tic = time.perf_counter()
-                with precision_context(cpu, c.train.amp):
-                    out = model(x)
-                fed = raw if c.loss.uses_input() else None
-                terms = total_loss(out, y, c.loss, fed, judge, c.features.log_eps)
-                opt.zero_grad(set_to_none=True)
-                terms.total.backward()
-                opt.step()
+                training_step(
+                    model,
+                    opt,
+                    scaler,
+                    x,
+                    y,
+                    c.loss,
+                    amp=c.train.amp,
+                    raw=raw if c.loss.uses_input() else None,
+                    judge=judge,
+                    log_eps=c.features.log_eps,
+                )
                 if step >= warmup:
                     times[key].append(time.perf_counter() - tic)
     return {k: float(np.median(v)) for k, v in times.items()}

@@ -33,7 +33,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from mtlsed.allocator import keep_freed_memory
-from mtlsed.config import Config, TrainConfig
+from mtlsed.config import Config
 from mtlsed.data.dataset import SedDataset
 from mtlsed.data.format import read_dataset, require_valid
 from mtlsed.ema import WeightAverage
@@ -45,6 +45,15 @@ from mtlsed.metrics import at_map, sed_map
 from mtlsed.models import build_model
 from mtlsed.runfolder import RunFolder
 from mtlsed.runinfo import progress_line
+from mtlsed.step import (
+    make_optimizer,
+    make_scaler,
+    place_model,
+    precision_context,
+    random_state,
+    restore_random_state,
+    training_step,
+)
 
 
 def seed_everything(seed: int) -> None:
@@ -104,32 +113,6 @@ def validate(model, dataset: SedDataset, cfg: Config, device) -> dict[str, float
     return result
 
 
-def memory_format(device: torch.device, amp: bool) -> torch.memory_format:
-    """The layout of the model's convolution weights (and so of its activations) in training.
-
-    ``channels_last`` for float32 on the CPU: PyTorch's depthwise convolution backward is about twice as
-    fast in it (the cpu profile's step 1.9x, ``bench/channels_last.py``), with gradients as close to a
-    float64 reference as float32 allows (tests/test_train.py). Contiguous with bfloat16 autocast on the
-    CPU, where ``channels_last`` depthwise convolutions return wrong weight gradients for dilations >= 2
-    (relative error above 1, or NaN), and on the GPU, whose path was written and checked contiguous.
-    """
-    return torch.channels_last if device.type == "cpu" and not amp else torch.contiguous_format
-
-
-def precision_context(device: torch.device, amp: bool):
-    """The autocast of a training forward pass: float16 on CUDA, bfloat16 on CPU, none when ``amp`` is off.
-
-    With it on CPU the model stays in the default (contiguous) memory format (:func:`memory_format`).
-    """
-    if not amp:
-        return nullcontext()
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.float16)
-    if device.type == "cpu":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return nullcontext()
-
-
 @contextmanager
 def cpu_threads(n: int):
     """Use ``n`` intra-op threads inside the block (0: leave PyTorch's setting), restored afterwards.
@@ -177,12 +160,12 @@ def _judge(net, cfg: Config, mean, std, device):
     return judge
 
 
-def make_optimizer(model: torch.nn.Module, tc: TrainConfig) -> torch.optim.Optimizer:
-    """Adam at ``tc.lr`` (the paper's); with ``tc.weight_decay > 0``, AdamW: decoupled weight decay, so the
-    decay does not pass through Adam's per-weight scaling."""
-    if tc.weight_decay > 0:
-        return torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    return torch.optim.Adam(model.parameters(), lr=tc.lr)
+def mean_over_processes(values: dict[str, float], device: torch.device, world: int) -> dict[str, float]:
+    """The mean of each value over the ``world`` processes of a DDP run. The operand lives on the run's
+    ``device``: NCCL (CUDA) reduces only CUDA tensors, where gloo (the CPU tests) takes any."""
+    t = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return dict(zip(values, (t / world).tolist(), strict=True))
 
 
 def _best_key(cfg: Config, val: SedDataset) -> tuple[str, float]:
@@ -277,12 +260,10 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
     train_set = SedDataset(data_dir, cfg, "train", index=index)
     val_set = SedDataset(data_dir, cfg, "val", cache=train_set.cache, index=index)
     n_mels = train_set.cache.meta["shape"][2]
-    layout = memory_format(device, cfg.train.amp)
-    model = build_model(cfg.model, len(train_set.classes), n_mels).to(device, memory_format=layout)
+    model = place_model(build_model(cfg.model, len(train_set.classes), n_mels), device, cfg.train.amp)
     optimizer = make_optimizer(model, cfg.train)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, cfg.train.lr_decay_every, cfg.train.lr_decay)
-    # float16 needs loss scaling; bfloat16 (CPU) has float32's range and does not
-    scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.amp and device.type == "cuda")
+    scaler = make_scaler(device, cfg.train.amp)
     best_col, sign = _best_key(cfg, val_set)
 
     # the weights validated and saved as the run's model: the trained ones, or their moving average
@@ -291,7 +272,7 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
 
     start, best = 0, -float("inf")
     if resume and run.has_checkpoint("last"):
-        state = run.load_checkpoint("last", device)
+        state = run.load_checkpoint("last")  # to the CPU; load_state_dict copies to the run's device
         model.load_state_dict(state["trained"] if average else state["model"])
         if average:  # the average is the run's model; its warm-up goes on from where it stopped
             average.model.load_state_dict(state["model"])
@@ -299,7 +280,7 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng"])
+        restore_random_state(state, device)
         start, best = state["iteration"], state["best"]
     if is_main:
         run.start(cfg, identity, train_set.classes, data_dir, learnt_clips(index))
@@ -348,13 +329,18 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
         else:
             x, y = features[batch], clip_labels[batch]
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with precision_context(device, cfg.train.amp):
-            out = model(x)
-        terms = total_loss(out, y, cfg.loss, raw, judge, cfg.features.log_eps)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(terms.total).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        terms = training_step(
+            model,
+            optimizer,
+            scaler,
+            x,
+            y,
+            cfg.loss,
+            amp=cfg.train.amp,
+            raw=raw,
+            judge=judge,
+            log_eps=cfg.features.log_eps,
+        )
         scheduler.step()
         if average:
             average.update(_unwrap(model))
@@ -371,9 +357,7 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
             continue
         means = {k: v / count for k, v in sums.items()}
         if distributed:
-            t = torch.tensor([means[k] for k in sums], dtype=torch.float64)
-            dist.all_reduce(t)
-            means = dict(zip(sums, (t / world).tolist(), strict=True))
+            means = mean_over_processes(means, device, world)
         if is_main:
             val = validate(evaluated, val_set, cfg, device)
             row = {
@@ -406,7 +390,7 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "scaler": scaler.state_dict(),
-                    "rng": torch.get_rng_state(),
+                    **random_state(device),
                     "iteration": it,
                     "best": best,
                 },

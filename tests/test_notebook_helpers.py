@@ -1,6 +1,5 @@
 """The helpers behind the notebooks' tables, on hand-made inputs."""
 
-
 import numpy as np
 import pytest
 import torch

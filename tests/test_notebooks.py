@@ -53,10 +53,12 @@ def test_twin_check_finds_a_changed_cell(tmp_path):
     twin.write_text(text.replace("# # 1. The data", "# # 1. Data", 1))
     found = twin_differences(nb)
     assert len(found) == 1 and found[0].startswith("cell 1: source differs"), found
-    twin.write_text(text.replace("# %% tags=[\"parameters\"]", "# %%", 1))
+    twin.write_text(text.replace('# %% tags=["parameters"]', "# %%", 1))
     assert any("metadata differs" in d for d in twin_differences(nb))
     twin.write_text(text + "\n# %%\nprint('one more')\n")
-    assert twin_differences(nb)[-1].endswith(f"cells, 01_data.py {len(json.loads(nb.read_text())['cells']) + 1}")
+    assert twin_differences(nb)[-1].endswith(
+        f"cells, 01_data.py {len(json.loads(nb.read_text())['cells']) + 1}"
+    )
 
 
 def _parameters(nb: Path) -> dict:

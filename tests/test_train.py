@@ -19,16 +19,8 @@ from mtlsed.inference import load_run
 from mtlsed.losses import total_loss
 from mtlsed.models import build_model
 from mtlsed.models.output import SedOutput
-from mtlsed.train import (
-    batch_indices,
-    cpu_threads,
-    make_optimizer,
-    memory_format,
-    pick_device,
-    precision_context,
-    train,
-    validate,
-)
+from mtlsed.step import make_optimizer, memory_format, precision_context
+from mtlsed.train import batch_indices, cpu_threads, pick_device, train, validate
 
 TINY = [
     "features.sample_rate=16000",

@@ -148,8 +148,7 @@ class ImportReport:
         elif g is not None:
             per = ", ".join(f"{s} {g.groups_per_split.get(s, 0)}" for s in splits)
             out.append(
-                f"  held out by source: {g.n_groups} groups ({per}); no group in two splits "
-                f"({g.method})"
+                f"  held out by source: {g.n_groups} groups ({per}); no group in two splits ({g.method})"
             )
             if g.dropped:
                 out.append(
