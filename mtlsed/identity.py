@@ -42,6 +42,7 @@ NUMERIC = {
     "metrics.py",
     "normalise.py",
     "postprocess.py",
+    "step.py",  # the training step: precision, scaler, optimiser
     "train.py",
     "data/__init__.py",
     "data/cache.py",
