@@ -24,7 +24,7 @@ SHELL := /bin/bash
 # names but lacks; keep the real messages, drop that noise.
 PIPQUIET := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: test book env lint clean help notebooks lock
+.PHONY: test book env lint clean help notebooks lock setup-cells
 .DEFAULT_GOAL := help
 
 help:
@@ -77,6 +77,10 @@ lock:
 	   | grep -v -E '^(pip|wheel)==' | sed -E 's/^(torch==[^+]*)\+.*/\1/' | LC_ALL=C sort -f; } > $(LOCK)
 	rm -rf $(LOCKVENV)
 	@echo "wrote $(LOCK) ($$(grep -c '==' $(LOCK)) packages)"
+
+# After setting REPOSITORY in mtlsed/publish.py: every notebook's first cell installs from it.
+setup-cells: $(STAMP)
+	$(PY) -c "from mtlsed.book import write_setup_cells; print(*write_setup_cells() or ['unchanged'], sep='\n')"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -68,10 +68,28 @@ def stage_sources(root: Path, src: Path) -> None:
     for name in BOOK_FILES:
         if (root / name).is_file():
             shutil.copy2(root / name, src / name)
+    _add_publish_settings(src / "_config.yml")
     for name in BOOK_DIRS:
         if (src / name).exists():
             shutil.rmtree(src / name)
         shutil.copytree(root / name, src / name)
+
+
+def _add_publish_settings(config: Path) -> None:
+    """Merge :func:`mtlsed.publish.book_settings` (launch buttons, repository links) into ``config``."""
+    import yaml
+
+    from mtlsed.publish import book_settings
+
+    if not config.is_file():
+        return
+    settings = yaml.safe_load(config.read_text()) or {}
+    for key, value in book_settings().items():
+        if isinstance(value, dict):
+            settings.setdefault(key, {}).update(value)
+        else:
+            settings[key] = value
+    config.write_text(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True))
 
 
 def _kernel_config():
@@ -298,6 +316,36 @@ def _drop_empty_tags(nb: Path) -> None:
     nb.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
+SETUP_TAG = "colab-setup"  # the notebooks' first code cell, written from mtlsed.publish.setup_cell
+
+
+def setup_cell_source(notebook: Path) -> str | None:
+    """The source of ``notebook``'s setup cell (tagged ``colab-setup``), None when it has none."""
+    for cell in json.loads(notebook.read_text())["cells"]:
+        if SETUP_TAG in cell.get("metadata", {}).get("tags", []):
+            return "".join(cell["source"])
+    return None
+
+
+def write_setup_cells(root: Path | None = None) -> list[Path]:
+    """Write :func:`mtlsed.publish.setup_cell` into the setup cell of every notebook and its twin (the
+    outputs of the other cells are kept); returns the notebooks changed."""
+    from mtlsed.publish import setup_cell
+
+    text = setup_cell()
+    changed = []
+    for nb in sorted((Path(root or repo_root()) / "notebooks").glob("[0-9]*.ipynb")):
+        data = json.loads(nb.read_text())
+        cell = next(c for c in data["cells"] if SETUP_TAG in c.get("metadata", {}).get("tags", []))
+        if "".join(cell["source"]) == text:
+            continue
+        cell["source"] = text.splitlines(keepends=True)
+        nb.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+        nb.with_suffix(".py").write_text(twin_text(nb))
+        changed.append(nb)
+    return changed
+
+
 def refresh_notebooks(root: Path | None = None, log=print, only: list[str] | None = None) -> None:
     """Rebuild the committed notebooks from their text twins and execute them with the ci defaults.
 
@@ -309,6 +357,7 @@ def refresh_notebooks(root: Path | None = None, log=print, only: list[str] | Non
 
     root = Path(root or repo_root())
     jupytext = _tool("jupytext")
+    write_setup_cells(root)  # the published source (mtlsed.publish) into every notebook first
     for twin in sorted((root / "notebooks").glob("[0-9]*.py")):
         if only and twin.stem not in only:
             continue

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -31,18 +31,33 @@
 # mtlsed reproduce --table 2 --profile paper --data data/desed   # a set made by mtlsed import(-desed)
 # ```
 
-# %% tags=["remove-cell"]
-# Colab: install mtlsed when it is missing (Colab's own torch is kept); does nothing locally. The package
-# comes from $MTLSED_SOURCE when it is set (a fork, a branch, a wheel's URL or path; README, "On a Colab
-# GPU"), else from the project's repository.
+# %% tags=["remove-cell", "colab-setup"]
+# Colab: installs mtlsed when it is missing, keeping Colab's CUDA torch; does nothing locally.
+# The package comes from MTLSED_SOURCE when it is set (a fork, a branch, a wheel's path), else from
+# PUBLISHED, the repository this book was built from (README, "On a Colab GPU").
+# DRIVE = True keeps data/ and runs/ on Google Drive, so a new session resumes where the last one stopped.
+DRIVE = False
+PUBLISHED = ""
+
 import importlib.util
 import os
 import subprocess
 import sys
 
 if importlib.util.find_spec("mtlsed") is None:
-    source = os.environ.get("MTLSED_SOURCE", "git+https://github.com/mtlsed/mtlsed")
+    source = os.environ.get("MTLSED_SOURCE", "").strip() or PUBLISHED
+    if not source:
+        raise RuntimeError(
+            "mtlsed is not installed and this copy names no public repository: set MTLSED_SOURCE to a "
+            "git URL or a wheel (README, 'On a Colab GPU'), e.g. os.environ['MTLSED_SOURCE'] = '...whl'"
+        )
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
+if DRIVE:
+    from google.colab import drive
+
+    drive.mount("/content/drive")
+    os.makedirs("/content/drive/MyDrive/mtlsed", exist_ok=True)
+    os.chdir("/content/drive/MyDrive/mtlsed")  # data/ and runs/ go here
 
 # %% tags=["parameters"]
 # Papermill parameters (`-p profile cpu`): a shipped profile (ci, cpu, paper) or a profile file;

@@ -108,14 +108,29 @@ def _md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 
 
-def _registry(served: dict[str, bytes]) -> dict:
-    """The real registry, its TUT entry cut to the test archives with their real sizes and MD5s."""
-    tut = tuple(
-        replace(a, size=len(served[a.name]), md5=_md5(served[a.name]))
-        for a in TUT2018_DEV.archives
+def _as_served(dataset, served: dict[str, bytes], size: bool = True):
+    """``dataset`` cut to the test archives, with their MD5s (and sizes) in place of the published ones."""
+    archives = tuple(
+        replace(a, size=len(served[a.name]) if size else None, md5=_md5(served[a.name]))
+        for a in dataset.archives
         if a.name in served
     )
-    return {**REGISTRY, "tut2018-dev": replace(TUT2018_DEV, archives=tut)}
+    return replace(dataset, archives=archives)
+
+
+def _registry(served: dict[str, bytes]) -> dict:
+    """The real registry, its TUT and FSDKaggle2018 entries cut to the test archives with their MD5s."""
+    return {
+        **REGISTRY,
+        "tut2018-dev": _as_served(TUT2018_DEV, served),
+        "fsd2018": _as_served(FSD2018, served, size=False),
+    }
+
+
+def _unpublished(served: dict[str, bytes]) -> dict:
+    """A registry whose FSDKaggle2018 entry publishes no checksum: the sha256 recorded at first download."""
+    fsd = replace(FSD2018, archives=tuple(replace(a, md5=None) for a in FSD2018.archives))
+    return {**_registry(served), "fsd2018": fsd}
 
 
 # -- the server -----------------------------------------------------------------------------------
@@ -211,12 +226,13 @@ def test_real_registry_is_well_formed():
     for dataset in (TUT2018_DEV, FSD2018):
         assert dataset.root and dataset.option in ("--events", "--backgrounds")
         for a in dataset.archives:
-            assert a.url.startswith("https://zenodo.org/record") and a.url.endswith("/" + a.name)
+            # Zenodo's current form (the old /record/ redirects)
+            assert a.url.startswith("https://zenodo.org/records/") and a.url.endswith("/" + a.name)
             assert a.size is None or a.size > 0
             assert a.md5 is None or re.fullmatch(r"[0-9a-f]{32}", a.md5)
     assert all(a.size and a.md5 for a in tut.archives)
     assert [a.part for a in FSD2018.archives] == ["doc", "meta", "audio_train"]
-    assert all(a.md5 is None for a in FSD2018.archives)
+    assert all(a.md5 for a in FSD2018.archives)  # verified before anything is recorded or unpacked
     assert REGISTRY["desed"].message and not REGISTRY["desed"].archives
 
 
@@ -331,14 +347,52 @@ def test_parts_fetch_only_what_is_asked_and_always_meta(tmp_path, server, archiv
     )
 
 
-def test_fsd2018_without_published_checksums_records_them_then_holds_to_them(
-    tmp_path, server, archives, monkeypatch
-):
-    monkeypatch.setenv(MIRROR_ENV, server.url)  # the real registry entry, reached through the env mirror
+def test_fsd2018_real_entry_refuses_an_archive_that_is_not_the_published_one(tmp_path, server, monkeypatch):
+    """The real registry entry, reached through the env mirror: the test archive served under the real name
+    is not Zenodo's, so its MD5 is refused; nothing is recorded or unpacked, the file is set aside."""
+    monkeypatch.setenv(MIRROR_ENV, server.url)
     to = tmp_path / "d"
-    assert {r["checksum"] for r in listing("fsd2018", to)} == {NO_CHECKSUM}
+    assert {r["checksum"] for r in listing("fsd2018", to)} == {f"md5 {a.md5}" for a in FSD2018.archives}
+    with pytest.raises(ChecksumError, match=r"FSDKaggle2018\.doc\.zip: MD5 mismatch: expected 4f2d1ac8"):
+        download("fsd2018", to, log=lambda _: None, progress=False)
+    assert (to / STATE_DIR / "FSDKaggle2018.doc.zip.corrupt").is_file()
+    assert not (to / STATE_DIR / "checksums.json").exists() and not (to / "FSDKaggle2018").exists()
+
+
+def test_a_damaged_zip_without_a_published_checksum_is_refused_before_it_is_recorded(
+    tmp_path, server, archives
+):
+    """A zip whose member fails its CRC: refused, its sha256 not recorded; the good archive served next is
+    then accepted (before, the damaged one's sha256 became the reference and the good one was refused)."""
+    name = "FSDKaggle2018.meta.zip"
+    good = archives[name]
+    with zipfile.ZipFile(io.BytesIO(good)) as zf:
+        info = zf.infolist()[-1]
+    # a byte in the middle of the member's compressed data flipped: the zip's directory is intact
+    at = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + info.compress_size // 2
+    server.files = {**archives, name: good[:at] + bytes([good[at] ^ 0xFF]) + good[at + 1 :]}
+    to, registry = tmp_path / "d", _unpublished(archives)
+    expected = "zip integrity mismatch: expected every member's CRC intact, got "
+    with pytest.raises(ChecksumError, match=re.escape(expected)):
+        download("fsd2018", to, ["meta"], server.url, lambda _: None, False, registry=registry)
+    assert not (to / STATE_DIR / "checksums.json").exists()
+    server.files[name] = good
+    download("fsd2018", to, ["meta"], server.url, lambda _: None, False, registry=registry)
+    assert hashlib.sha256(good).hexdigest() in (to / STATE_DIR / "checksums.json").read_text()
+
+
+def test_fsd2018_without_published_checksums_records_them_then_holds_to_them(tmp_path, server, archives):
+    to, registry = tmp_path / "d", _unpublished(archives)
+
+    def listing_(*a):
+        return listing(*a, registry)
+
+    def download_(*a, **kw):
+        return download(*a, mirror=server.url, registry=registry, **kw)
+
+    assert {r["checksum"] for r in listing_("fsd2018", to)} == {NO_CHECKSUM}
     lines: list[str] = []
-    root = download("fsd2018", to, log=lines.append, progress=False)
+    root = download_("fsd2018", to, log=lines.append, progress=False)
     assert root == to / "FSDKaggle2018" and f"--events {root}" in lines[-1]
     assert (root / "FSDKaggle2018.meta" / "train_post_competition.csv").is_file()
     assert len(list((root / "FSDKaggle2018.audio_train").glob("*.wav"))) == 9
@@ -347,7 +401,7 @@ def test_fsd2018_without_published_checksums_records_them_then_holds_to_them(
     recorded = (to / STATE_DIR / "checksums.json").read_text()
     for name in ("FSDKaggle2018.audio_train.zip", "FSDKaggle2018.meta.zip", "FSDKaggle2018.doc.zip"):
         assert hashlib.sha256(archives[name]).hexdigest() in recorded
-    rows = listing("fsd2018", to)
+    rows = listing_("fsd2018", to)
     assert all(r["state"] == "unpacked" and r["checksum"].startswith(NO_CHECKSUM + " (sha256 ") for r in rows)
 
     name = "FSDKaggle2018.meta.zip"  # the served file changes; the unpacked copy is gone
@@ -356,7 +410,7 @@ def test_fsd2018_without_published_checksums_records_them_then_holds_to_them(
     with pytest.raises(
         ChecksumError, match=rf"{re.escape(name)}: sha256 \(recorded at its first download\) mis"
     ):
-        download("fsd2018", to, log=lines.append, progress=False)
+        download_("fsd2018", to, log=lines.append, progress=False)
     assert (to / STATE_DIR / f"{name}.corrupt").is_file()
     assert b"Bark" in (root / "FSDKaggle2018.meta" / "train_post_competition.csv").read_bytes()  # untouched
 
@@ -473,12 +527,16 @@ def test_download_list_mix_and_check_through_the_command_line(tmp_path, server, 
         and "FSDKaggle2018.meta.zip" in listed.stdout
         and "not downloaded" in listed.stdout
     )
-    done = mtlsed("download", "fsd2018", "--to", to)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "pass it as `mtlsed mix-dcase2018 --events" in done.stdout
+    # the test archives are not Zenodo's: the real entry refuses them by their published MD5, in one message
+    refused = mtlsed("download", "fsd2018", "--to", to)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert (
+        "FSDKaggle2018.doc.zip: MD5 mismatch" in refused.stderr and "run the command again" in refused.stderr
+    )
+    _get("fsd2018", to, server, archives)  # the entries with the test archives' checksums
     listed = mtlsed("download", "fsd2018", "--to", to, "--list")
-    assert "not downloaded" not in listed.stdout
-    _get("tut2018-dev", to, server, archives)  # the TUT entry with the test archives' checksums
+    assert "FSDKaggle2018.audio_train.zip" in listed.stdout
+    _get("tut2018-dev", to, server, archives)
     out = tmp_path / "overlapped"
     tut = to / "TUT-urban-acoustic-scenes-2018-development"
     mixed = mtlsed(

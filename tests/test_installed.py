@@ -3,11 +3,15 @@ not the repository (the Colab path). No network: the wheel is built and installe
 the environment reaches the test environment's packages (torch, papermill...) through a .pth file."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+
+from mtlsed import publish
+from mtlsed.book import setup_cell_source
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +42,15 @@ def test_the_wheel_runs_outside_the_repository(tmp_path):
     # the test environment's packages, after the venv's own: its mtlsed is not seen (a path from a .pth
     # file is added to sys.path, but the .pth files inside it, such as an editable install's, are not run)
     (site / "test-env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    _run([py, "-m", "pip", "install", "--no-deps", "--no-index", wheel])
+    # installed as on Colab: by the notebooks' first cell, from MTLSED_SOURCE (pip's own environment
+    # variables keep it offline); without a source it stops with what to set
+    cell = setup_cell_source(ROOT / "notebooks" / "01_data.ipynb")
+    offline = {**os.environ, "PIP_NO_DEPS": "1", "PIP_NO_INDEX": "1"}
+    offline.pop("MTLSED_SOURCE", None)
+    refused = subprocess.run([py, "-c", cell], capture_output=True, text=True, cwd=tmp_path, env=offline)
+    if not publish.REPOSITORY:
+        assert refused.returncode == 1 and "names no public repository: set MTLSED_SOURCE" in refused.stderr
+    _run([py, "-c", cell], cwd=tmp_path, env={**offline, "MTLSED_SOURCE": str(wheel)})
 
     work = tmp_path / "work"
     work.mkdir()

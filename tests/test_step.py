@@ -105,7 +105,7 @@ def test_checkpoints_load_to_the_cpu(tmp_path, monkeypatch):
     assert mapped == ["cpu"]
     assert state["rng"].device == CPU and state["rng"].dtype == torch.uint8
     with pytest.raises(TypeError):
-        run.load_checkpoint("last", torch.device("cuda"))  # noqa: the old call; no device to pass any more
+        run.load_checkpoint("last", torch.device("cuda"))  # the old call: no device to pass any more
 
 
 def test_the_cpu_generator_round_trips_through_a_checkpoint(tmp_path):

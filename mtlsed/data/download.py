@@ -98,7 +98,7 @@ class DataSet:
 # TUT Urban Acoustic Scenes 2018, development set: URLs, sizes and MD5s copied from dcase_util 0.2.20,
 # dcase_util/datasets/tut.py, class TUTUrbanAcousticScenes_2018_DevelopmentSet (package_list).
 _TUT = "TUT-urban-acoustic-scenes-2018-development"
-_TUT_URL = "https://zenodo.org/record/1228142/files/"
+_TUT_URL = "https://zenodo.org/records/1228142/files/"
 _TUT_AUDIO = [  # (part, bytes, md5)
     ("1", 1657811579, "62f97087c447e29def8716204469bf89"),
     ("2", 1783489370, "8e569a92025d82bff6b02b956d7c6dc9"),
@@ -124,7 +124,7 @@ def _tut_archive(part: str, suffix: str, size: int, md5: str) -> Archive:
 TUT2018_DEV = DataSet(
     name="tut2018-dev",
     title="TUT Urban Acoustic Scenes 2018, development dataset (DCASE 2018 task 1): backgrounds",
-    page="https://zenodo.org/record/1228142",
+    page="https://zenodo.org/records/1228142",
     archives=(
         _tut_archive("doc", "doc", 10517, "28a4a9c46a6f46709ecc8eece365a3a4"),
         _tut_archive("meta", "meta", 69272, "e196065ee83c07af03a11a310364377d"),
@@ -135,22 +135,26 @@ TUT2018_DEV = DataSet(
     option="--backgrounds",
 )
 
-# FSDKaggle2018: dcase_util does not know this set and no checksum or size published by its authors was
-# found here, so each archive's sha256 is recorded at its first download. (One third-party script lists
-# these MD5s for the Zenodo archives, unconfirmed: audio_train a8b47ff4b52022c178f88fa5c6f080d0,
-# meta f16828ac8be0e5285b9175a12f90d784, doc 4f2d1ac88f33a62f9db3108b269ee1b7.)
-_FSD_URL = "https://zenodo.org/record/2552860/files/"
+# FSDKaggle2018 (Zenodo record 2552860): the MD5 of each archive as listed for the record's files. Zenodo's
+# API could not be reached from where this was written; the same three MD5s are given by two independent
+# public scripts that verify the record's archives. Their sizes were not confirmed: the MD5 decides.
+_FSD_URL = "https://zenodo.org/records/2552860/files/"
+_FSD_MD5 = {
+    "doc": "4f2d1ac88f33a62f9db3108b269ee1b7",
+    "meta": "f16828ac8be0e5285b9175a12f90d784",
+    "audio_train": "a8b47ff4b52022c178f88fa5c6f080d0",
+}
 
 
 def _fsd_archive(part: str) -> Archive:
     name = f"FSDKaggle2018.{part}.zip"
-    return Archive(name, _FSD_URL + name, None, None, f"FSDKaggle2018.{part}", part)
+    return Archive(name, _FSD_URL + name, None, _FSD_MD5[part], f"FSDKaggle2018.{part}", part)
 
 
 FSD2018 = DataSet(
     name="fsd2018",
     title="FSDKaggle2018 (DCASE 2018 task 2): sound events",
-    page="https://zenodo.org/record/2552860",
+    page="https://zenodo.org/records/2552860",
     archives=(_fsd_archive("doc"), _fsd_archive("meta"), _fsd_archive("audio_train")),
     extract_into="FSDKaggle2018",
     root="FSDKaggle2018",
@@ -378,6 +382,16 @@ def _refuse(path: Path, archive: Archive, what: str, expected: str, got: str) ->
     )
 
 
+def _damaged_member(path: Path) -> str | None:
+    """The first member of the zip at ``path`` whose data fails its CRC (or cannot be read), else None."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except Exception as err:  # BadZipFile, zlib.error, EOFError...: a damaged archive all the same
+        return f"unreadable ({type(err).__name__}: {err})"
+    return f"{bad} damaged" if bad else None
+
+
 def verify(to: Path, archive: Archive, path: Path) -> str:
     """Check ``path`` against the published size and MD5 (or the sha256 recorded at its first download).
 
@@ -395,8 +409,13 @@ def verify(to: Path, archive: Archive, path: Path) -> str:
         return "md5 verified"
     recorded = _recorded(to).get(archive.name)
     if recorded is None:
+        # nothing published to compare with: the archive must at least be whole (every member's CRC)
+        # before its sha256 becomes the reference that later downloads are held to
         if not zipfile.is_zipfile(path):
             raise _refuse(path, archive, "format", "a zip archive", "something else")
+        bad = _damaged_member(path)
+        if bad:
+            raise _refuse(path, archive, "zip integrity", "every member's CRC intact", bad)
         _record(to, archive, sha)
         return f"{NO_CHECKSUM} (sha256 {sha[:16]}...)"
     if sha != recorded:
