@@ -298,7 +298,7 @@ def twin_text(notebook: Path) -> str:
     """The py:percent text a notebook pairs to (jupytext's CLI, so jupytext.toml's filters apply)."""
     jupytext = _tool("jupytext")
     result = subprocess.run(
-        [jupytext, "--to", "py:percent", "--output", "-", str(notebook)],
+        [jupytext, "--to", "py:percent", "--output", "-", str(notebook.resolve())],
         capture_output=True,
         text=True,
         cwd=notebook.parent,

@@ -71,6 +71,8 @@ if DRIVE:
 # Papermill parameters (`-p profile cpu`): a shipped profile (ci, cpu, paper) or a profile file;
 # `data`: a dataset folder (`mtlsed import` makes one) used instead of the embedded set; what to
 # change in the profile: None keeps its value, overrides adds config keys on top of its own.
+# On a GPU (Colab): profile = "paper" runs at the paper's scale, and data = "data/overlapped" on the
+# paper's DCASE 2018 set once README's "On a Colab GPU" has mixed it.
 profile = "ci"
 data = None
 seeds = None

@@ -63,6 +63,10 @@ if DRIVE:
 # Papermill parameters (`-p profile cpu`): a shipped profile (ci, cpu, paper) or a profile file;
 # `data`: a dataset folder (`mtlsed import` makes one) used instead of the embedded set; what to
 # change in the profile: None keeps its value, overrides adds config keys on top of its own.
+# On a GPU (Colab): profile = "paper" runs at the paper's scale, and data = "data/overlapped" on the
+# paper's DCASE 2018 set once README's "On a Colab GPU" has mixed it.
+# This chapter trains every row of Tables 1 and 2 that is not trained yet: under "paper", Table 1 alone
+# is 19 runs of 10 000 iterations (hours on one GPU; README, "On a Colab GPU", step 7).
 profile = "ci"
 data = None
 seeds = None
