@@ -15,9 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-
-class AudioError(RuntimeError):
-    """An audio file is missing, unreadable, empty or corrupt; the message names it."""
+from mtlsed.errors import AudioError
 
 
 def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:

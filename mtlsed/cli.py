@@ -11,9 +11,6 @@ import sys
 from collections.abc import Callable, Sequence
 
 from mtlsed import __version__
-from mtlsed.audio import AudioError
-from mtlsed.config import ConfigError
-from mtlsed.data.format import FormatError
 from mtlsed.errors import UserError
 
 __all__ = ["UserError", "add_command", "build_parser", "main"]
@@ -57,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args._run(args) or 0)
-    except (UserError, ConfigError, FormatError, AudioError, FileNotFoundError, FileExistsError) as err:
+    except (UserError, FileNotFoundError, FileExistsError) as err:  # one root for what a user causes
         print(f"mtlsed {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mtlsed.config import Config, ConfigError
 from mtlsed.envinfo import environment, hardware_line
+from mtlsed.errors import UserError
 from mtlsed.profiles import PROFILE_KEYS, Profile, load_profile, with_parameters
 
 # librosa's lazy import of pooch pulls in tqdm.auto, which warns in a kernel without
@@ -25,7 +26,7 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 NOTEBOOK_PARAMETERS = {"profile", "data", "seeds", "n_clips", "overrides"}
 
 
-class ParameterError(ValueError):
+class ParameterError(UserError, ValueError):
     """A papermill parameter is unknown or has the wrong type."""
 
 
@@ -164,7 +165,6 @@ def setup(
     if data is not None:
         if not isinstance(data, str | Path) or not str(data).strip():
             raise ParameterError(f"parameter data must be a dataset folder, got {data!r}")
-        from mtlsed.errors import UserError
         from mtlsed.experiments import data_for
 
         try:

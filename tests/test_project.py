@@ -1,5 +1,7 @@
 """The project's packaging: layout, pyproject vs environment.yml, profiles, CLI."""
 
+import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -178,3 +180,23 @@ def test_layers_library_knows_no_cli_and_data_nothing_above_it():
         ours = {m for m in _imports(path) if m.startswith("mtlsed")}
         above = {m for m in ours if not m.startswith("mtlsed.data") and m not in below}
         assert not above, f"{path.name} imports {above}"
+
+
+def test_every_error_a_user_causes_has_one_root():
+    """The CLI catches UserError (and the OS's missing/existing-file errors): every error type the package
+    defines for a user's input derives from it, and keeps its built-in base for older callers."""
+    from mtlsed import errors
+
+    for name in ("ConfigError", "FormatError", "AudioError"):
+        assert issubclass(getattr(errors, name), errors.UserError), name
+    assert issubclass(errors.FormatError, ValueError) and issubclass(errors.AudioError, RuntimeError)
+    defined = []
+    for path in (ROOT / "mtlsed").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and node.name.endswith("Error"):
+                defined.append((path.relative_to(ROOT).as_posix(), node.name))
+    for rel, name in defined:
+        module = importlib.import_module(rel.removesuffix(".py").replace("/", "."))
+        assert issubclass(getattr(module, name), errors.UserError), f"{rel}: {name} is not a UserError"
+    cli = (ROOT / "mtlsed" / "cli.py").read_text()
+    assert "except (UserError, FileNotFoundError, FileExistsError)" in cli

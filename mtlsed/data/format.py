@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mtlsed.data.policy import TOLERANCE_S, unsafe_name
+from mtlsed.errors import FormatError
 
 WEAK_HEADER = ["filename", "event_labels"]
 STRONG_HEADER = ["filename", "onset", "offset", "event_label"]
@@ -37,8 +38,6 @@ SPLIT_HEADER = ["filename", "split"]
 SPLITS = ("train", "val", "test")
 
 
-class FormatError(ValueError):
-    """A dataset file is malformed; the message names the file and line."""
 
 
 @dataclass(frozen=True)
