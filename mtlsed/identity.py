@@ -69,6 +69,7 @@ NOT_NUMERIC = {
     "plots.py": "figures",
     "procs.py": "worker processes",
     "profiles.py": "profiles resolve to a config, which is in the fingerprint",
+    "publish.py": "where the project is published (launch buttons, install source)",
     "report.py": "the results page",
     "runfolder.py": "run folder bookkeeping",
     "runinfo.py": "what a run prints",
@@ -151,8 +152,15 @@ def data_fingerprint(root: str | Path, index=None) -> dict[str, str]:
     return fp
 
 
+PACKAGE_NAME = "mtlsed"
+
+
 def normal_form(source: str) -> str:
-    """The code of a module without its docstrings, comments and layout: what running it depends on."""
+    """The code of a module without its docstrings, comments, layout and where its own imports come from:
+    what running it depends on. An import from the package keeps the names it binds and drops the
+    module path (``from mtlsed.objectives.losses import bce_loss`` reads as ``from mtlsed import
+    bce_loss``), so moving a module to another folder changes no fingerprint; the moved module's own
+    code is fingerprinted where it lies now."""
     tree = ast.parse(source)
     for node in ast.walk(tree):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
@@ -160,6 +168,12 @@ def normal_form(source: str) -> str:
             if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
                 if isinstance(body[0].value.value, str):
                     node.body = body[1:] or [ast.Pass()]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == PACKAGE_NAME:
+            node.module = PACKAGE_NAME
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == PACKAGE_NAME:
+                    alias.name = f"{PACKAGE_NAME}.{alias.name.rsplit('.', 1)[-1]}"
     return ast.dump(tree, annotate_fields=False, include_attributes=False)
 
 
@@ -188,12 +202,15 @@ def code_fingerprint(package: str | Path | None = None) -> str:
 @cache
 def _code_fingerprint(package: str) -> str:
     root = Path(package)
+    # the normal forms in their own order, not by path: a module that moves keeps the fingerprint
+    forms = sorted(
+        normal_form(path.read_text())
+        for path in root.rglob("*.py")
+        if is_numeric(path.relative_to(root).as_posix())
+    )
     h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        relative = path.relative_to(root).as_posix()
-        if is_numeric(relative):
-            h.update(relative.encode())
-            h.update(normal_form(path.read_text()).encode())
+    for form in forms:
+        h.update(hashlib.sha256(form.encode()).digest())
     return h.hexdigest()[:12]
 
 

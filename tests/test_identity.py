@@ -104,3 +104,24 @@ def test_the_feature_cache_key_follows_the_front_end_code_not_its_docstrings(tmp
     assert module_fingerprint("features.py", pkg) == before
     _edit(pkg, "features.py", "torch.log(mel + self.cfg.log_eps)", "torch.log10(mel + self.cfg.log_eps)")
     assert module_fingerprint("features.py", pkg) != before
+
+
+def test_moving_a_module_keeps_the_fingerprint(base, tmp_path):
+    """A module's identity is its normalised code, not its path: the losses moved into another numeric
+    folder, every import of them rewritten, give the same fingerprint; the same move with a number
+    changed does not."""
+    root, before = base
+
+    def moved(name: str, edit=None) -> Path:
+        pkg = _copy(tmp_path, name)
+        (pkg / "losses.py").rename(pkg / "models" / "losses.py")
+        for path in pkg.rglob("*.py"):
+            text = path.read_text()
+            if "mtlsed.losses" in text:
+                path.write_text(text.replace("mtlsed.losses", "mtlsed.models.losses"))
+        if edit:
+            _edit(pkg, "models/losses.py", *edit)
+        return pkg
+
+    assert code_fingerprint(moved("moved")) == before
+    assert code_fingerprint(moved("changed", ("return 2 * inter /", "return 3 * inter /"))) != before
