@@ -78,9 +78,9 @@ lock:
 	rm -rf $(LOCKVENV)
 	@echo "wrote $(LOCK) ($$(grep -c '==' $(LOCK)) packages)"
 
-# After setting REPOSITORY in mtlsed/publish.py: every notebook's first cell installs from it.
+# After setting REPOSITORY in mtlsed/book/publish.py: every notebook's first cell installs from it.
 setup-cells: $(STAMP)
-	$(PY) -c "from mtlsed.book import write_setup_cells; print(*write_setup_cells() or ['unchanged'], sep='\n')"
+	$(PY) -c "from mtlsed.book.build import write_setup_cells; print(*write_setup_cells() or ['unchanged'], sep='\n')"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/channels_last.py [--rounds 5] [--sizes ci cpu paper]
 
-The trainer keeps the model in ``channels_last`` for float32 on the CPU (``mtlsed.step.memory_format``):
+The trainer keeps the model in ``channels_last`` for float32 on the CPU
+(``mtlsed.training.step.memory_format``):
 PyTorch's depthwise convolution backward is much faster in it. Each figure is the median time of one step
 (forward, Eq. (8) loss, backward, Adam) of DDC-FAP at a profile's size on one thread, the two layouts
 interleaved round after round on the same batch; the last column is the ratio.
@@ -14,9 +15,9 @@ import time
 
 import torch
 
-from mtlsed.config import LossConfig
+from mtlsed.config.settings import LossConfig
 from mtlsed.models.ddc_fap import DDCFAP
-from mtlsed.step import make_scaler, training_step
+from mtlsed.training.step import make_scaler, training_step
 
 CPU = torch.device("cpu")
 
@@ -29,7 +30,7 @@ SIZES = {
 
 
 def step(model, opt, x, y) -> float:
-    """Seconds of one float32 step through the trainer's own step function (mtlsed.step)."""
+    """Seconds of one float32 step through the trainer's own step function (mtlsed.training.step)."""
     tic = time.perf_counter()
     training_step(model, opt, make_scaler(CPU, False), x, y, LossConfig(), amp=False)
     return time.perf_counter() - tic

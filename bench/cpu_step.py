@@ -6,11 +6,11 @@ Variants, interleaved step after step in one process on the same batch (one thre
 step (forward, Eq. (8) loss, backward, Adam) and minor page faults per step:
 
 - ``bf16, contiguous``: ``train.amp: true`` on the CPU, what the cpu profile ran until 2026-12-04
-  (bfloat16 autocast keeps the model contiguous: ``mtlsed.step.memory_format``).
+  (bfloat16 autocast keeps the model contiguous: ``mtlsed.training.step.memory_format``).
 - ``float32, channels_last``: ``train.amp: false``, with ReLU not in place and glibc's default
   allocator thresholds.
 - ``+ ReLU in place``: ``mtlsed.models.blocks`` now.
-- ``+ heap kept``: and ``mtlsed.allocator.keep_freed_memory`` (the trainer's CPU path now).
+- ``+ heap kept``: and ``mtlsed.core.allocator.keep_freed_memory`` (the trainer's CPU path now).
 
 The allocator setting is process-wide; it is switched per step with ``mallopt`` (glibc only).
 """
@@ -23,10 +23,10 @@ import time
 
 import torch
 
-from mtlsed.allocator import MMAP_THRESHOLD_MAX, TRIM_THRESHOLD, malloc_thresholds
-from mtlsed.config import LossConfig
+from mtlsed.config.settings import LossConfig
+from mtlsed.core.allocator import MMAP_THRESHOLD_MAX, TRIM_THRESHOLD, malloc_thresholds
 from mtlsed.models.ddc_fap import DDCFAP
-from mtlsed.step import make_scaler, training_step
+from mtlsed.training.step import make_scaler, training_step
 
 GLIBC_DEFAULT = 128 * 1024  # glibc's initial mmap and trim thresholds
 

@@ -11,10 +11,10 @@ import time
 import numpy as np
 import torch
 
-from mtlsed.config import FeatureConfig
+from mtlsed.config.settings import FeatureConfig
 from mtlsed.data.mix import mix_overlapped
 from mtlsed.data.synthetic import SyntheticBackgrounds, SyntheticEvents
-from mtlsed.features import LogMel, logmel_librosa
+from mtlsed.features.logmel import LogMel, logmel_librosa
 
 
 def main() -> None:

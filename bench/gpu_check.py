@@ -9,7 +9,7 @@ record in README and the book:
 2. AMP (float16 autocast with a grad scaler) against float32 on the first steps: the same model, seed
    and batches trained 10 steps both ways, their losses side by side and the largest relative gap;
 3. the paper profile (32 kHz, DDC-FAP 32-64-128-128, batch 24) trained ``--iterations`` iterations with
-   AMP through the real trainer (``mtlsed.train.train``): clips per second, peak GPU memory, whether
+   AMP through the real trainer (``mtlsed.training.train.train``): clips per second, peak GPU memory, whether
    every logged loss is finite;
 4. a resume: the same run killed after its checkpoint at half the iterations (a real ``kill -9`` of a
    ``mtlsed train`` process) and resumed with ``--resume``; whether its final weights equal those of
@@ -46,8 +46,8 @@ def _say(text: str) -> None:
 
 def _data(work: Path, clips: int) -> Path:
     """The embedded set at the profile's sample rate (32 kHz for the paper profile)."""
+    from mtlsed.config.profiles import load_profile
     from mtlsed.data.build import BuildSpec, build_dataset
-    from mtlsed.profiles import load_profile
 
     rate = load_profile(PROFILE).config().features.sample_rate
     out = work / f"overlapped-{clips}-{rate}hz"
@@ -57,7 +57,7 @@ def _data(work: Path, clips: int) -> Path:
 
 
 def _config(iterations: int, amp: bool, eval_every: int):
-    from mtlsed.profiles import load_profile
+    from mtlsed.config.profiles import load_profile
 
     return (
         load_profile(PROFILE)
@@ -77,9 +77,9 @@ def amp_against_float32(data: Path, steps: int = 10) -> list[tuple[float, float]
     """Losses of ``steps`` training steps from one initialisation with float16 autocast and in float32."""
     import torch
 
-    from mtlsed.data.dataset import SedDataset
+    from mtlsed.features.dataset import SedDataset
     from mtlsed.models import build_model
-    from mtlsed.step import make_optimizer, make_scaler, place_model, training_step
+    from mtlsed.training.step import make_optimizer, make_scaler, place_model, training_step
 
     cfg = _config(steps, True, steps)
     device = torch.device(DEVICE)
@@ -88,7 +88,8 @@ def amp_against_float32(data: Path, steps: int = 10) -> list[tuple[float, float]
     losses = {}
     for amp in (True, False):
         torch.manual_seed(0)
-        # the trainer's own step (mtlsed.step): layout, autocast scope, scaler and optimiser as a run has them
+        # the trainer's own step (mtlsed.training.step): layout, autocast scope, scaler and optimiser as a
+        # run has them
         model = place_model(build_model(cfg.model, len(dataset.classes), x_all.shape[-1]), device, amp)
         opt, scaler = make_optimizer(model, cfg.train), make_scaler(device, amp)
         out = []
@@ -153,8 +154,8 @@ def main(argv=None) -> int:
             _say(f"no CUDA device (torch {torch.__version__}); this check is for a GPU machine")
             return 2
         DEVICE = "cpu"
-    from mtlsed.runfolder import RunFolder
-    from mtlsed.train import train
+    from mtlsed.runs.runfolder import RunFolder
+    from mtlsed.training.train import train
 
     work = args.work or Path(tempfile.mkdtemp(prefix="mtlsed-gpu-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from mtlsed.losses import pairwise_dice, segment_loss
+from mtlsed.objectives.losses import pairwise_dice, segment_loss
 
 B, T, F = 8, 311, 64
 EPS = 1e-7

@@ -17,9 +17,9 @@ import time
 
 import torch
 
-from mtlsed.config import LossConfig, ModelConfig
+from mtlsed.config.settings import LossConfig, ModelConfig
 from mtlsed.models import DISPLAY_NAMES, MODELS, build_model, model_summary
-from mtlsed.step import make_scaler, training_step
+from mtlsed.training.step import make_scaler, training_step
 
 
 def main() -> None:
@@ -42,7 +42,9 @@ def main() -> None:
         mtl = name in ("ddc_fap", "vgg_gwrp")
         loss_cfg = LossConfig() if mtl else LossConfig(segment_weight=0, silent_weight=0)
 
-        def step(model=model, opt=opt, loss_cfg=loss_cfg):  # the trainer's step, float32 (mtlsed.step)
+        def step(
+            model=model, opt=opt, loss_cfg=loss_cfg
+        ):  # the trainer's step, float32 (mtlsed.training.step)
             training_step(model, opt, make_scaler(x.device, False), x, labels, loss_cfg, amp=False)
 
         step()  # warm-up

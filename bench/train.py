@@ -3,7 +3,7 @@
     .venv/bin/python bench/train.py [--iterations 60] [--paper-iterations 3] [--rounds 2] [--load]
                                     [--sizes cpu paper]
 
-Every figure is clips per second of the real trainer (``mtlsed.train.train``: batches, loss,
+Every figure is clips per second of the real trainer (``mtlsed.training.train.train``: batches, loss,
 backward, Adam, one validation) on a 16 kHz embedded set, at the ``cpu`` profile's model size and
 at the paper's (32-64-128-128 channels, dilations 1-2-4-8). The variants run interleaved, round
 after round in one process, so a change in the machine's load hits them alike; the table shows the
@@ -28,10 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from mtlsed.config import Config
+from mtlsed.config.profiles import load_profile
+from mtlsed.config.settings import Config
 from mtlsed.data.build import BuildSpec, build_dataset
-from mtlsed.profiles import load_profile
-from mtlsed.train import train
+from mtlsed.training.train import train
 
 SIZES = {
     "cpu": None,  # the cpu profile's own model

@@ -1,5 +1,5 @@
 """``python -m mtlsed`` is the ``mtlsed`` command."""
 
-from mtlsed.cli import main
+from mtlsed.cli.main import main
 
 raise SystemExit(main())

@@ -71,10 +71,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Audio, display
 
-import mtlsed.notebook as nb
-from mtlsed import plots
+import mtlsed.book.notebook as nb
+from mtlsed.book import plots
 from mtlsed.data.format import read_dataset, validate
-from mtlsed.features import logmel
+from mtlsed.features.logmel import logmel
 
 session = nb.setup(profile, data, seeds, n_clips, overrides)
 print(session.card())

@@ -68,14 +68,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-import mtlsed.notebook as nb
-from mtlsed import plots
-from mtlsed.config import ModelConfig
-from mtlsed.features import logmel
-from mtlsed.inference import load_run
+import mtlsed.book.notebook as nb
+from mtlsed.book import plots
+from mtlsed.config.settings import ModelConfig
+from mtlsed.evaluation.inference import load_run
+from mtlsed.features.logmel import logmel
 from mtlsed.models import DISPLAY_NAMES, MODELS, build_model, receptive_field, size_table
 from mtlsed.models.pooling import autopool, gwrp, linear_softmax
-from mtlsed.runfolder import RunFolder
+from mtlsed.runs.runfolder import RunFolder
 
 session = nb.setup(profile, data, seeds, n_clips, overrides)
 print(session.card())

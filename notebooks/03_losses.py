@@ -68,9 +68,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-import mtlsed.notebook as nb
-from mtlsed import plots
-from mtlsed.losses import pairwise_dice, silent_loss, total_loss
+import mtlsed.book.notebook as nb
+from mtlsed.book import plots
+from mtlsed.objectives.losses import pairwise_dice, silent_loss
+from mtlsed.objectives.total import total_loss
 
 session = nb.setup(profile, data, seeds, n_clips, overrides)
 print(session.card())
@@ -167,7 +168,7 @@ nb.loss_table(terms, session.config.loss)
 # %% [markdown]
 # ## Beyond the paper: other constraints on the same masks
 #
-# Two published alternatives shape the same quantities (`mtlsed.constraints`; Table 3 in
+# Two published alternatives shape the same quantities (`mtlsed.objectives.constraints`; Table 3 in
 # chapter 5 compares them on one protocol):
 #
 # - the **cosine-similarity penalty** (Pellegrini & Cances 2019): for each pair of a clip's
@@ -191,7 +192,7 @@ nb.constraint_terms(run_dir, data_dir, n=8)
 
 # %% mystnb={"figure": {"caption": "One test clip's masks under each constraint of Table 3 (rows), for its labelled classes and one unlabelled class (columns), on one colour scale."}}
 if 3 in session.prof.params["tables"]:
-    from mtlsed.experiments import reproduce
+    from mtlsed.experiments.reproduce import reproduce
 
     table3 = reproduce(3, session.prof, session.data, root=session.root, log=lambda *a: None)
     views, names3, shown, clip = nb.constraint_views(table3, data_dir)

@@ -21,7 +21,7 @@
 # clip labels plus the segment and silent losses (label-guided, $\lambda = 1, 0.2, 0.2$),
 # Adam with a step-decayed learning rate. The trainer picks the GPU when there is one
 # (CUDA, then Apple MPS, then the CPU) and, with `train.amp`, mixed precision (float16 on
-# CUDA, bfloat16 on a CPU); on a CPU it trains on one thread (`mtlsed.train.cpu_threads`),
+# CUDA, bfloat16 on a CPU); on a CPU it trains on one thread (`mtlsed.training.train.cpu_threads`),
 # and in float32 it keeps the model `channels_last` (the `cpu` profile turns `train.amp`
 # off: a step is 1.5x faster so, `bench/cpu_step.py`). From the command line the same run is
 #
@@ -84,13 +84,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Audio, Markdown, display
 
-import mtlsed.notebook as nb
-from mtlsed import plots
-from mtlsed.evaluate import evaluate_shifted
-from mtlsed.features import logmel
-from mtlsed.runfolder import RunFolder
-from mtlsed.separation import separate
-from mtlsed.tables import markdown_shifted
+import mtlsed.book.notebook as nb
+from mtlsed.book import plots
+from mtlsed.book.separation import separate
+from mtlsed.evaluation.evaluate import evaluate_shifted
+from mtlsed.experiments.tables import markdown_shifted
+from mtlsed.features.logmel import logmel
+from mtlsed.runs.runfolder import RunFolder
 
 session = nb.setup(profile, data, seeds, n_clips, overrides)
 print(session.card())
@@ -199,7 +199,7 @@ for name, audio in nb.shared_scale(players).items():
 #
 # A model that learnt one set of recordings may hear the same sounds badly through
 # another microphone, in a room, after a lossy codec or over a louder background. Each
-# channel of `mtlsed.shift` is drawn once from a seed (one device for the whole split) and
+# channel of `mtlsed.data.shift` is drawn once from a seed (one device for the whole split) and
 # applied to every test clip (`DATA/shifted/NAME-seed0`, made once); the run scores them
 # with the post-processing it chose on the clean validation clips
 # (`mtlsed evaluate RUN --shifts mic eq room codec noise` from the command line).

@@ -77,14 +77,16 @@ overrides = {}
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-import mtlsed.notebook as nb
-from mtlsed import plots
-from mtlsed.comparison import markdown_comparison
+import mtlsed.book.notebook as nb
+from mtlsed.book import plots
 from mtlsed.data.format import read_dataset, read_strong
-from mtlsed.experiments import TUNED, per_seed_metrics, reproduce
+from mtlsed.experiments.aggregate import per_seed_metrics
+from mtlsed.experiments.comparison import markdown_comparison
+from mtlsed.experiments.reproduce import reproduce
+from mtlsed.experiments.table1 import TUNED
+from mtlsed.experiments.tables import markdown_table, markdown_weights
 from mtlsed.models import config_sizes
-from mtlsed.runfolder import RunFolder
-from mtlsed.tables import markdown_table, markdown_weights
+from mtlsed.runs.runfolder import RunFolder
 
 session = nb.setup(profile, data, seeds, n_clips, overrides)
 print(session.card())
@@ -112,7 +114,7 @@ display(Markdown(markdown_table(table1.entries, ["f1", "psds1", "psds2"])))
 #
 # Each MTL run is paired with the BCE-only run of the same seed (same data, same
 # initial draw), and the difference MTL − BCE is taken seed by seed. The interval is the
-# paired 95% t interval over seeds, and the verdict is read off it (`mtlsed.comparison`):
+# paired 95% t interval over seeds, and the verdict is read off it (`mtlsed.experiments.comparison`):
 # *better* or *worse* when it lies on one side of zero, *no detectable difference* when it
 # holds zero, *not comparable* with fewer than two seeds or, for ER, D, I and F1, when a
 # run detected nothing.
@@ -178,7 +180,7 @@ fig.tight_layout()
 # label-guided, first seed: the run of chapter 4, which is also Table 1's run of that
 # row and seed): the reference events,
 # the detected events after post-processing (clip gate, frame threshold, median filter;
-# see `mtlsed.metrics`), and the frame probabilities.
+# see `mtlsed.evaluation.metrics`), and the frame probabilities.
 
 # %% mystnb={"figure": {"caption": "Reference events (left) and the events detected after post-processing (right) for three test clips."}}
 run = nb.profile_run(session, data_dir)

@@ -6,14 +6,14 @@ from pathlib import Path
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # Two workers on two cores: one intra-op thread each (and in every subprocess they start), as training
-    # uses; PyTorch's two threads stall as soon as anything else runs (see mtlsed.train.cpu_threads).
+    # uses; PyTorch's two threads stall as soon as anything else runs (see mtlsed.training.train.cpu_threads).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from mtlsed.config import Config
+from mtlsed.config.settings import Config
 from mtlsed.data.build import BuildSpec, build_dataset
 
 
@@ -40,9 +40,9 @@ def write_wav(path: Path, y: np.ndarray, sr: int) -> Path:
 def fake_evaluation(run_dir: Path, split: str, metrics: dict) -> Path:
     """A whole evaluation unit (scores, events, metrics) in ``run_dir`` holding ``metrics``, for tests of
     what reads metrics files: written through the run folder, as ``mtlsed evaluate`` writes one."""
-    from mtlsed.labels import FrameGrid
-    from mtlsed.metrics import Scores
-    from mtlsed.runfolder import RunFolder
+    from mtlsed.evaluation.metrics import Scores
+    from mtlsed.features.labels import FrameGrid
+    from mtlsed.runs.runfolder import RunFolder
 
     scores = Scores(["a.wav"], ["dog"], np.zeros((1, 1)), np.zeros((1, 1, 2)), FrameGrid(0.1, 0.05, 2))
     RunFolder(run_dir).write_evaluation(split, scores, [], metrics)

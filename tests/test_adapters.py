@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import write_wav
 
-from mtlsed.audio import load_audio
+from mtlsed.data.audio import load_audio
 from mtlsed.data.dcase2018 import dcase2018_sources, read_fsd2018, read_tut2018
 from mtlsed.data.desed import DESED_CLASSES, import_desed
 from mtlsed.data.format import FormatError, read_dataset, validate

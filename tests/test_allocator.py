@@ -1,36 +1,49 @@
-"""The trainer's allocator setting: freed activation memory is reused, not mapped afresh each step."""
+"""The trainer's allocator setting (mtlsed.core.allocator): what it does is deterministic and tested here;
+what it saves (page faults per step) depends on the kernel's state and is measured in bench/cpu_step.py,
+side by side with glibc's defaults (on this machine the count is bimodal from run to run, so no test
+asserts it)."""
 
 import subprocess
 import sys
 
 import pytest
 
-# Allocates and frees a 10 MiB tensor (a cpu-profile activation) 50 times; prints the minor page faults
-# that cost before and after mtlsed.allocator.keep_freed_memory, and what it returned.
 PROBE = """
-import resource, torch
-from mtlsed.allocator import keep_freed_memory
+import ctypes, ctypes.util
+from mtlsed.core import allocator
 
-def faults():
-    torch.empty(10 * 2**20 // 4).fill_(1.0)  # the first allocation of the heap may fault once
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(50):
-        torch.empty(10 * 2**20 // 4).fill_(1.0)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+calls = []
+libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+real = libc.mallopt
+real.argtypes, real.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
 
-default = faults()
-applied = keep_freed_memory()
-again = keep_freed_memory()
-print(default, applied, again, faults())
+
+class Recorder:
+    def __getattr__(self, name):
+        if name == "mallopt":
+            def mallopt(param, value):
+                calls.append((param, value))
+                return real(param, value)
+            return mallopt
+        return getattr(libc, name)
+
+
+allocator.ctypes.CDLL = lambda *_: Recorder()
+print(allocator.keep_freed_memory(), allocator.keep_freed_memory(), calls)
+print(allocator.malloc_thresholds(128 * 1024, 128 * 1024), calls[-2:])
 """
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
-def test_freed_activations_stay_on_the_heap():
+def test_keep_freed_memory_sets_both_thresholds_once():
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
-    default, applied, again, kept = out.stdout.split()
-    assert applied == again == "True"
-    # glibc's defaults give freed memory back (munmap, or a trim of the heap's top): here about 400 of
-    # a block's 2560 pages of 4 KiB are faulted in again on every use; kept on the heap, almost none
-    assert int(default) >= 50 * 100
-    assert int(kept) < int(default) / 20
+    first, second = out.stdout.splitlines()
+    from mtlsed.core.allocator import M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, MMAP_THRESHOLD_MAX, TRIM_THRESHOLD
+
+    # applied once per process: the mmap threshold at glibc's maximum, then the trim threshold
+    assert (
+        first
+        == f"True True [({M_MMAP_THRESHOLD}, {MMAP_THRESHOLD_MAX}), ({M_TRIM_THRESHOLD}, {TRIM_THRESHOLD})]"
+    )
+    # glibc's defaults set back the same way (bench/cpu_step.py switches between the two per step)
+    assert second == f"True [({M_MMAP_THRESHOLD}, 131072), ({M_TRIM_THRESHOLD}, 131072)]"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import write_wav
 
-from mtlsed.audio import AudioError, load_audio, load_many
+from mtlsed.data.audio import AudioError, load_audio, load_many
 
 
 def test_stereo_is_mixed_down_and_length_fixed(tmp_path):

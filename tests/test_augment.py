@@ -1,4 +1,4 @@
-"""Training-time augmentations (mtlsed.augment), each checked against a hand computation."""
+"""Training-time augmentations (mtlsed.features.augment), each checked against a hand computation."""
 
 import math
 
@@ -7,7 +7,8 @@ import pytest
 import torch
 from scipy.special import betaincinv
 
-from mtlsed.augment import (
+from mtlsed.config.settings import AugmentConfig
+from mtlsed.features.augment import (
     LOG_PER_DB,
     active_runs,
     augment_batch,
@@ -19,7 +20,6 @@ from mtlsed.augment import (
     random_gain,
     time_masks,
 )
-from mtlsed.config import AugmentConfig
 
 torch.set_num_threads(1)
 

@@ -5,9 +5,9 @@ import html as html_lib
 import json
 import re
 
-from mtlsed.book import build_book, repo_root
-from mtlsed.profiles import load_profile
-from mtlsed.report import table_grid
+from mtlsed.book.build import build_book, repo_root
+from mtlsed.config.profiles import load_profile
+from mtlsed.experiments.report import table_grid
 
 
 def test_book_builds_and_pages_render(tmp_path):

@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from mtlsed.experiments import aggregate, table_rows
-from mtlsed.tables import csv_row, markdown_table
+from mtlsed.experiments.aggregate import aggregate
+from mtlsed.experiments.registry import table_rows
+from mtlsed.experiments.tables import csv_row, markdown_table
 
 SHORT = ["train.iterations=40", "train.eval_every=20", "train.batch_size=8"]
 
@@ -51,7 +52,14 @@ def test_train_with_a_profile_logs_progress_to_a_file_and_evaluate_writes_strict
     assert f"detected {metrics['n_detected']}" in evaluated.stdout
     # the profile file itself works as --config too
     again = _mtlsed(
-        "train", small_set, "--config", "mtlsed/params/ci.yaml", "--out", tmp_path / "r2", "--set", *SHORT[:1]
+        "train",
+        small_set,
+        "--config",
+        "mtlsed/config/params/ci.yaml",
+        "--out",
+        tmp_path / "r2",
+        "--set",
+        *SHORT[:1],
     )
     assert again.returncode == 0, again.stderr[-2000:]
 

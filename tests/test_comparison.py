@@ -2,7 +2,7 @@
 
 import pytest
 
-from mtlsed.comparison import markdown_comparison, paired_difference
+from mtlsed.experiments.comparison import markdown_comparison, paired_difference
 
 
 def _runs(values, metric="at_map", **extra):

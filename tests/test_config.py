@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from mtlsed.config import Config, ConfigError, load_config, parse_assignments
+from mtlsed.config.settings import Config, ConfigError, load_config, parse_assignments
 
 
 def test_defaults_follow_the_paper():

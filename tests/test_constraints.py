@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from mtlsed.constraints import (
+from mtlsed.models.output import SedOutput
+from mtlsed.objectives.constraints import (
     active_index,
     cosine_penalty,
     cosine_penalty_of,
@@ -13,7 +14,6 @@ from mtlsed.constraints import (
     mixture_consistency,
     separated_inputs,
 )
-from mtlsed.models.output import SedOutput
 
 EPS = 1e-7
 LOG_EPS = 1e-8

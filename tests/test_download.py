@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from mtlsed.core.errors import UserError
 from mtlsed.data.download import (
     FSD2018,
     MIRROR_ENV,
@@ -34,7 +35,6 @@ from mtlsed.data.download import (
     format_listing,
     listing,
 )
-from mtlsed.errors import UserError
 
 TUT = "TUT-urban-acoustic-scenes-2018-development"
 FSD_CLASSES = ["Bark", "Cello", "Knock"]

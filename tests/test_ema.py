@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from mtlsed.config import Config, ConfigError
-from mtlsed.ema import WeightAverage
+from mtlsed.config.settings import Config, ConfigError
+from mtlsed.training.ema import WeightAverage
 
 
 def _net() -> torch.nn.Module:

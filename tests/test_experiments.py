@@ -11,15 +11,17 @@ import numpy as np
 import pytest
 from conftest import fake_evaluation
 
-from mtlsed.experiments import aggregate, paper_row, table_rows
-from mtlsed.tables import markdown_table
+from mtlsed.experiments.aggregate import aggregate
+from mtlsed.experiments.paper import paper_row
+from mtlsed.experiments.registry import table_rows
+from mtlsed.experiments.tables import markdown_table
 
 
 def test_rows_of_both_tables_and_their_paper_numbers():
     t1, t2 = table_rows(1), table_rows(2)
     assert len(t1) == 9 and len(t2) == 5
     assert [r.key for r in t2] == ["attention", "talnet", "vgg_gwrp", "ddc_fap", "mtl_ddc_fap"]
-    with open(__file__.replace("tests/test_experiments.py", "mtlsed/paper_tables.csv")) as fh:
+    with open(__file__.replace("tests/test_experiments.py", "mtlsed/experiments/paper_tables.csv")) as fh:
         paper = list(csv.DictReader(fh))
     assert len(paper) == 14
     for row in t1 + t2:
@@ -146,7 +148,7 @@ def test_reproduce_reuses_a_run_only_for_the_same_config_data_and_split(tmp_path
 
     # the README's workflow: a copied profile keeps its name, with other overrides
     mine = tmp_path / "my.yaml"
-    text = Path(__file__).parents[1].joinpath("mtlsed", "params", "ci.yaml").read_text()
+    text = Path(__file__).parents[1].joinpath("mtlsed", "config", "params", "ci.yaml").read_text()
     mine.write_text(text.replace("train.iterations: 20", "train.iterations: 7"))
     other = _cli(tmp_path, *base[:-4], "--profile", str(mine), "--jobs", "1")
     assert "done earlier" not in other.stdout and _grid_of(other) != grid
@@ -184,7 +186,7 @@ def test_reproduce_reuses_a_run_only_for_the_same_config_data_and_split(tmp_path
 def test_reproduce_writes_paired_differences_from_its_own_runs(tmp_path):
     """#12: MTL - BCE per seed, read back from the runs' own metrics files."""
     two = tmp_path / "two.yaml"
-    text = Path(__file__).parents[1].joinpath("mtlsed", "params", "ci.yaml").read_text()
+    text = Path(__file__).parents[1].joinpath("mtlsed", "config", "params", "ci.yaml").read_text()
     two.write_text(text.replace("seeds: [0]", "seeds: [0, 1]"))
     rows = ["--rows", "ddc_fap", "segment_silent-label"]
     done = _cli(tmp_path, "reproduce", "--table", "1", "--profile", str(two), *rows)
@@ -213,7 +215,7 @@ def _fake_run(path: Path, digest: str, val: dict) -> Path:
 
 
 def test_choose_weights_rule_highest_validation_score_ties_to_the_papers_pair(tmp_path):
-    from mtlsed.experiments import choose_weights
+    from mtlsed.experiments.table1 import choose_weights
 
     grid = [[0.1, 0.1], [0.2, 0.2], [0.4, 0.4]]
 
@@ -236,7 +238,7 @@ def test_reproduce_weight_grid_per_row_seeds_and_each_run_trained_once(tmp_path)
     """#12: the weights of the tuned row come from validation; the paired rows get every seed, the
     others the first; a run that two rows share (same config, seed and data) is trained once."""
     prof = tmp_path / "grid.yaml"
-    text = Path(__file__).parents[1].joinpath("mtlsed", "params", "ci.yaml").read_text()
+    text = Path(__file__).parents[1].joinpath("mtlsed", "config", "params", "ci.yaml").read_text()
     prof.write_text(
         text.replace(
             "seeds: [0]", "seeds: [0, 1]\nseeds_other_rows: [0]\nweight_grid: [[0.5, 0.5], [0.2, 0.2]]"

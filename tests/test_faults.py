@@ -680,12 +680,12 @@ def _config_file(text: str | bytes, *extra: str):
 
 def _profile_file(text: str | bytes):
     """``mtlsed config --profile FILE``: the shipped ci profile with ``text`` appended."""
-    ci = (Path(__file__).parents[1] / "mtlsed" / "params" / "ci.yaml").read_bytes()
+    ci = (Path(__file__).parents[1] / "mtlsed" / "config" / "params" / "ci.yaml").read_bytes()
     tail = text if isinstance(text, bytes) else text.encode()
     return lambda src, tmp: ["config", "--profile", _yaml(tmp, "p.yaml", ci + tail)]
 
 
-CI_PROFILE = (Path(__file__).parents[1] / "mtlsed" / "params" / "ci.yaml").read_text().splitlines()
+CI_PROFILE = (Path(__file__).parents[1] / "mtlsed" / "config" / "params" / "ci.yaml").read_text().splitlines()
 CI_PROFILE_LINES = len(CI_PROFILE)  # what _profile_file appends starts on the next line
 CI_SEEDS_LINE = next(i for i, line in enumerate(CI_PROFILE, start=1) if line.startswith("seeds:"))
 CI_OVERRIDES_LINE = next(i for i, line in enumerate(CI_PROFILE, start=1) if line.startswith("overrides:"))

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from mtlsed.audio import load_audio
-from mtlsed.config import FeatureConfig
-from mtlsed.data.cache import build_feature_cache
-from mtlsed.data.dataset import SedDataset
+from mtlsed.config.settings import FeatureConfig
+from mtlsed.data.audio import load_audio
 from mtlsed.data.format import read_dataset
-from mtlsed.features import LogMel, logmel_librosa
-from mtlsed.labels import FrameGrid
+from mtlsed.features.cache import build_feature_cache
+from mtlsed.features.dataset import SedDataset
+from mtlsed.features.labels import FrameGrid
+from mtlsed.features.logmel import LogMel, logmel_librosa
 
 
 @pytest.mark.parametrize(
@@ -82,8 +82,8 @@ def test_cache_is_reused_and_rebuilt_on_change(small_set, tmp_path):
 SLOW_BUILD = textwrap.dedent(
     """
     import sys, time
-    import mtlsed.data.cache as F
-    from mtlsed.config import FeatureConfig
+    import mtlsed.features.cache as F
+    from mtlsed.config.settings import FeatureConfig
     real = F.load_audio
     def slow(*a, **k):  # the real loader, only slower, so the kill lands mid-build
         time.sleep(0.05)

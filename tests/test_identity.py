@@ -6,14 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mtlsed.identity import (
-    NOT_NUMERIC,
-    NUMERIC,
-    code_fingerprint,
-    is_numeric,
-    module_fingerprint,
-    normal_form,
-)
+from mtlsed.core.code import module_fingerprint, normal_form
+from mtlsed.runs.identity import NOT_NUMERIC, NUMERIC, code_fingerprint, is_numeric
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mtlsed"
 
@@ -60,24 +54,44 @@ def _edit(pkg: Path, module: str, old: str, new: str) -> None:
 
 
 UNCHANGED = [
-    ("docstring of a loss", "losses.py", '"""The losses of the paper', '"""The losses (edited) of the paper'),
-    ("comment in training", "train.py", "def seed_everything(", "# a new comment\ndef seed_everything("),
-    ("blank lines in metrics", "metrics.py", "\n\n\ndef at_map(", "\n\n\n\n\ndef at_map("),
-    ("table formatting", "tables.py", 'f" ± {std:.3f}"', 'f" +- {std:.2f}"'),
-    ("plots", "plots.py", "def ", "def _unused():\n    return 1\n\n\ndef "),
-    ("notebook helpers", "notebook.py", '"display.max_colwidth", 120', '"display.max_colwidth", 80'),
-    ("the command line", "commands.py", 'help="number of clips"', 'help="how many clips"'),
-    ("the results page", "report.py", "# Results of this build", "# Results"),
-    ("the book build", "book.py", "staging the book sources", "copying the book sources"),
-    ("what a run prints", "runinfo.py", 'f"elapsed {elapsed', 'f"took {elapsed'),
+    (
+        "docstring of a loss",
+        "objectives/losses.py",
+        '"""The losses of the paper',
+        '"""The losses (edited) of the paper',
+    ),
+    (
+        "comment in training",
+        "training/train.py",
+        "def seed_everything(",
+        "# a new comment\ndef seed_everything(",
+    ),
+    ("blank lines in metrics", "evaluation/metrics.py", "\n\n\ndef at_map(", "\n\n\n\n\ndef at_map("),
+    ("table formatting", "experiments/tables.py", 'f" ± {std:.3f}"', 'f" +- {std:.2f}"'),
+    ("plots", "book/plots.py", "def ", "def _unused():\n    return 1\n\n\ndef "),
+    ("notebook helpers", "book/notebook.py", '"display.max_colwidth", 120', '"display.max_colwidth", 80'),
+    ("the command line", "cli/commands.py", 'help="number of clips"', 'help="how many clips"'),
+    ("the results page", "experiments/report.py", "# Results of this build", "# Results"),
+    ("the book build", "book/build.py", "staging the book sources", "copying the book sources"),
+    ("what a run prints", "runs/runinfo.py", 'f"elapsed {elapsed', 'f"took {elapsed'),
 ]
 CHANGED = [
-    ("a loss", "losses.py", "return 2 * inter /", "return 3 * inter /"),
+    ("a loss", "objectives/losses.py", "return 2 * inter /", "return 3 * inter /"),
     ("the model", "models/ddc_fap.py", "torch.sigmoid(", "torch.tanh("),
-    ("the features", "features.py", "power = spec.real.square() + spec.imag.square()", "power = spec.abs()"),
-    ("post-processing", "postprocess.py", '"frame_threshold": [0.3, 0.5, 0.7]', '"frame_threshold": [1]'),
-    ("a config default", "config.py", "hop_ms: float = 32.0", "hop_ms: float = 16.0"),
-    ("the frame grid", "labels.py", "self.hop_s / 2", "self.hop_s / 3"),
+    (
+        "the features",
+        "features/logmel.py",
+        "power = spec.real.square() + spec.imag.square()",
+        "power = spec.abs()",
+    ),
+    (
+        "post-processing",
+        "evaluation/postprocess.py",
+        '"frame_threshold": [0.3, 0.5, 0.7]',
+        '"frame_threshold": [1]',
+    ),
+    ("a config default", "config/settings.py", "hop_ms: float = 32.0", "hop_ms: float = 16.0"),
+    ("the frame grid", "features/labels.py", "self.hop_s / 2", "self.hop_s / 3"),
 ]
 
 
@@ -99,11 +113,13 @@ def test_edits_that_can_change_a_number_move_the_fingerprint(base, what, module,
 
 def test_the_feature_cache_key_follows_the_front_end_code_not_its_docstrings(tmp_path):
     pkg = _copy(tmp_path, "a")
-    before = module_fingerprint("features.py", pkg)
-    _edit(pkg, "features.py", '"""Log-mel front end', '"""The log-mel front end')
-    assert module_fingerprint("features.py", pkg) == before
-    _edit(pkg, "features.py", "torch.log(mel + self.cfg.log_eps)", "torch.log10(mel + self.cfg.log_eps)")
-    assert module_fingerprint("features.py", pkg) != before
+    before = module_fingerprint("features/logmel.py", pkg)
+    _edit(pkg, "features/logmel.py", '"""Log-mel front end', '"""The log-mel front end')
+    assert module_fingerprint("features/logmel.py", pkg) == before
+    _edit(
+        pkg, "features/logmel.py", "torch.log(mel + self.cfg.log_eps)", "torch.log10(mel + self.cfg.log_eps)"
+    )
+    assert module_fingerprint("features/logmel.py", pkg) != before
 
 
 def test_moving_a_module_keeps_the_fingerprint(base, tmp_path):
@@ -114,11 +130,11 @@ def test_moving_a_module_keeps_the_fingerprint(base, tmp_path):
 
     def moved(name: str, edit=None) -> Path:
         pkg = _copy(tmp_path, name)
-        (pkg / "losses.py").rename(pkg / "models" / "losses.py")
+        (pkg / "objectives" / "losses.py").rename(pkg / "models" / "losses.py")
         for path in pkg.rglob("*.py"):
             text = path.read_text()
-            if "mtlsed.losses" in text:
-                path.write_text(text.replace("mtlsed.losses", "mtlsed.models.losses"))
+            if "mtlsed.objectives.losses" in text:
+                path.write_text(text.replace("mtlsed.objectives.losses", "mtlsed.models.losses"))
         if edit:
             _edit(pkg, "models/losses.py", *edit)
         return pkg

@@ -10,8 +10,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from mtlsed import publish
-from mtlsed.book import setup_cell_source
+from mtlsed.book import publish
+from mtlsed.book.build import setup_cell_source
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +54,7 @@ def test_the_wheel_runs_outside_the_repository(tmp_path):
 
     work = tmp_path / "work"
     work.mkdir()
-    code = "import mtlsed, mtlsed.book as b; print(mtlsed.__file__); print(b.book_sources())"
+    code = "import mtlsed, mtlsed.book.build as b; print(mtlsed.__file__); print(b.book_sources())"
     where = _run([py, "-c", code], cwd=work).stdout.split()
     assert all(Path(p).is_relative_to(venv) for p in where), where  # the wheel's, not the checkout's
     assert (Path(where[1]) / "notebooks" / "01_data.ipynb").is_file()  # the book ships in the wheel

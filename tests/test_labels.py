@@ -4,10 +4,10 @@ time axis, frame 0 included, with centred and uncentred frames."""
 import numpy as np
 import pytest
 
-from mtlsed.config import Config, EvalConfig, FeatureConfig
+from mtlsed.config.settings import Config, EvalConfig, FeatureConfig
 from mtlsed.data.format import Event
-from mtlsed.labels import FrameGrid, clip_labels, frame_labels
-from mtlsed.metrics import detect_events
+from mtlsed.evaluation.metrics import detect_events
+from mtlsed.features.labels import FrameGrid, clip_labels, frame_labels
 
 
 def test_frame_centres_and_edges_by_hand():
@@ -59,8 +59,8 @@ def test_frame_labels_against_a_hand_count():
 def test_frame_zero_with_center_true_is_labelled_alike_by_dataset_and_evaluation(small_set):
     """An event [0, 0.01) covers the centre of frame 0 (0 s) when frames are centred: the dataset's frame
     labels and the scores file's grid both say so."""
-    from mtlsed.data.dataset import SedDataset
-    from mtlsed.metrics import Scores
+    from mtlsed.evaluation.metrics import Scores
+    from mtlsed.features.dataset import SedDataset
 
     cfg = Config().with_overrides({"features.sample_rate": 16000, "features.center": True})
     data = SedDataset(small_set, cfg, "test")
@@ -76,7 +76,7 @@ def test_frame_zero_with_center_true_is_labelled_alike_by_dataset_and_evaluation
 
 
 def test_scores_files_keep_their_grid(tmp_path):
-    from mtlsed.metrics import Scores
+    from mtlsed.evaluation.metrics import Scores
 
     grid = FrameGrid.of(FeatureConfig(sample_rate=16000, center=True), 313)
     scores = Scores(["a"], ["dog"], np.zeros((1, 1)), np.zeros((1, 1, 313)), grid)

@@ -5,9 +5,10 @@ import itertools
 import pytest
 import torch
 
-from mtlsed.config import LossConfig
-from mtlsed.losses import bce_loss, pairwise_dice, segment_loss, select_active, silent_loss, total_loss
+from mtlsed.config.settings import LossConfig
 from mtlsed.models.output import SedOutput
+from mtlsed.objectives.losses import bce_loss, pairwise_dice, segment_loss, select_active, silent_loss
+from mtlsed.objectives.total import total_loss
 
 EPS = 1e-7
 

@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from mtlsed.config import EvalConfig, FeatureConfig
+from mtlsed.config.settings import EvalConfig, FeatureConfig
 from mtlsed.data.format import Event
-from mtlsed.labels import FrameGrid
-from mtlsed.metrics import (
+from mtlsed.evaluation.metrics import (
     Scores,
     at_map,
     detect_events,
@@ -16,6 +15,7 @@ from mtlsed.metrics import (
     psds_scores,
     sed_map,
 )
+from mtlsed.features.labels import FrameGrid
 
 
 def test_at_map_by_hand():

@@ -5,9 +5,9 @@ import copy
 import pytest
 import torch
 
-from mtlsed.config import LossConfig, ModelConfig
-from mtlsed.losses import total_loss
+from mtlsed.config.settings import LossConfig, ModelConfig
 from mtlsed.models import MODELS, build_model, count_macs, model_summary
+from mtlsed.objectives.total import total_loss
 
 SMALL = {"ddc_fap": [8, 8], "vgg_gwrp": [8, 8], "attention": [8, 8], "talnet": [8, 8, 8]}
 

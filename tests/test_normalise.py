@@ -1,14 +1,15 @@
-"""Input normalisations (mtlsed.normalise): PCEN against librosa, clip band-mean removal, dataset mode."""
+"""Input normalisations (mtlsed.features.normalise): PCEN against librosa, clip band-mean removal, dataset
+mode."""
 
 import librosa
 import numpy as np
 import pytest
 import torch
 
-from mtlsed.config import FeatureConfig
-from mtlsed.data.cache import _band_stats
-from mtlsed.features import logmel
-from mtlsed.normalise import band_stats, clip_band_mean, normalise, pcen, pcen_smoothing
+from mtlsed.config.settings import FeatureConfig
+from mtlsed.features.cache import _band_stats
+from mtlsed.features.logmel import logmel
+from mtlsed.features.normalise import band_stats, clip_band_mean, normalise, pcen, pcen_smoothing
 
 torch.set_num_threads(1)
 
@@ -80,7 +81,7 @@ def test_clip_band_mean_removes_a_fixed_band_response(clips):
 
 
 def test_clip_band_mean_makes_filter_augment_a_no_op(cfg, clips):
-    from mtlsed.augment import filter_augment
+    from mtlsed.features.augment import filter_augment
 
     x = torch.from_numpy(clips)
     eq = filter_augment(x, 1.0, 6.0, [3, 6], torch.Generator().manual_seed(0))

@@ -5,15 +5,15 @@ import pytest
 import torch
 from conftest import fake_evaluation
 
-from mtlsed.config import Config
+from mtlsed.book.notebook import psds_by_class, selection_table, setup
+from mtlsed.config.settings import Config
 from mtlsed.data.format import read_dataset
-from mtlsed.experiments import per_seed_metrics
-from mtlsed.labels import FrameGrid
-from mtlsed.metrics import Scores
+from mtlsed.evaluation.metrics import Scores
+from mtlsed.experiments.aggregate import per_seed_metrics
+from mtlsed.features.labels import FrameGrid
 from mtlsed.models import config_sizes
 from mtlsed.models import size_table as model_sizes
 from mtlsed.models.output import SedOutput
-from mtlsed.notebook import psds_by_class, selection_table, setup
 
 
 def test_selection_table_by_hand():
@@ -66,7 +66,7 @@ def test_psds_by_class_oracle_and_silence(small_set, tmp_path):
 
 
 def test_model_sizes_count_the_profile_models():
-    from mtlsed.config import ModelConfig
+    from mtlsed.config.settings import ModelConfig
 
     # VGG-GWRP at 4-4 channels with 2 conv units per block, 10 classes, by hand:
     # block 1: 3x3 convs 1->4 and 4->4 without bias + batch norm (2 per channel)
@@ -88,10 +88,10 @@ def test_loss_table_of_the_real_losses_against_a_hand_computation():
     2 * dice(0.5, 0.25) = 2 * (2 * 0.125 / 0.75) = 2/3; silent (the unlabelled mask) = 0.1."""
     import math
 
-    from mtlsed.config import LossConfig
-    from mtlsed.losses import total_loss
+    from mtlsed.book.notebook import loss_table
+    from mtlsed.config.settings import LossConfig
     from mtlsed.models.output import SedOutput
-    from mtlsed.notebook import loss_table
+    from mtlsed.objectives.total import total_loss
 
     cfg = LossConfig(bce_weight=1.0, segment_weight=0.2, silent_weight=0.5, dice_eps=0.0)
     masks = torch.tensor([0.5, 0.25, 0.1]).reshape(1, 3, 1, 1)
@@ -108,7 +108,7 @@ def test_loss_table_of_the_real_losses_against_a_hand_computation():
 
 
 def test_shared_scale_keeps_relative_levels():
-    from mtlsed.notebook import shared_scale
+    from mtlsed.book.notebook import shared_scale
 
     out = shared_scale({"loud": np.array([0.0, -2.0, 1.0]), "quiet": np.array([0.2, 0.0, -0.1])})
     assert list(out["loud"]) == pytest.approx([0.0, -1.0, 0.5])

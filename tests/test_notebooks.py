@@ -8,7 +8,7 @@ from pathlib import Path
 import papermill
 import pytest
 
-from mtlsed.book import twin_differences
+from mtlsed.book.build import twin_differences
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))

@@ -14,7 +14,7 @@ import soundfile as sf
 from mtlsed.data.format import FormatError, read_dataset, validate
 from mtlsed.data.importer import SourceSet, import_sets
 from mtlsed.data.synthetic import CLASS_NOTES
-from mtlsed.runfolder import RunFolder
+from mtlsed.runs.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 # classes of the user's set: none of them is an embedded class

@@ -7,11 +7,11 @@ import sys
 import numpy as np
 import pytest
 
-from mtlsed.config import EvalConfig
+from mtlsed.config.settings import EvalConfig
 from mtlsed.data.format import Event, write_dataset_index
-from mtlsed.labels import FrameGrid
-from mtlsed.metrics import Scores
-from mtlsed.postprocess import GRID, choose_on_validation, settings_grid
+from mtlsed.evaluation.metrics import Scores
+from mtlsed.evaluation.postprocess import GRID, choose_on_validation, settings_grid
+from mtlsed.features.labels import FrameGrid
 
 
 def test_the_lowest_validation_error_wins(tmp_path):

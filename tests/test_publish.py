@@ -1,4 +1,4 @@
-"""One setting for where the project is published (mtlsed.publish): the notebooks' first cell, the book's
+"""One setting for where the project is published (mtlsed.book.publish): the notebooks' first cell, the book's
 launch buttons and repository links follow it, and no placeholder address reaches a user."""
 
 import ast
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mtlsed import publish
-from mtlsed.book import _add_publish_settings, setup_cell_source
+from mtlsed.book import publish
+from mtlsed.book.build import _add_publish_settings, setup_cell_source
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
@@ -43,9 +43,7 @@ def test_no_placeholder_address_anywhere():
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_notebook_opens_with_the_published_setup_cell(nb):
-    assert setup_cell_source(nb) == publish.setup_cell(), (
-        "run `make setup-cells`"
-    )
+    assert setup_cell_source(nb) == publish.setup_cell(), "run `make setup-cells`"
     cells = json.loads(nb.read_text())["cells"]
     first_code = next(c for c in cells if c["cell_type"] == "code")
     assert "colab-setup" in first_code["metadata"]["tags"]  # the first cell a Colab user runs
@@ -108,7 +106,7 @@ def _commands(section: str) -> list[list[str]]:
 def test_the_colab_walk_through_matches_the_cli_and_the_first_cell():
     """Every command the walk-through gives parses with the real CLI; the first cell's settings it names
     exist in the cell; nothing in it puts a comment on an %env line (IPython keeps it in the value)."""
-    from mtlsed.cli import build_parser
+    from mtlsed.cli.main import build_parser
 
     section = _colab_section()
     commands = _commands(section)

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from mtlsed.config import AugmentConfig, Config
-from mtlsed.data.dataset import SedDataset
-from mtlsed.runfolder import RunFolder
-from mtlsed.train import train
+from mtlsed.config.settings import AugmentConfig, Config
+from mtlsed.features.dataset import SedDataset
+from mtlsed.runs.runfolder import RunFolder
+from mtlsed.training.train import train
 
 TINY = {
     "features.sample_rate": 16000,
@@ -105,7 +105,7 @@ def test_each_input_normalisation_trains_and_its_training_statistics_are_standar
         assert np.abs(x.mean((0, 1))).max() < 1e-3 and np.abs(x.std((0, 1)) - 1).max() < 1e-2
     else:  # each clip's own band mean removed, then scaled: zero mean per clip and band
         assert np.abs(x.mean(1)).max() < 1e-4
-    from mtlsed.evaluate import evaluate_run
+    from mtlsed.evaluation.evaluate import evaluate_run
 
     metrics = evaluate_run(tmp_path / mode, small_set)
     assert metrics["at_map"] is not None and 0 <= metrics["at_map"] <= 1

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mtlsed.runfolder import RunFolder, RunLocked, is_finished
+from mtlsed.runs.runfolder import RunFolder, RunLocked, is_finished
 
 FAST = ["train.iterations=4", "train.eval_every=2", "train.batch_size=4"]
 LONG = ["train.iterations=100000", "train.eval_every=2", "train.batch_size=4"]
@@ -135,13 +135,13 @@ def test_without_flock_the_lock_file_is_the_lock_and_a_dead_holder_is_taken_over
 
 KILL_AFTER_SCORES = """
 import os, sys
-import mtlsed.runfolder as rf
+import mtlsed.runs.runfolder as rf
 original = rf.RunFolder.write_evaluation
 def write_tsv_then_die(*a, **k):
     os._exit(9)  # killed after the scores file, before the events and the metrics
 import mtlsed.data.format as fmt
 fmt.write_tsv = write_tsv_then_die
-from mtlsed.evaluate import evaluate_run
+from mtlsed.evaluation.evaluate import evaluate_run
 evaluate_run(sys.argv[1], sys.argv[2], checkpoint)
 """
 

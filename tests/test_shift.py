@@ -12,7 +12,7 @@ import soundfile as sf
 from scipy.signal import correlate
 
 from mtlsed.data.format import read_dataset, validate
-from mtlsed.shift import (
+from mtlsed.data.shift import (
     PEAK,
     TRANSFORMS,
     codec_kind,
@@ -21,7 +21,7 @@ from mtlsed.shift import (
     shift_split,
     shifted_sets,
 )
-from mtlsed.tables import markdown_shifted
+from mtlsed.experiments.tables import markdown_shifted
 
 SR = 16000
 NAMES = list(TRANSFORMS)

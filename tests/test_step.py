@@ -11,11 +11,11 @@ import torch.distributed as dist
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-import mtlsed.step as step
-from mtlsed.config import LossConfig, TrainConfig
+import mtlsed.training.step as step
+from mtlsed.config.settings import LossConfig, TrainConfig
 from mtlsed.models.ddc_fap import DDCFAP
-from mtlsed.runfolder import RunFolder
-from mtlsed.train import mean_over_processes
+from mtlsed.runs.runfolder import RunFolder
+from mtlsed.training.train import mean_over_processes
 
 try:
     import tomllib
@@ -86,7 +86,12 @@ def test_every_training_step_is_the_one_in_mtlsed_step():
     sources = [*(ROOT / "mtlsed").rglob("*.py"), *(ROOT / "bench").glob("*.py")]
     own = {p: _calls(p, "backward") + _calls(p, "GradScaler") for p in sources if p.name != "step.py"}
     assert {str(p.relative_to(ROOT)): lines for p, lines in own.items() if lines} == {}
-    users = {"mtlsed/train.py", "mtlsed/table3.py", "bench/gpu_check.py", "bench/cpu_step.py"}
+    users = {
+        "mtlsed/training/train.py",
+        "mtlsed/experiments/table3.py",
+        "bench/gpu_check.py",
+        "bench/cpu_step.py",
+    }
     for name in users:
         assert _calls(ROOT / name, "training_step") or "training_step(" in (ROOT / name).read_text(), name
 
@@ -166,7 +171,7 @@ def test_the_mean_over_processes_in_a_real_process_group(tmp_path):
 def test_the_torch_floor_has_the_apis_the_code_calls():
     """torch.amp.GradScaler("cuda") came with torch 2.3; torch.is_autocast_enabled(device) with 2.4 (tests
     only). The package's floor, and environment.yml's, must not promise an older torch."""
-    assert _calls(ROOT / "mtlsed" / "step.py", "GradScaler")
+    assert _calls(ROOT / "mtlsed" / "training" / "step.py", "GradScaler")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     env = (ROOT / "environment.yml").read_text()
     for text in [*project["dependencies"], *(line.strip(" -") for line in env.splitlines())]:

@@ -3,10 +3,10 @@
 import numpy as np
 import torch
 
-from mtlsed.audio import fix_length
-from mtlsed.config import FeatureConfig
+from mtlsed.config.settings import FeatureConfig
+from mtlsed.data.audio import fix_length
 from mtlsed.data.synthetic import CLASS_NOTES, GENERATORS, synth_background, synth_event
-from mtlsed.features import LogMel
+from mtlsed.features.logmel import LogMel
 
 SR = 16000
 CFG = FeatureConfig(sample_rate=SR)

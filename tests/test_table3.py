@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mtlsed.comparison import paired_difference
-from mtlsed.runfolder import RunFolder
+from mtlsed.experiments.comparison import paired_difference
+from mtlsed.runs.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = ["segment_silent", "cosine", "judge", "consistency"]

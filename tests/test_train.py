@@ -12,15 +12,15 @@ import time
 import pytest
 import torch
 
-from mtlsed.config import Config
-from mtlsed.data.dataset import SedDataset
-from mtlsed.errors import UserError
-from mtlsed.inference import load_run
-from mtlsed.losses import total_loss
+from mtlsed.config.settings import Config
+from mtlsed.core.errors import UserError
+from mtlsed.evaluation.inference import load_run
+from mtlsed.features.dataset import SedDataset
 from mtlsed.models import build_model
 from mtlsed.models.output import SedOutput
-from mtlsed.step import make_optimizer, memory_format, precision_context
-from mtlsed.train import batch_indices, cpu_threads, pick_device, train, validate
+from mtlsed.objectives.total import total_loss
+from mtlsed.training.step import make_optimizer, memory_format, precision_context
+from mtlsed.training.train import batch_indices, cpu_threads, pick_device, train, validate
 
 TINY = [
     "features.sample_rate=16000",
@@ -283,7 +283,7 @@ def test_train_uses_and_restores_its_thread_count(small_set, tmp_path):
     before = torch.get_num_threads()
     seen = []
     cfg = tiny_cfg(**{"train.iterations": 2, "train.eval_every": 2, "train.threads": 1})
-    import mtlsed.train as trainer
+    import mtlsed.training.train as trainer
 
     original = trainer.validate
 

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from mtlsed.atomic import write_json
-from mtlsed.audio import write_audio
+from mtlsed.core.atomic import write_json
+from mtlsed.core.procs import die_with_parent
+from mtlsed.data.audio import write_audio
 from mtlsed.data.format import SPLITS, Event, write_dataset_index
 from mtlsed.data.mix import RECIPES, mix
 from mtlsed.data.synthetic import SyntheticBackgrounds, SyntheticEvents
-from mtlsed.procs import die_with_parent
 
 
 @dataclass

@@ -44,8 +44,8 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
-from mtlsed.atomic import write_json
-from mtlsed.errors import UserError
+from mtlsed.core.atomic import write_json
+from mtlsed.core.errors import UserError
 
 MIRROR_ENV = "MTLSED_DOWNLOAD_MIRROR"
 STATE_DIR = ".mtlsed-download"

@@ -29,15 +29,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mtlsed.core.errors import FormatError
 from mtlsed.data.policy import TOLERANCE_S, unsafe_name
-from mtlsed.errors import FormatError
 
 WEAK_HEADER = ["filename", "event_labels"]
 STRONG_HEADER = ["filename", "onset", "offset", "event_label"]
 SPLIT_HEADER = ["filename", "split"]
 SPLITS = ("train", "val", "test")
-
-
 
 
 @dataclass(frozen=True)
@@ -490,8 +488,9 @@ def _validate_groups(path: Path, where: dict[str, str]) -> list[Problem]:
 def _validate_duplicates(
     root: Path, weak: dict, weak_line: dict, weak_path: Path, where: dict
 ) -> list[Problem]:
-    """Clips of two splits with identical audio (hashes remembered in ``.mtlsed/``, see mtlsed.identity)."""
-    from mtlsed.identity import audio_hashes
+    """Clips of two splits with identical audio (hashes remembered in ``.mtlsed/``, see
+    mtlsed.runs.identity)."""
+    from mtlsed.data.hashes import audio_hashes
 
     present = [n for n in weak if (root / "audio" / n).is_file()]
     first: dict[str, str] = {}
@@ -578,7 +577,7 @@ def _problem_from(err: FormatError, path: Path) -> Problem:
 
 def write_tsv(path: Path, header: list[str], rows: Iterable[list[str]]) -> None:
     """A TSV file with its header, written atomically."""
-    from mtlsed.atomic import atomic_path
+    from mtlsed.core.atomic import atomic_path
 
     with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
@@ -600,7 +599,7 @@ def write_dataset_index(
     """Write classes.txt, weak.tsv and (when given) strong.tsv and split.tsv into ``root``."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    from mtlsed.atomic import write_text
+    from mtlsed.core.atomic import write_text
 
     write_text(root / "classes.txt", "".join(c + "\n" for c in classes))
     write_tsv(root / "weak.tsv", WEAK_HEADER, ([f, ",".join(labels)] for f, labels in weak.items()))

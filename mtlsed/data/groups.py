@@ -421,7 +421,7 @@ def _kept(assign, n_clips: int, split_of) -> np.ndarray:
 
 def write_groups(path: str | Path, groups: dict[str, list[str]]) -> None:
     """``groups.tsv`` of a data set: ``filename<TAB>groups`` (what ``mtlsed check`` verifies)."""
-    from mtlsed.atomic import atomic_path
+    from mtlsed.core.atomic import atomic_path
 
     with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")

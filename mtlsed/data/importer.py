@@ -41,7 +41,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mtlsed.atomic import write_json
+from mtlsed.core.atomic import write_json
 from mtlsed.data.format import (
     STRONG_HEADER,
     WEAK_HEADER,
@@ -281,7 +281,7 @@ def import_sets(
     the same folder with the same arguments gives the same split; the links already there are kept.
     ``stratify`` also spreads every class over the splits in proportion (by its weak labels).
     """
-    from mtlsed.identity import file_sha256
+    from mtlsed.core.hashing import file_sha256
 
     out = Path(out)
     for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):

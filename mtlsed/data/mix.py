@@ -27,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from mtlsed.audio import fix_length
+from mtlsed.data.audio import fix_length
 
 ACTIVE_THRESHOLD_DB = 30.0
 ACTIVE_FRAME_S = 0.02

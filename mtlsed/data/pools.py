@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mtlsed.audio import load_audio
+from mtlsed.data.audio import load_audio
 
 
 class FileEvents:

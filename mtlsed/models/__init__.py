@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mtlsed.config import ModelConfig
+from mtlsed.config.settings import ModelConfig
 from mtlsed.models.attention import AttentionSED
 from mtlsed.models.ddc_fap import DDCFAP
 from mtlsed.models.output import SedOutput

@@ -68,7 +68,8 @@ class FrequencyAutoPool(nn.Module):
     beta starts at 0 (the plain mean over bands); alpha at ``alpha_init``: 0 is the plain mean over
     time, as in McFee et al.; a positive start (5) weights the frames where the mask is high about
     e^5 = 150 times more than silent ones, so a short event moves its clip probability from the first
-    iteration instead of being averaged away over 10 s (``mtlsed.config.ModelConfig.fap_alpha_init``).
+    iteration instead of being averaged away over 10 s
+    (``mtlsed.config.settings.ModelConfig.fap_alpha_init``).
     Measured on real recordings (BCE only): it lifts validation AT-mAP of an 8-8-8 model from 0.34 to
     0.49, but a 16x4 model learns as well without it and localises better (SED-mAP 0.42 against 0.28
     after 1000 iterations), so the default stays 0.

@@ -1,0 +1,380 @@
+"""Build the Jupyter Book: execute the notebooks under a profile, then render.
+
+The committed notebooks keep the outputs of the ``ci`` profile (nbval guards
+them). ``make book PROFILE=name`` never touches them: it copies the book's
+sources into ``_build/src``, executes each notebook there with papermill and
+``params/NAME.yaml``, and renders that copy to ``_build/book/_build/html``.
+
+Execution is resumable: a notebook whose source, profile and package code are
+unchanged since its last successful run is not executed again, and a failed run leaves the
+previous good copy in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mtlsed.config.profiles import load_profile, params_dir
+from mtlsed.core.atomic import write_json, write_text
+from mtlsed.core.errors import UserError
+
+BOOK_FILES = ["_config.yml", "_toc.yml", "README.md", "LICENSE"]
+BOOK_DIRS = ["book"]
+
+
+SHIPPED = "_book"  # the book's sources inside an installed wheel (see setup.py)
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def is_checkout(path: Path) -> bool:
+    return (
+        (path / "_toc.yml").is_file()
+        and (path / "notebooks").is_dir()
+        and (path / "pyproject.toml").is_file()
+    )
+
+
+def book_sources() -> Path:
+    """The book's sources: the checkout this package runs from, else the copy shipped in the wheel."""
+    if is_checkout(repo_root()):
+        return repo_root()
+    from importlib.resources import files
+
+    shipped = Path(str(files("mtlsed") / SHIPPED))
+    if (shipped / "_toc.yml").is_file():
+        return shipped
+    raise UserError(f"no book sources found (neither a checkout at {repo_root()} nor {shipped})")
+
+
+def _digest(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def stage_sources(root: Path, src: Path) -> None:
+    """Copy the prose and configuration of the book into ``src``."""
+    src.mkdir(parents=True, exist_ok=True)
+    for name in BOOK_FILES:
+        if (root / name).is_file():
+            shutil.copy2(root / name, src / name)
+    _add_publish_settings(src / "_config.yml")
+    for name in BOOK_DIRS:
+        if (src / name).exists():
+            shutil.rmtree(src / name)
+        shutil.copytree(root / name, src / name)
+
+
+def _add_publish_settings(config: Path) -> None:
+    """Merge :func:`mtlsed.book.publish.book_settings` (launch buttons, repository links) into ``config``."""
+    import yaml
+
+    from mtlsed.book.publish import book_settings
+
+    if not config.is_file():
+        return
+    settings = yaml.safe_load(config.read_text()) or {}
+    for key, value in book_settings().items():
+        if isinstance(value, dict):
+            settings.setdefault(key, {}).update(value)
+        else:
+            settings[key] = value
+    config.write_text(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True))
+
+
+def _kernel_config():
+    """Encrypt the kernel's local traffic when pyzmq can (ipykernel 7 warns on every start otherwise)."""
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport_encryption": "auto"}})
+
+
+def execute_notebooks(
+    root: Path, src: Path, profile_path: Path, log=print, data: Path | None = None, work: Path | None = None
+) -> list[Path]:
+    """Execute ``notebooks/*.ipynb`` with papermill into ``src/notebooks``; returns the outputs.
+
+    ``data``: a dataset folder every notebook uses instead of the embedded set. ``work``: the folder
+    the notebooks run in and keep their data and runs in (default: the checkout ``root``).
+    """
+    import papermill
+
+    out_dir = src / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # the notebooks take the profile by name (a shipped one) or by its file
+    shipped = profile_path.resolve().parent == params_dir().resolve()
+    params = {"profile": profile_path.stem if shipped else str(profile_path.resolve())}
+    data_key = ""
+    if data is not None:
+        from mtlsed.data.fingerprint import data_fingerprint
+
+        params["data"] = str(Path(data).resolve())
+        data_key = data_fingerprint(data)["digest"]  # another data set (or changed labels): run again
+    # a notebook is executed again when it, its profile or the package code changed
+    package_sources = sorted(Path(__file__).resolve().parents[1].rglob("*.py"))
+    done: list[Path] = []
+    for nb in sorted((root / "notebooks").glob("*.ipynb")):
+        target = out_dir / nb.name
+        stamp = out_dir / (nb.stem + ".done.json")
+        key = _digest(nb, profile_path, *package_sources) + data_key
+        if target.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("key") == key:
+            log(f"  {nb.name}: unchanged since its last run under this profile, kept")
+            done.append(target)
+            continue
+        log(f"  executing {nb.name} ...")
+        start = time.perf_counter()
+        partial = out_dir / (nb.stem + ".partial.ipynb")
+        papermill.execute_notebook(
+            str(nb),
+            str(partial),
+            parameters=params,
+            cwd=str(work or root / "notebooks"),
+            kernel_name="python3",
+            progress_bar=False,
+            config=_kernel_config(),
+        )
+        present_parameters(partial, params["profile"] if shipped else _display_path(profile_path, root), data)
+        partial.replace(target)
+        seconds = time.perf_counter() - start
+        write_json(stamp, {"key": key, "seconds": round(seconds, 1)})
+        log(f"  {nb.name}: {seconds:.0f} s")
+        done.append(target)
+    return done
+
+
+def _display_path(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def present_parameters(notebook: Path, profile_file: str, data: Path | None = None) -> None:
+    """Show the reader the parameters a notebook ran with, once.
+
+    Papermill keeps the notebook's own ``parameters`` cell (the ``ci`` defaults) and adds
+    an ``injected-parameters`` cell after it; rendered as is, the page would show two
+    parameter cells that disagree. The defaults are removed from the page and the
+    injected cell says where its values come from.
+    """
+    data = json.loads(notebook.read_text())
+    cells = data["cells"]
+    injected = [c for c in cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    if not injected:
+        return
+    for cell in cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    header = (
+        f"# Parameters injected by papermill: the profile {profile_file} replaces the\n"
+        "# notebook's default (`ci`); `mtlsed config --profile NAME` prints its settings.\n"
+    )
+    if data is not None:
+        header += "# `data` replaces the embedded synthetic set in every chapter.\n"
+    for cell in injected:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        lines = source.splitlines(keepends=True)
+        if lines and lines[0].strip() == "# Parameters":
+            lines = lines[1:]
+        cell["source"] = header + "".join(lines)
+    notebook.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+
+
+def build_book(
+    profile: str = "cpu",
+    root: Path | None = None,
+    out: Path | None = None,
+    log=print,
+    data: Path | None = None,
+) -> Path:
+    """Execute the notebooks under ``profile`` and build the HTML book; returns index.html.
+
+    ``root``: the book's sources (default :func:`book_sources`). In a checkout the notebooks keep their
+    data and runs in it; from an installed wheel, in the working folder (``out`` defaults to
+    ``./_build`` there). ``data``: a dataset folder every chapter uses instead of the embedded set.
+    """
+    root = Path(root or book_sources())
+    work = root if is_checkout(root) else Path.cwd()
+    out = Path(out or work / "_build")
+    profile_path = load_profile(profile).path
+    src = out / "src"
+    log(f"staging the book sources in {src}")
+    stage_sources(root, src)
+    if (root / "notebooks").is_dir():
+        log(
+            f"executing notebooks under profile {profile!r} ({profile_path})"
+            + (f" on {data}" if data else "")
+        )
+        execute_notebooks(root, src, profile_path, log=log, data=data, work=None if work == root else work)
+        from mtlsed.experiments.report import results_page
+
+        # the results page is made from the grids chapter 5 just ran, never typed by hand
+        page = results_page(load_profile(profile_path), work, Path(data).resolve() if data else None)
+        write_text(src / "book" / "results.md", page)
+        log(f"results page written from the runs: {src / 'book' / 'results.md'}")
+    html_root = out / "book"
+    cmd = [
+        _tool("jupyter-book"),
+        "build",
+        str(src),
+        "--path-output",
+        str(html_root),
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
+    log("building the book: " + " ".join(cmd))
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout[-6000:] + result.stderr[-6000:])
+        raise UserError(f"jupyter-book build failed (exit {result.returncode}); see the log above")
+    index = html_root / "_build" / "html" / "index.html"
+    if not index.is_file():
+        raise UserError(f"the build finished but {index} is missing")
+    return index
+
+
+def _tool(name: str) -> str:
+    """A command of the book extra: beside this Python (its environment), else on the PATH."""
+    beside = Path(sys.executable).with_name(name)
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if not found:
+        raise UserError(f"{name} not found; install the book extra: pip install 'mtlsed[book]'")
+    return found
+
+
+# The cell metadata the twins keep (jupytext.toml's cell_metadata_filter): the rest is papermill's.
+TWIN_CELL_METADATA = ("tags", "mystnb")
+
+
+def _cell_contents(nb) -> list[tuple[str, str, dict]]:
+    """``(type, source, kept metadata)`` of each cell: what a notebook and its twin must share."""
+    return [
+        (
+            cell.cell_type,
+            cell.source.strip("\n"),
+            {k: cell.metadata[k] for k in TWIN_CELL_METADATA if cell.metadata.get(k)},
+        )
+        for cell in nb.cells
+    ]
+
+
+def twin_differences(notebook: Path) -> list[str]:
+    """Where ``notebook`` and its ``.py`` twin differ in content: cell types, sources and the kept cell
+    metadata, in order. Headers (the jupytext version that wrote the twin) and outputs play no part,
+    so a new jupytext release does not make a matching pair differ. Empty when they match."""
+    import jupytext
+    import nbformat
+
+    twin = notebook.with_suffix(".py")
+    if not twin.is_file():
+        return [f"{twin.name}: missing"]
+    ours = _cell_contents(nbformat.read(notebook, as_version=4))
+    theirs = _cell_contents(jupytext.read(twin))
+    problems = []
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=False), start=1):
+        for what, x, y in zip(("type", "source", "metadata"), a, b, strict=True):
+            if x != y:
+                problems.append(
+                    f"cell {i}: {what} differs ({notebook.name}: {x!r:.80}; {twin.name}: {y!r:.80})"
+                )
+    if len(ours) != len(theirs):
+        problems.append(f"{notebook.name} has {len(ours)} cells, {twin.name} {len(theirs)}")
+    return problems
+
+
+def twin_text(notebook: Path) -> str:
+    """The py:percent text a notebook pairs to (jupytext's CLI, so jupytext.toml's filters apply)."""
+    jupytext = _tool("jupytext")
+    result = subprocess.run(
+        [jupytext, "--to", "py:percent", "--output", "-", str(notebook.resolve())],
+        capture_output=True,
+        text=True,
+        cwd=notebook.parent,
+        check=True,
+    )
+    return result.stdout
+
+
+def _drop_empty_tags(nb: Path) -> None:
+    """Papermill gives every cell an empty ``tags`` list; drop them so the twins stay clean."""
+    data = json.loads(nb.read_text())
+    for cell in data["cells"]:
+        if cell.get("metadata", {}).get("tags") == []:
+            del cell["metadata"]["tags"]
+    nb.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+
+
+SETUP_TAG = "colab-setup"  # the notebooks' first code cell, written from mtlsed.book.publish.setup_cell
+
+
+def setup_cell_source(notebook: Path) -> str | None:
+    """The source of ``notebook``'s setup cell (tagged ``colab-setup``), None when it has none."""
+    for cell in json.loads(notebook.read_text())["cells"]:
+        if SETUP_TAG in cell.get("metadata", {}).get("tags", []):
+            return "".join(cell["source"])
+    return None
+
+
+def write_setup_cells(root: Path | None = None) -> list[Path]:
+    """Write :func:`mtlsed.book.publish.setup_cell` into the setup cell of every notebook and its twin (the
+    outputs of the other cells are kept); returns the notebooks changed."""
+    from mtlsed.book.publish import setup_cell
+
+    text = setup_cell()
+    changed = []
+    for nb in sorted((Path(root or repo_root()) / "notebooks").glob("[0-9]*.ipynb")):
+        data = json.loads(nb.read_text())
+        cell = next(c for c in data["cells"] if SETUP_TAG in c.get("metadata", {}).get("tags", []))
+        if "".join(cell["source"]) == text:
+            continue
+        cell["source"] = text.splitlines(keepends=True)
+        nb.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+        nb.with_suffix(".py").write_text(twin_text(nb))
+        changed.append(nb)
+    return changed
+
+
+def refresh_notebooks(root: Path | None = None, log=print, only: list[str] | None = None) -> None:
+    """Rebuild the committed notebooks from their text twins and execute them with the ci defaults.
+
+    The ``parameters`` cell of every notebook holds the ``ci`` profile's values, so an
+    execution without parameters is the ``ci`` run whose outputs nbval guards. ``only``: these
+    notebooks (names such as ``04_training``), not all.
+    """
+    import papermill
+
+    root = Path(root or repo_root())
+    jupytext = _tool("jupytext")
+    write_setup_cells(root)  # the published source (mtlsed.book.publish) into every notebook first
+    for twin in sorted((root / "notebooks").glob("[0-9]*.py")):
+        if only and twin.stem not in only:
+            continue
+        nb = twin.with_suffix(".ipynb")
+        subprocess.run(
+            [jupytext, "--to", "ipynb", "--update" if nb.exists() else "--quiet", str(twin), "-q"],
+            check=True,
+            cwd=twin.parent,
+        )
+        log(f"  executing {nb.name} with the ci defaults ...")
+        papermill.execute_notebook(
+            str(nb),
+            str(nb),
+            cwd=str(nb.parent),
+            kernel_name="python3",
+            progress_bar=False,
+            config=_kernel_config(),
+        )
+        _drop_empty_tags(nb)
+        twin.write_text(twin_text(nb))  # the twin in jupytext's canonical form

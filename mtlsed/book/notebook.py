@@ -1,0 +1,522 @@
+"""What the notebooks share: their papermill parameters, the run card, and the one run they look inside.
+
+Notebook cells stay thin: they call these functions (and the modules that own the work:
+``experiments`` for data and tables, ``inference`` for predictions, ``models`` for sizes) and
+show what comes back.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mtlsed.config.profiles import PROFILE_KEYS, Profile, load_profile, with_parameters
+from mtlsed.config.settings import Config, ConfigError
+from mtlsed.core.envinfo import environment, hardware_line
+from mtlsed.core.errors import UserError
+
+# librosa's lazy import of pooch pulls in tqdm.auto, which warns in a kernel without
+# ipywidgets; our progress bars are off in notebooks, so the warning is noise.
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+# The parameters every notebook takes: a profile, and what a reader changes in it.
+NOTEBOOK_PARAMETERS = {"profile", "data", "seeds", "n_clips", "overrides"}
+
+
+class ParameterError(UserError, ValueError):
+    """A papermill parameter is unknown or has the wrong type."""
+
+
+def _injected_parameter_names() -> set[str]:
+    """Names assigned by papermill's injected ``# Parameters`` cell, read from the kernel's input history."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return set()
+    shell = get_ipython()
+    if shell is None:
+        return set()
+    names: set[str] = set()
+    for source in shell.user_ns.get("In", []):
+        if source.lstrip().startswith("# Parameters"):
+            for node in ast.parse(source).body:
+                if isinstance(node, ast.Assign):
+                    names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
+
+
+@dataclass
+class Session:
+    """The state of one notebook run: its profile (with the notebook's parameters applied), paths, start."""
+
+    prof: Profile
+    config: Config
+    root: Path
+    data: Path | None = None  # the user's data set; None: the profile's embedded set
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def embedded(self) -> bool:
+        """Whether the chapters run on the embedded synthetic set (no ``data`` parameter)."""
+        return self.data is None
+
+    def data_dir(self, table: int = 1) -> Path:
+        """The data set of the chapters: ``data``, else the profile's embedded set for ``table``."""
+        from mtlsed.experiments.datasets import data_for
+
+        return data_for(self.prof, table, self.data, self.root)
+
+    @property
+    def profile(self) -> str:
+        return self.prof.name
+
+    @property
+    def description(self) -> str:
+        return self.prof.params["description"]
+
+    @property
+    def n_clips(self) -> int:
+        return self.prof.params["n_clips"]
+
+    @property
+    def seeds(self) -> list[int]:
+        return self.prof.params["seeds"]
+
+    @property
+    def overrides(self) -> dict:
+        return self.prof.overrides
+
+    @property
+    def run_overrides(self) -> dict:
+        return self.prof.params["run_overrides"]
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs" / self.profile
+
+    def card(self) -> str:
+        """Which profile, hardware and package versions produce this notebook's numbers."""
+        env = environment()
+        versions = ", ".join(f"{k} {env[k]}" for k in ("mtlsed", "torch", "numpy", "librosa", "sed_eval"))
+        data = f"data: {self.data}" if self.data else "data: the profile's embedded synthetic set"
+        return (
+            f"profile: {self.profile} ({self.description})\n{data}\n"
+            f"hardware: {hardware_line(env)}; device used: {self.device}\n"
+            f"software: Python {env['python']}, {versions}"
+        )
+
+    @property
+    def device(self) -> str:
+        from mtlsed.evaluation.inference import pick_device
+
+        return str(pick_device(self.config.train.device))
+
+    def finish(self) -> str:
+        return (
+            f"wall time of this notebook: {time.perf_counter() - self.started:.0f} s (profile {self.profile})"
+        )
+
+
+def project_root() -> Path:
+    """Where ``data/`` and ``runs/`` go: above a ``notebooks/`` folder (the checkout), else the working
+    folder (Colab, a copy of one notebook, an installed package's ``mtlsed book``)."""
+    here = Path.cwd()
+    return here.parent if here.name == "notebooks" else here
+
+
+def setup(
+    profile: str = "ci",
+    data: str | Path | None = None,
+    seeds=None,
+    n_clips=None,
+    overrides=None,
+    root: str | Path | None = None,
+) -> Session:
+    """Load the profile, apply the notebook's parameters to it, check them, and start the session.
+
+    ``profile`` is a shipped profile's name or a profile file; ``data`` a dataset folder (``mtlsed
+    import`` makes one) that replaces the embedded set in every chapter; ``seeds``, ``n_clips`` and
+    ``overrides``: see :func:`mtlsed.config.profiles.with_parameters`.
+    """
+    unknown = _injected_parameter_names() - NOTEBOOK_PARAMETERS
+    if unknown:
+        hint = (
+            "; pass a profile by name or path (-p profile cpu, -p profile my.yaml), not with -f"
+            if unknown & set(PROFILE_KEYS)
+            else "; configuration keys go inside 'overrides', e.g. -p overrides '{train.iterations: 100}'"
+        )
+        raise ParameterError(
+            f"unknown notebook parameter(s) {sorted(unknown)}; "
+            f"the notebooks take {sorted(NOTEBOOK_PARAMETERS)}" + hint
+        )
+    if not isinstance(profile, str | Path):
+        raise ParameterError(f"parameter profile must be a profile name or file, got {profile!r}")
+    try:
+        loaded = load_profile(profile)
+    except ConfigError as err:
+        raise ParameterError(f"parameter profile: {err}") from None
+    try:
+        prof = with_parameters(loaded, seeds, n_clips, overrides)
+    except ConfigError as err:
+        raise ParameterError(str(err)) from None
+    if data is not None:
+        if not isinstance(data, str | Path) or not str(data).strip():
+            raise ParameterError(f"parameter data must be a dataset folder, got {data!r}")
+        from mtlsed.experiments.datasets import data_for
+
+        try:
+            data = data_for(None, 1, data)  # the same check as every command's --data
+        except UserError as err:
+            raise ParameterError(f"parameter data: {err}") from None
+    import pandas as pd
+
+    pd.set_option("display.max_colwidth", 120)  # the notebooks' tables hold sentences
+    root = Path(root or project_root()).resolve()
+    return Session(prof, prof.config(), root, data)
+
+
+def profile_run(session: Session, data_dir: Path, name: str = "mtl_ddc_fap") -> Path:
+    """The notebooks' main run: MTL-DDC-FAP (segment + silent, label-guided) trained once per setting.
+
+    It uses the profile's ``overrides`` and then its ``run_overrides``, with the first seed. Without
+    ``run_overrides`` it is exactly Table 1's ``segment_silent-label`` run of that seed, so it is
+    trained into that row's folder of the Table 1 grid and chapter 5 finds it done (with a second
+    core, Table 1's BCE run of the same seed trains beside it rather than leave it idle). Otherwise its
+    folder is named by the run's fingerprint (config, data content, code). Either way a changed
+    profile, data set or package trains a new run and never reuses a stale one.
+    """
+    from mtlsed.data.fingerprint import data_fingerprint
+    from mtlsed.experiments.registry import table_rows
+    from mtlsed.experiments.reproduce import grid_dir, grid_key
+    from mtlsed.experiments.rows import BASELINE
+    from mtlsed.experiments.runner import default_jobs, run_grid, train_and_evaluate
+    from mtlsed.runs.identity import run_fingerprint
+    from mtlsed.runs.runfolder import is_finished
+
+    seed = session.seeds[0]
+    config = session.config.with_overrides({**session.run_overrides, "train.seed": seed})
+    data_fp = data_fingerprint(data_dir)
+    row = next(r for r in table_rows(1) if r.key == "segment_silent-label")
+    as_in_table = session.config.with_overrides({**row.overrides, "train.seed": seed})
+    if as_in_table.to_dict() == config.to_dict():
+        grid = grid_dir(session.profile, 1, session.root, grid_key(session.config, data_fp))
+        run_dir = grid / row.key / f"seed{seed}"
+        if is_finished(run_dir, data_fp) is None and default_jobs() > 1:
+            # a second core would idle: train Table 1's BCE run of the same seed beside it
+            bce = next(r for r in table_rows(1) if r.key == BASELINE)
+            tasks = [
+                (r, seed, session.config, Path(data_dir), grid / r.key / f"seed{seed}", data_fp)
+                for r in (row, bce)
+            ]
+            run_grid(tasks, 2, log=lambda *_: None)
+    else:
+        key = run_fingerprint(config.to_dict(), data_fp)["digest"][:8]
+        run_dir = session.runs / "notebook" / f"{name}-{key}"
+    if is_finished(run_dir, data_fp) is None:
+        train_and_evaluate(config, data_dir, run_dir)
+    return run_dir
+
+
+@dataclass
+class ClipView:
+    """One test clip seen through a trained model."""
+
+    filename: str
+    audio: object  # (S,) waveform at the feature rate
+    features: object  # (T, F) normalised log-mel
+    clip: object  # (K,)
+    frame: object  # (K, T)
+    masks: object  # (K, T, F) or None
+    events: list
+    labels: list[str]
+    times: object  # (T,) frame centres in seconds
+
+
+def inspect_clip(run_dir: Path, data_dir: Path, i: int = 0, split: str = "test") -> ClipView:
+    """Run the trained model of ``run_dir`` on clip ``i`` of a split and keep everything it gives."""
+    from mtlsed.data.audio import load_audio
+    from mtlsed.evaluation.inference import predict_clips
+
+    out, ds, x = predict_clips(run_dir, data_dir, [i], split)
+    name = ds.filenames[i]
+    cfg = ds.cfg
+    audio = load_audio(ds.index.audio_path(name), cfg.features.sample_rate, cfg.data.clip_seconds)
+    return ClipView(
+        name,
+        audio,
+        x[0].numpy(),
+        out.clip[0].numpy(),
+        out.frame[0].numpy(),
+        None if out.masks is None else out.masks[0].numpy(),
+        ds.index.strong.get(name, []) if ds.index.strong else [],
+        ds.index.weak[name],
+        ds.times,
+    )
+
+
+def model_batch(run_dir: Path, data_dir: Path, n: int = 8, split: str = "test"):
+    """The trained model's output and the clip labels for the first ``n`` clips of a split."""
+    import torch
+
+    from mtlsed.data.format import read_dataset
+    from mtlsed.evaluation.inference import predict_clips
+
+    n = min(n, len(read_dataset(data_dir).files_in(split)))
+    out, ds, _ = predict_clips(run_dir, data_dir, range(n), split)
+    labels = torch.from_numpy(ds.clip_labels[:n])
+    return out, labels, ds.classes, ds.filenames[:n]
+
+
+def selection_table(out, labels, classes: list[str], names: list[str], topks=(2, 3, 5)):
+    """Per clip: its labels, the classes each top-k rule selects, and the segment loss of each rule."""
+    import pandas as pd
+
+    from mtlsed.objectives.losses import segment_loss, select_active
+
+    rows = []
+    for n, name in enumerate(names):
+        row = {"clip": name, "labels": ", ".join(c for c, y in zip(classes, labels[n], strict=True) if y > 0)}
+        # top-k needs at least k classes
+        rules = [("label-guided", "label", 0)] + [(f"top{k}", "topk", k) for k in topks if k <= len(classes)]
+        for tag, rule, k in rules:
+            active = select_active(out.clip[n : n + 1], labels[n : n + 1], rule, k or 1)
+            if rule == "topk":
+                row[f"{tag} selects"] = ", ".join(c for c, a in zip(classes, active[0], strict=True) if a)
+            row[f"segment {tag}"] = round(float(segment_loss(out.masks[n : n + 1], active)), 4)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("clip")
+
+
+def psds_by_class(runs: dict[str, Path], data_dir: Path, scenario: str = "psds1", split: str = "test"):
+    """Each class's PSD-ROC area (rows) for each run (columns), from the runs' saved scores.
+
+    ``runs`` maps a column label to a run folder holding ``scores_<split>.npz`` and
+    ``config.yaml``; see :func:`mtlsed.evaluation.metrics.psds_per_class`.
+    """
+    import pandas as pd
+
+    from mtlsed.config.settings import Config
+    from mtlsed.data.format import read_dataset
+    from mtlsed.evaluation.metrics import Scores, merge_overlaps, psds_per_class
+
+    index = read_dataset(data_dir)
+    columns = {}
+    for label, run in runs.items():
+        scores = Scores.load(Path(run) / f"scores_{split}.npz")
+        clip_seconds = Config.load(Path(run) / "config.yaml").data.clip_seconds
+        reference = {n: merge_overlaps(index.strong[n]) for n in scores.filenames if index.has_strong(n)}
+        columns[label] = psds_per_class(scores, reference, dict.fromkeys(reference, clip_seconds), scenario)
+    return pd.DataFrame(columns)
+
+
+def loss_table(terms, loss_cfg, digits: int = 4):
+    """Eq. (8) term by term: each loss, its weight and the weighted value; ``total`` is their sum.
+
+    ``terms`` is a :class:`mtlsed.objectives.total.LossTerms`, ``loss_cfg`` the :class:`LossConfig` it came
+    from.
+    """
+    import pandas as pd
+
+    names = ["bce", "segment", "silent"]
+    columns = {}
+    for n in names:
+        value, weight = float(getattr(terms, n)), getattr(loss_cfg, f"{n}_weight")
+        columns[n] = [value, weight, weight * value]
+    table = pd.DataFrame(
+        columns,
+        index=["value", "weight λ", "λ × value"],
+    ).round(digits)
+    table["total"] = ["", "", round(float(terms.total), digits)]
+    return table
+
+
+def class_table(session: Session):
+    """The classes the chapters work with: the embedded set's, with what each sounds like, or those of the
+    ``data`` set, with its clips per split (:func:`mtlsed.data.importer.dataset_report`)."""
+    import pandas as pd
+
+    if session.embedded:
+        from mtlsed.data.synthetic import CLASS_NOTES
+
+        return pd.DataFrame({"class": list(CLASS_NOTES), "what it sounds like": list(CLASS_NOTES.values())})
+    from mtlsed.data.importer import dataset_report
+
+    report = dataset_report(session.data_dir())
+    frame = pd.DataFrame(report.per_class).T.reindex(columns=list(report.counts)).fillna(0).astype(int)
+    frame.columns = [f"{s} clips" for s in frame.columns]
+    frame.index.name = "class"
+    return frame
+
+
+@dataclass
+class Example:
+    """One clip to look at and listen to, with its parts when it was mixed here."""
+
+    title: str
+    audio: object  # (S,) waveform at the profile's rate
+    parts: list  # [(name, (S,) waveform)]: background and events of a mixture; the clip alone otherwise
+    events: list  # strong labels (onset, offset, label), with ``snr_db`` for a mixture's events
+    labels: list[str]  # the weak label
+    classes: list[str]
+
+
+def example_clip(session: Session, seed: int = 7) -> Example:
+    """A clip of the chapters' data: an overlapped mixture of the embedded set, mixed here with ``seed``;
+    with a ``data`` set, its test clip with the most strong events (the first one on a tie)."""
+    import numpy as np
+
+    sr = session.config.features.sample_rate
+    if session.embedded:
+        from mtlsed.data.mix import mix_overlapped
+        from mtlsed.data.synthetic import SyntheticBackgrounds, SyntheticEvents
+
+        rng = np.random.default_rng(seed)
+        mixture = mix_overlapped(rng, SyntheticEvents(sr), SyntheticBackgrounds(sr), sr)
+        parts = [("background", mixture.background)] + [(e.label, e.audio) for e in mixture.events]
+        classes = SyntheticEvents(sr).classes
+        return Example("the mixture", mixture.audio, parts, mixture.events, mixture.labels, classes)
+    from mtlsed.data.audio import load_audio
+    from mtlsed.data.format import read_dataset
+
+    index = read_dataset(session.data_dir())
+    names = index.files_in("test") or index.filenames
+    name = max(names, key=lambda n: len(index.strong.get(n, [])) if index.strong else 0)
+    audio = load_audio(index.audio_path(name), sr, session.config.data.clip_seconds)
+    events = index.strong.get(name, []) if index.strong else []
+    return Example(name, audio, [(name, audio)], events, index.weak[name], index.classes)
+
+
+def events_table(events: list):
+    """Strong labels as a table: event, onset, offset, and the SNR where the clip was mixed here."""
+    import pandas as pd
+
+    rows = []
+    for e in events:
+        row = {"event": e.label, "onset (s)": round(e.onset, 2), "offset (s)": round(e.offset, 2)}
+        if hasattr(e, "snr_db"):
+            row["SNR (dB)"] = round(e.snr_db, 1)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def class_examples(session: Session) -> list[tuple[str, object, list]]:
+    """One clip per class of the ``data`` set: ``(title, log-mel (T, F), that class's strong events)``.
+
+    The first test clip with the class (strongly labelled clips first), else the first clip with it.
+    """
+    from mtlsed.data.audio import load_audio
+    from mtlsed.data.format import read_dataset
+    from mtlsed.features.logmel import logmel
+
+    cfg = session.config
+    index = read_dataset(session.data_dir())
+    order = sorted(index.filenames, key=lambda n: (index.split.get(n) != "test", not index.has_strong(n)))
+    out = []
+    for c in index.classes:
+        name = next((n for n in order if c in index.weak[n]), None)
+        if name is None:
+            continue
+        y = load_audio(index.audio_path(name), cfg.features.sample_rate, cfg.data.clip_seconds)
+        events = [e for e in (index.strong.get(name, []) if index.strong else []) if e.label == c]
+        out.append((f"{c} ({name})", logmel(y, cfg.features), events))
+    return out
+
+
+def shared_scale(signals: dict) -> dict:
+    """Waveforms divided by the largest peak among them (a silent set is left as it is).
+
+    Audio players with ``normalize=False`` then keep the signals' relative levels: a quiet
+    source or a weak separation sounds quiet, as it is, instead of being raised to full scale.
+    """
+    import numpy as np
+
+    peak = max((float(np.max(np.abs(x))) for x in signals.values() if len(x)), default=0.0)
+    return {name: (np.asarray(x) / peak if peak > 0 else np.asarray(x)) for name, x in signals.items()}
+
+
+def constraint_terms(run_dir: Path, data_dir: Path, n: int = 8, split: str = "test"):
+    """Every mask constraint's value (the paper's and those of Table 3) for the first ``n`` clips of a split
+    under the trained model of ``run_dir``: one row per clip, one column per term (unweighted)."""
+    import pandas as pd
+    import torch
+
+    from mtlsed.config.settings import LossConfig
+    from mtlsed.evaluation.inference import load_run
+    from mtlsed.features.normalise import normalise
+    from mtlsed.objectives import constraints
+    from mtlsed.objectives.losses import segment_loss, silent_loss
+    from mtlsed.training.train import _judge
+
+    cfg, classes, model = load_run(run_dir, "best", "cpu")
+    from mtlsed.features.dataset import SedDataset
+
+    ds = SedDataset(data_dir, cfg, split)
+    n = min(n, len(ds))
+    raw, labels = ds.raw_features()[:n], torch.from_numpy(ds.clip_labels[:n])
+    mean, std = (torch.from_numpy(v) for v in ds.norm_stats())
+    judge = _judge(model, cfg, mean, std, torch.device("cpu"))
+    rows = []
+    with torch.no_grad():
+        for i in range(n):
+            x_raw, y = raw[i : i + 1], labels[i : i + 1]
+            out = model(normalise(x_raw, cfg.features, mean, std))
+            active = y > 0.5
+            index, valid = constraints.active_index(active)
+            judged = (
+                constraints.judge_loss(
+                    judge(constraints.separated_inputs(x_raw, out.masks, index, cfg.features.log_eps)),
+                    index,
+                    valid,
+                )
+                if index.shape[1]
+                else torch.zeros(())
+            )
+            rows.append(
+                {
+                    "clip": ds.filenames[i],
+                    "labels": ", ".join(c for c, a in zip(classes, active[0], strict=True) if a),
+                    "segment (dice)": float(segment_loss(out.masks, active)),
+                    "silent": float(silent_loss(out.masks, ~active)),
+                    "cosine": float(constraints.cosine_penalty_of(out, active)),
+                    "judge": float(judged),
+                    "consistency": float(
+                        constraints.mixture_consistency(
+                            out.masks, x_raw, active, cfg.features.log_eps, LossConfig().consistency_mode
+                        )
+                    ),
+                }
+            )
+    return pd.DataFrame(rows).set_index("clip").round(4)
+
+
+def constraint_views(table3, data_dir: Path, split: str = "test", seed: int | None = None):
+    """One clip seen by the first-seed run of every row of Table 3: ``(views, classes, shown, name)`` with
+    ``views`` row label -> masks ``(K, T, F)`` of the same clip, ``shown`` its labelled classes and the most
+    active unlabelled one (where a constraint's effect on silence shows)."""
+    import numpy as np
+
+    from mtlsed.data.format import read_dataset
+    from mtlsed.evaluation.inference import predict_clips
+
+    index = read_dataset(data_dir)
+    names = index.files_in(split)
+    i = max(range(len(names)), key=lambda j: (len(index.weak[names[j]]), -j))  # a clip with the most labels
+    views = {}
+    for e in table3.entries:
+        runs = sorted((table3.grid / e["row"]).glob("seed*"), key=lambda p: int(p.name[4:]))
+        if seed is not None:
+            runs = [r for r in runs if r.name == f"seed{seed}"]
+        if not runs:
+            continue
+        out, ds, _ = predict_clips(runs[0], data_dir, [i], split)
+        short = {"ddc_fap": "BCE only", "segment_silent": "segment\n+ silent"}.get(e["row"], e["row"])
+        label = short + (f"\n{e['setting'].replace(' chosen on val', '')}" if e["setting"] else "")
+        views[label] = out.masks[0].detach().numpy()
+    classes = index.classes
+    labelled = [classes.index(c) for c in index.weak[names[i]]]
+    mean = np.mean([v.mean((1, 2)) for v in views.values()], axis=0)
+    others = [k for k in np.argsort(-mean) if k not in labelled]
+    return views, classes, labelled + others[:1], names[i]

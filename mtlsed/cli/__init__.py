@@ -1,0 +1,1 @@
+"""The ``mtlsed`` command."""

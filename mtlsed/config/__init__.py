@@ -1,0 +1,1 @@
+"""Configuration: the dataclasses and their YAML, the profiles and the shipped params/."""

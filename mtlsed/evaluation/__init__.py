@@ -1,0 +1,1 @@
+"""Evaluation: inference, post-processing, metrics and the evaluate command's work."""

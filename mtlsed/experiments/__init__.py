@@ -1,0 +1,1 @@
+"""Experiments: the grids of Tables 1-3, paired comparison, tables and the results page."""

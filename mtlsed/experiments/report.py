@@ -1,0 +1,194 @@
+"""The book's results page, written by the build from the grids that chapter 5 ran.
+
+:func:`results_page` reads what ``reproduce`` wrote for Table 1 and Table 2 under a profile
+(``tableN.csv``, ``tableN.md``, ``tableN_paired.json``, ``weights_val.json``) and the runs' own
+``metrics_test.json`` (hardware, training time), and returns the page as Markdown. Nothing on it is
+typed by hand: the verdicts come from :mod:`mtlsed.experiments.comparison`, the regime sentence from the
+numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from mtlsed.config.profiles import Profile
+from mtlsed.core.envinfo import hardware_line
+from mtlsed.experiments.comparison import markdown_comparison
+from mtlsed.experiments.datasets import default_data_dir
+from mtlsed.experiments.reproduce import grid_dir, grid_key
+from mtlsed.experiments.rows import BASELINE
+from mtlsed.experiments.table1 import TUNED
+from mtlsed.experiments.tables import markdown_weights
+from mtlsed.runs.runfolder import RunFolder
+
+METRIC_NAMES = {"at_map": "AT-mAP", "sed_map": "SED-mAP", "er": "ER", "d": "D", "i": "I", "f1": "F1"}
+HEADLINE = ["at_map", "sed_map", "er", "d", "i"]
+
+
+def table_grid(profile: Profile, table: int, root: Path, data: Path | None = None) -> Path:
+    """The grid folder ``reproduce(table, profile)`` uses on ``data`` (default: the embedded set)."""
+    from mtlsed.data.fingerprint import data_fingerprint
+
+    data = Path(data) if data else default_data_dir(profile, table, root / "data")
+    if not (data / "weak.tsv").is_file():
+        raise FileNotFoundError(f"{data}: the data set of table {table} was not made (run chapter 5)")
+    return grid_dir(profile.name, table, root, grid_key(profile.config(), data_fingerprint(data)))
+
+
+def _runs(grid: Path) -> list[dict]:
+    """The test metrics of every distinct run of a grid (a row's folder may link to another's run)."""
+    distinct: dict[Path, Path] = {}
+    for path in sorted(grid.glob("**/seed*/metrics_test.json")):
+        distinct.setdefault(path.parent.resolve(), path.parent)
+    return [RunFolder(run).require_metrics("test") for run in distinct.values()]
+
+
+def _paper_sentence(row: dict) -> str:
+    """Does the BCE baseline work in the paper's regime? Its D and I beside the paper's."""
+
+    def num(key: str) -> float | None:
+        return float(row[key]) if row.get(key) not in ("", None) else None
+
+    d, i, d_paper, i_paper = num("d_mean"), num("i_mean"), num("d_paper"), num("i_paper")
+    if None in (d, i, d_paper, i_paper):
+        return "The baseline's D and I are not defined for every seed here (see the table's notes)."
+    regime = (
+        "close to the paper's regime"
+        if abs(i - i_paper) <= 0.25 * i_paper and abs(d - d_paper) <= 0.25 * d_paper
+        else "not the paper's regime"
+    )
+    more_less = "fewer" if i < i_paper else "more"
+    return (
+        f"The BCE baseline here has D {d:.3f} and I {i:.3f}, the paper's D {d_paper:.3f} and "
+        f"I {i_paper:.3f}: {regime} (it inserts {more_less} events than the paper's baseline"
+        + (", so the silent loss has less to remove)." if i < i_paper else ").")
+    )
+
+
+def _verdicts(rows: list[dict]) -> str:
+    """The verdict per headline metric; metrics without an interval are grouped by their reason."""
+    parts, void = [], {}
+    for r in rows:
+        if r["metric"] not in HEADLINE:
+            continue
+        name = METRIC_NAMES[r["metric"]]
+        if r["mean"] is None or r["low"] is None:
+            void.setdefault(r["verdict"], []).append(name)
+        else:
+            parts.append(f"{name}: **{r['verdict']}** ({r['mean']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}])")
+    parts += [f"{', '.join(names)}: {verdict}" for verdict, names in void.items()]
+    return "; ".join(parts) + "."
+
+
+def results_page(profile: Profile, root: Path, data: Path | None = None) -> str:
+    """The results page for ``profile``'s grids under ``root`` (``runs/`` and ``data/``), as Markdown.
+
+    ``data``: the data set both tables ran on (default: the profile's embedded sets).
+    """
+    out = ["# Results of this build", ""]
+    sections = []
+    envs = []
+    for table in profile.params["tables"]:
+        grid = table_grid(profile, table, root, data)
+        csv_path = grid / f"table{table}.csv"
+        if not csv_path.is_file():
+            raise FileNotFoundError(f"{csv_path} is missing: chapter 5 did not finish table {table}")
+        rows = {r["row"]: r for r in csv.DictReader(csv_path.open())}
+        runs = _runs(grid)
+        envs += [r["environment"] for r in runs if "environment" in r]
+        train_s = [r["train_seconds"] for r in runs if "train_seconds" in r]
+        md = (grid / f"table{table}.md").read_text().split("\n\n", 1)[1]
+        topic = {1: "the losses", 2: "the models", 3: "mask constraints compared (beyond the paper)"}[table]
+        where = {1: "the overlapped set", 2: "the DESED-like set", 3: "the overlapped set"}[table]
+        title = f"{topic} on {Path(data).name if data else where}"
+        part = [f"## Table {table}: {title}", "", md.strip(), ""]
+        part.append(
+            f"{len(runs)} distinct runs, {sum(train_s) / 60:.0f} min of training in all "
+            f"({min(train_s):.0f}-{max(train_s):.0f} s each). Folder: `{grid.relative_to(root)}`."
+            if train_s
+            else ""
+        )
+        if BASELINE in rows:
+            part += ["", _paper_sentence(rows[BASELINE])]
+        weights = grid / "weights_val.json"
+        if table == 3 and (grid / "table3_choices.md").is_file():
+            part += [
+                "",
+                "### The weights, chosen on the validation split, and the cost of a training step",
+                "",
+                "Each constraint trained with each weight of the profile's `constraint_grid` (first seed); "
+                "the highest validation score wins, as for Table 1's weights. The seconds per training step "
+                "were measured side by side in one process (`mtlsed.experiments.table3.step_cost`).",
+                "",
+                (grid / "table3_choices.md").read_text().strip(),
+            ]
+        elif weights.is_file():
+            choice = json.loads(weights.read_text())
+            part += [
+                "",
+                "### The auxiliary weights, chosen on the validation split",
+                "",
+                f"Label-guided segment + silent DDC-FAP for each pair of the profile's `weight_grid`, first "
+                f"seed; the highest validation {METRIC_NAMES[choice['metric']]} wins (ties: the paper's "
+                "0.2 / 0.2). The test split plays no part.",
+                "",
+                markdown_weights(choice),
+            ]
+        paired = grid / f"table{table}_paired.json"
+        if paired.is_file():
+            comparisons = json.loads(paired.read_text())
+            labels = {"segment_silent-label": "segment + silent, label-guided, λ 0.2 / 0.2 (the paper's)"}
+            if table == 2:
+                labels = {"mtl_ddc_fap": "MTL-DDC-FAP (segment + silent, label-guided, λ 0.2 / 0.2)"}
+            if table == 3:
+                labels = {k: f"{rows[k]['loss']}, {rows[k]['setting']}" for k in comparisons if k in rows}
+            if TUNED in comparisons and TUNED in rows:
+                labels[TUNED] = f"segment + silent, label-guided, {rows[TUNED]['setting']}"
+            part += ["", "### Do the auxiliary losses help? Paired over seeds, against DDC-FAP (BCE only)"]
+            for key, label in labels.items():
+                if key in comparisons:
+                    part += [
+                        "",
+                        f"**{label}**: {_verdicts(comparisons[key])}",
+                        "",
+                        markdown_comparison(comparisons[key], "BCE", "MTL"),
+                    ]
+        sections.append("\n".join(part))
+    env = envs[0] if envs else {}
+    seeds, other = profile.params["seeds"], profile.params["seeds_other_rows"]
+    out += [
+        f"Every number on this page was made by the build that rendered it: profile `{profile.name}` "
+        f"({profile.params['description']}), seeds {seeds} for Table 1's rows compared seed by seed "
+        f"(DDC-FAP with BCE alone and with segment + silent), {other} for the others; "
+        + (
+            f"hardware {hardware_line(env)}, torch {env.get('torch')}, mtlsed {env.get('mtlsed')}. "
+            if env
+            else ""
+        )
+        + "Cells give our mean ± sample standard deviation over seeds and the paper's value in "
+        "brackets. The paper's numbers come from the real DCASE data and the full model on a GPU, "
+        "ours from the data set and the profile named here, so compare directions, not values. "
+        "Post-processing (clip gate, frame threshold, median filter) "
+        + (
+            "is chosen per run on the validation split (`eval.tune_on_val`) where the validation clips have "
+            "strong labels; the column Post-proc. and the line under each table say, row by row, where it "
+            "came from and why."
+            if profile.config().eval.tune_on_val
+            else "is the profile's fixed setting (`eval.tune_on_val` is off)."
+        ),
+        "",
+        "What the profile is and how it was chosen: [Reproducing it](reproduce.md).",
+        "",
+    ]
+    if data:
+        from mtlsed.data.format import read_dataset
+
+        index = read_dataset(data)
+        out += [
+            f"Both tables ran on the data set `{Path(data).name}` given to the build ({len(index.filenames)} "
+            f"clips, {len(index.classes)} classes: {', '.join(index.classes)}), not on the embedded sets.",
+            "",
+        ]
+    return "\n".join(out) + "\n" + "\n\n".join(sections) + "\n"

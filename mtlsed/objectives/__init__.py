@@ -1,0 +1,1 @@
+"""Objectives: the paper's losses (Eq. (8)) and the other mask constraints."""

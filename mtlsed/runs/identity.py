@@ -1,0 +1,182 @@
+"""What produced a result: fingerprints of a data set's content, of the code, and of a run.
+
+Every cached artefact (feature cache, training run, metrics file, grid of runs) records the
+fingerprint of what produced it and is reused only when that fingerprint is the one of now:
+
+- **data**: the bytes of every audio file and of ``weak.tsv``, ``strong.tsv``, ``classes.txt`` and
+  ``split.tsv``. Audio hashes are remembered in ``DATA/.mtlsed/audio-sha256.tsv`` by file size and
+  modification time (as git's index does), so a second look at a large set reads no audio; an edit
+  changes the modification time and so is hashed again, even at the same size.
+- **code**: the code of the modules that can change a number (:data:`NUMERIC`: features, models, losses,
+  training, inference, post-processing, metrics), in a normal form without docstrings and comments, so
+  a change that can move a number counts and nothing else does.
+- **run**: the resolved configuration, the data
+  fingerprint and the code fingerprint.
+
+:func:`differences` turns two fingerprints into sentences naming what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from pathlib import Path
+
+from mtlsed.core.code import normal_form
+from mtlsed.core.hashing import digest
+from mtlsed.data.fingerprint import LABEL_FILES
+
+# The modules whose code can change a number a run produces (training, features, losses, models,
+# inference, post-processing, metrics). Only they make the code fingerprint.
+NUMERIC = {
+    "data/audio.py",  # reading and resampling clips
+    "features/augment.py",
+    "config/settings.py",  # window and hop in samples, ranges
+    "objectives/constraints.py",
+    "training/ema.py",  # the weights a run evaluates
+    "evaluation/evaluate.py",
+    "features/logmel.py",
+    "evaluation/inference.py",
+    "features/labels.py",  # the frame grid
+    "objectives/losses.py",
+    "objectives/total.py",
+    "evaluation/metrics.py",
+    "features/normalise.py",
+    "evaluation/postprocess.py",
+    "training/step.py",  # the training step: precision, scaler, optimiser
+    "training/train.py",
+    "data/__init__.py",
+    "features/cache.py",
+    "features/dataset.py",
+    "data/format.py",  # reading the labels
+    "models/*",
+}
+# Everything else, with why it cannot change a run's numbers. A new module must be put in one of the
+# two sets (tests/test_identity.py checks): the fingerprint never silently ignores code that counts.
+NOT_NUMERIC = {
+    "__init__.py": "the version",
+    "__main__.py": "entry point",
+    "core/__init__.py": "the layer's docstring",
+    "config/__init__.py": "the layer's docstring",
+    "features/__init__.py": "the layer's docstring",
+    "objectives/__init__.py": "the layer's docstring",
+    "runs/__init__.py": "the layer's docstring",
+    "evaluation/__init__.py": "the layer's docstring",
+    "training/__init__.py": "the layer's docstring",
+    "experiments/__init__.py": "the layer's docstring",
+    "book/__init__.py": "the layer's docstring",
+    "cli/__init__.py": "the layer's docstring",
+    "core/allocator.py": "where freed memory goes (malloc's thresholds), not what is computed",
+    "core/atomic.py": "how files are written",
+    "core/code.py": "the normal form of code that the fingerprints hash",
+    "core/hashing.py": "hashes of files and objects",
+    "data/hashes.py": "the audio hashes a data fingerprint is made of",
+    "data/fingerprint.py": "the data fingerprint itself",
+    "book/build.py": "the book build",
+    "cli/main.py": "command line",
+    "cli/commands.py": "command line",
+    "experiments/comparison.py": "paired statistics, recomputed from the runs by every `reproduce`",
+    "core/envinfo.py": "hardware description",
+    "core/errors.py": "error types",
+    "experiments/aggregate.py": "tables from the runs' metrics",
+    "experiments/datasets.py": "the data step; a data set's content is fingerprinted",
+    "experiments/paper.py": "the paper's numbers",
+    "experiments/registry.py": "which tables exist",
+    "experiments/reproduce.py": "grids of runs; each run's own config is in its fingerprint",
+    "experiments/rows.py": "the rows of the tables; each run's own config is in its fingerprint",
+    "experiments/runner.py": "training and evaluating grids of runs",
+    "experiments/table1.py": "grids of runs for Table 1",
+    "experiments/table2.py": "grids of runs for Table 2",
+    "runs/identity.py": "the fingerprints themselves",
+    "book/notebook.py": "the notebooks' helpers",
+    "book/plots.py": "figures",
+    "core/procs.py": "worker processes",
+    "config/profiles.py": "profiles resolve to a config, which is in the fingerprint",
+    "book/publish.py": "where the project is published (launch buttons, install source)",
+    "experiments/report.py": "the results page",
+    "runs/runfolder.py": "run folder bookkeeping",
+    "runs/runinfo.py": "what a run prints",
+    "book/separation.py": "listening to masks",
+    "data/shift.py": "makes data sets (their content is fingerprinted)",
+    "experiments/table3.py": "grids of runs for Table 3; each run's own config is in its fingerprint",
+    "experiments/tables.py": "table formatting",
+    "core/yamlio.py": "reading YAML; the resolved config is in the fingerprint",
+    "data/build.py": "makes data sets (their content is fingerprinted)",
+    "data/dcase2018.py": "makes data sets",
+    "data/groups.py": "splits data sets (the split is in the data fingerprint)",
+    "data/policy.py": "what a data set accepts (a valid set's numbers do not depend on it)",
+    "data/desed.py": "imports data sets",
+    "data/download.py": "downloads data sets",
+    "data/importer.py": "imports data sets",
+    "data/mix.py": "makes data sets",
+    "data/pools.py": "makes data sets",
+    "data/synthetic.py": "makes data sets",
+}
+
+
+def is_numeric(relative: str) -> bool:
+    """Whether the module at ``relative`` (``losses.py``, ``models/ddc_fap.py``) is in :data:`NUMERIC`."""
+    folder = relative.rsplit("/", 1)[0] + "/*" if "/" in relative else None
+    return relative in NUMERIC or folder in NUMERIC
+
+
+def code_fingerprint(package: str | Path | None = None) -> str:
+    """Hash of the :data:`NUMERIC` modules' normal form (:func:`normal_form`).
+
+    A docstring, a comment, a blank line, or any change to table formatting, plots, notebooks, the book
+    or the command line leaves it as it is; a change to a loss, a model, the features, training,
+    post-processing or a metric moves it. ``package``: another copy of the package's folder (tests).
+    """
+    return _code_fingerprint(str(Path(package or Path(__file__).resolve().parents[1]).resolve()))
+
+
+@cache
+def _code_fingerprint(package: str) -> str:
+    root = Path(package)
+    # the normal forms in their own order, not by path: a module that moves keeps the fingerprint
+    forms = sorted(
+        normal_form(path.read_text())
+        for path in root.rglob("*.py")
+        if is_numeric(path.relative_to(root).as_posix())
+    )
+    h = hashlib.sha256()
+    for form in forms:
+        h.update(hashlib.sha256(form.encode()).digest())
+    return h.hexdigest()[:12]
+
+
+def run_fingerprint(cfg_dict: dict, data_fp: dict) -> dict:
+    """The identity of a training run: its config, its data (what, not where) and the code."""
+    config = json.loads(json.dumps(cfg_dict))
+    fp = {"config": config, "data": data_fp, "code": code_fingerprint()}
+    fp["digest"] = digest({k: fp[k] for k in ("config", "data", "code")})
+    return fp
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def differences(saved: dict, now: dict) -> list[str]:
+    """What differs between two run (or data) fingerprints, one sentence each."""
+    out = []
+    if "config" in saved or "config" in now:
+        a, b = _flat(saved.get("config", {})), _flat(now.get("config", {}))
+        for key in sorted(set(a) | set(b)):
+            if a.get(key, "<absent>") != b.get(key, "<absent>"):
+                out.append(f"config {key}: {a.get(key, '<absent>')!r} then, {b.get(key, '<absent>')!r} now")
+    da, db = saved.get("data", saved), now.get("data", now)
+    for part in ("audio", *LABEL_FILES):
+        if part in da and part in db and da[part] != db[part]:
+            what = "the audio files" if part == "audio" else part
+            out.append(f"data: {what} changed")
+    if saved.get("code") != now.get("code") and ("code" in saved or "code" in now):
+        out.append(f"code: the numeric code changed ({saved.get('code')} then, {now.get('code')} now)")
+    return out

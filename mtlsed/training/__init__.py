@@ -1,0 +1,1 @@
+"""Training: one training step, the loop (resume, DDP), the weight average."""
