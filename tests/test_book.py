@@ -22,10 +22,15 @@ def test_book_builds_and_pages_render(tmp_path):
     src = re.findall(r'<script[^>]+src="([^"]*mathjax[^"]*)"', method, flags=re.I)
     assert src and all(not s.startswith("http") for s in src), src
     assert (html / "_static").exists()
-    # Citations resolved against references.bib; the landing page is the README.
+    # Citations resolved against references.bib; the root page is for readers: the paper, the pipeline
+    # figure and the bottom line this build wrote from its own paired results.
     assert "Liu" in (html / "book" / "bibliography.html").read_text()
-    landing = re.sub(r"<[^>]+>", "", (html / "README.html").read_text())
-    assert "make test\nmake book" in landing
+    raw = (html / "book" / "intro.html").read_text()
+    landing = html_lib.unescape(re.sub(r"<[^>]+>", "", raw))
+    assert "Does adding the segment and silent losses to DDC-FAP help, as the paper reports?" in landing
+    assert "under the profile ci" in landing and "The paper reports, for the same change" in landing
+    assert "the build writes the bottom line here" not in raw and "pipeline.svg" in raw
+    assert (html / "_images" / "pipeline.svg").is_file() or list(html.rglob("pipeline*.svg"))
     # Each notebook page shows one parameters cell: the profile's, not also the ci defaults.
     for page in sorted((html / "notebooks").glob("0*.html")):
         text = re.sub(r"<[^>]+>", "", page.read_text())

@@ -222,6 +222,12 @@ def build_book(
         # the results page is made from the grids chapter 5 just ran, never typed by hand
         page = results_page(load_profile(profile_path), work, Path(data).resolve() if data else None)
         write_text(src / "book" / "results.md", page)
+        from mtlsed.experiments.report import VERDICT_MARKER, bottom_line
+
+        intro = src / "book" / "intro.md"
+        if VERDICT_MARKER in intro.read_text():  # the root page's bottom line, from the same runs
+            verdict = bottom_line(load_profile(profile_path), work, Path(data).resolve() if data else None)
+            write_text(intro, intro.read_text().replace(VERDICT_MARKER, verdict))
         log(f"results page written from the runs: {src / 'book' / 'results.md'}")
     html_root = out / "book"
     cmd = [

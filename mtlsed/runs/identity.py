@@ -95,6 +95,7 @@ NOT_NUMERIC = {
     "config/profiles.py": "profiles resolve to a config, which is in the fingerprint",
     "book/publish.py": "where the project is published (launch buttons, install source)",
     "experiments/report.py": "the results page",
+    "experiments/verdict.py": "the bottom line, from the paired comparisons",
     "runs/runfolder.py": "run folder bookkeeping",
     "runs/runinfo.py": "what a run prints",
     "book/separation.py": "listening to masks",

@@ -3,7 +3,7 @@
 The averaged copy is what a run validates and saves as its model (``best.pt``, ``last.pt``); the trained
 weights go on learning untouched (``last.pt`` keeps them too, for ``--resume``). DESED_task's mean teacher
 evaluates such an average (decay 0.999 over many thousand steps). On realdev's grouped validation it did
-not help the ``cpu`` profile (decays 0.99 and 0.995, five seeds; book/reproduce.md, round four), which
+not help the ``cpu`` profile (decays 0.99 and 0.995, five seeds; docs/DEVELOPMENT.md, round four), which
 leaves it off.
 
 After update ``n`` (1-based), for every floating-point tensor of the state (parameters and batch-norm
