@@ -42,9 +42,12 @@ def fake_evaluation(run_dir: Path, split: str, metrics: dict) -> Path:
     what reads metrics files: written through the run folder, as ``mtlsed evaluate`` writes one."""
     from mtlsed.evaluation.metrics import Scores
     from mtlsed.features.labels import FrameGrid
+    from mtlsed.runs.identity import evaluation_fingerprint
     from mtlsed.runs.runfolder import RunFolder
 
     scores = Scores(["a.wav"], ["dog"], np.zeros((1, 1)), np.zeros((1, 1, 2)), FrameGrid(0.1, 0.05, 2))
+    # scored by the evaluation code of now, as `mtlsed evaluate` records, unless the test says otherwise
+    metrics = {"evaluation_code": evaluation_fingerprint(), **metrics}
     RunFolder(run_dir).write_evaluation(split, scores, [], metrics)
     return Path(run_dir)
 

@@ -183,6 +183,29 @@ def test_reproduce_reuses_a_run_only_for_the_same_config_data_and_split(tmp_path
     assert "config train.iterations: 20 then, 7 now" in clash.stderr and "Traceback" not in clash.stderr
 
 
+def test_a_change_to_the_evaluation_code_rescores_finished_runs_without_training(tmp_path):
+    """A run's identity holds the training code only: metrics written by other evaluation code (a fix to a
+    metric or the post-processing) are scored again from the same checkpoint, never trained again."""
+    from mtlsed.runs.identity import evaluation_fingerprint
+
+    base = ["reproduce", "--table", "2", "--rows", "ddc_fap", "--profile", "ci", "--jobs", "1"]
+    grid = _grid_of(_cli(tmp_path, *base))
+    run = grid / "ddc_fap" / "seed0"
+    checkpoint = (run / "last.pt").read_bytes()
+    first = json.loads((run / "metrics_test.json").read_text())
+    assert first["evaluation_code"] == evaluation_fingerprint()
+    path = run / "metrics_test.json"
+    path.write_text(json.dumps({**first, "evaluation_code": "an-older-one"}))  # as an older mtlsed scored it
+    again = _cli(tmp_path, *base)
+    assert again.returncode == 0, again.stderr
+    assert "ddc_fap seed 0: trained earlier, scored again:" in again.stdout and _grid_of(again) == grid
+    assert (run / "last.pt").read_bytes() == checkpoint  # not trained again
+    second = json.loads(path.read_text())
+    assert second["evaluation_code"] == evaluation_fingerprint()
+    assert second["train_seconds"] == first["train_seconds"] and second["at_map"] == first["at_map"]
+    assert "done earlier, kept" in _cli(tmp_path, *base).stdout  # and now it is current
+
+
 def test_reproduce_writes_paired_differences_from_its_own_runs(tmp_path):
     """#12: MTL - BCE per seed, read back from the runs' own metrics files."""
     two = tmp_path / "two.yaml"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mtlsed.core.code import module_fingerprint, normal_form
-from mtlsed.runs.identity import NOT_NUMERIC, NUMERIC, code_fingerprint, is_numeric
+from mtlsed.runs.identity import EVALUATION, NOT_NUMERIC, NUMERIC, code_fingerprint, is_numeric
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mtlsed"
 
@@ -21,7 +21,7 @@ def test_every_module_is_classified_once():
     for module in _modules():
         numeric, other = is_numeric(module), module in NOT_NUMERIC
         assert numeric != other, f"{module}: put it in exactly one of identity.NUMERIC and NOT_NUMERIC"
-    stale = {m for m in NUMERIC if not m.endswith("*") and not (PACKAGE / m).is_file()}
+    stale = {m for m in NUMERIC | EVALUATION if not m.endswith("*") and not (PACKAGE / m).is_file()}
     assert not stale, f"NUMERIC names modules that do not exist: {stale}"
 
 
@@ -37,7 +37,8 @@ def test_normal_form_ignores_docstrings_comments_and_layout_only():
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     root = tmp_path_factory.mktemp("pkg")
-    return root, code_fingerprint(_copy(root, "base"))
+    pkg = _copy(root, "base")
+    return root, code_fingerprint(pkg), code_fingerprint(pkg, part="evaluation")
 
 
 def _copy(root: Path, name: str) -> Path:
@@ -66,7 +67,7 @@ UNCHANGED = [
         "def seed_everything(",
         "# a new comment\ndef seed_everything(",
     ),
-    ("blank lines in metrics", "evaluation/metrics.py", "\n\n\ndef at_map(", "\n\n\n\n\ndef at_map("),
+    ("blank lines in the mAPs", "evaluation/ranking.py", "\n\n\ndef at_map(", "\n\n\n\n\ndef at_map("),
     ("table formatting", "experiments/tables.py", 'f" ± {std:.3f}"', 'f" +- {std:.2f}"'),
     ("plots", "book/plots.py", "def ", "def _unused():\n    return 1\n\n\ndef "),
     ("notebook helpers", "book/notebook.py", '"display.max_colwidth", 120', '"display.max_colwidth", 80'),
@@ -84,31 +85,50 @@ CHANGED = [
         "power = spec.real.square() + spec.imag.square()",
         "power = spec.abs()",
     ),
+    ("the validation mAP", "evaluation/ranking.py", "[0]\n\n\ndef sed_map", "[1]\n\n\ndef sed_map"),
+    ("a config default", "config/settings.py", "hop_ms: float = 32.0", "hop_ms: float = 16.0"),
+    ("the frame grid", "features/labels.py", "self.hop_s / 2", "self.hop_s / 3"),
+]
+# edits that change what a finished run scores, not what it trains: the run is scored again, not retrained
+EVALUATION_ONLY = [
     (
         "post-processing",
         "evaluation/postprocess.py",
         '"frame_threshold": [0.3, 0.5, 0.7]',
         '"frame_threshold": [1]',
     ),
-    ("a config default", "config/settings.py", "hop_ms: float = 32.0", "hop_ms: float = 16.0"),
-    ("the frame grid", "features/labels.py", "self.hop_s / 2", "self.hop_s / 3"),
+    ("an event metric", "evaluation/metrics.py", "t_collar: float = 0.2,", "t_collar: float = 0.25,"),
 ]
 
 
 @pytest.mark.parametrize(("what", "module", "old", "new"), UNCHANGED, ids=[c[0] for c in UNCHANGED])
 def test_edits_that_cannot_change_a_number_keep_the_fingerprint(base, what, module, old, new):
-    root, before = base
+    root, training, evaluation = base
     pkg = _copy(root, what.replace(" ", "-"))
     _edit(pkg, module, old, new)
-    assert code_fingerprint(pkg) == before, what
+    assert code_fingerprint(pkg) == training, what
+    assert code_fingerprint(pkg, part="evaluation") == evaluation, what
 
 
 @pytest.mark.parametrize(("what", "module", "old", "new"), CHANGED, ids=[c[0] for c in CHANGED])
-def test_edits_that_can_change_a_number_move_the_fingerprint(base, what, module, old, new):
-    root, before = base
+def test_edits_that_can_change_the_weights_move_the_training_fingerprint(base, what, module, old, new):
+    root, training, evaluation = base
     pkg = _copy(root, what.replace(" ", "-"))
     _edit(pkg, module, old, new)
-    assert code_fingerprint(pkg) != before, what
+    assert code_fingerprint(pkg) != training, what
+    assert code_fingerprint(pkg, part="evaluation") == evaluation, what
+
+
+@pytest.mark.parametrize(
+    ("what", "module", "old", "new"), EVALUATION_ONLY, ids=[c[0] for c in EVALUATION_ONLY]
+)
+def test_edits_to_scoring_move_the_evaluation_fingerprint_only(base, what, module, old, new):
+    """A fix to the metrics or the post-processing re-scores finished runs and trains none again."""
+    root, training, evaluation = base
+    pkg = _copy(root, what.replace(" ", "-"))
+    _edit(pkg, module, old, new)
+    assert code_fingerprint(pkg) == training, what
+    assert code_fingerprint(pkg, part="evaluation") != evaluation, what
 
 
 def test_the_feature_cache_key_follows_the_front_end_code_not_its_docstrings(tmp_path):
@@ -126,7 +146,7 @@ def test_moving_a_module_keeps_the_fingerprint(base, tmp_path):
     """A module's identity is its normalised code, not its path: the losses moved into another numeric
     folder, every import of them rewritten, give the same fingerprint; the same move with a number
     changed does not."""
-    root, before = base
+    root, before, _ = base
 
     def moved(name: str, edit=None) -> Path:
         pkg = _copy(tmp_path, name)

@@ -5,16 +5,9 @@ import pytest
 
 from mtlsed.config.settings import EvalConfig, FeatureConfig
 from mtlsed.data.format import Event
-from mtlsed.evaluation.metrics import (
-    Scores,
-    at_map,
-    detect_events,
-    event_based,
-    merge_overlaps,
-    psds_per_class,
-    psds_scores,
-    sed_map,
-)
+from mtlsed.evaluation.metrics import Scores, event_based, merge_overlaps, psds_per_class, psds_scores
+from mtlsed.evaluation.postprocess import detect_events
+from mtlsed.evaluation.ranking import at_map, sed_map
 from mtlsed.features.labels import FrameGrid
 
 

@@ -35,18 +35,13 @@ from mtlsed.core.atomic import write_json
 from mtlsed.core.errors import UserError
 from mtlsed.data.format import Event, read_dataset, require_valid
 from mtlsed.evaluation.inference import load_run, pick_device, predict
-from mtlsed.evaluation.metrics import (
-    Scores,
-    at_map,
-    detect_events,
-    event_based,
-    merge_overlaps,
-    psds_scores,
-    sed_map,
-)
+from mtlsed.evaluation.metrics import Scores, event_based, merge_overlaps, psds_scores
+from mtlsed.evaluation.postprocess import detect_events
+from mtlsed.evaluation.ranking import at_map, sed_map
 from mtlsed.features import labels
 from mtlsed.features.dataset import SedDataset
 from mtlsed.features.labels import FrameGrid
+from mtlsed.runs.identity import evaluation_fingerprint
 from mtlsed.runs.runfolder import RunFolder
 
 
@@ -216,6 +211,7 @@ def _evaluate_locked(
             "trained_iterations": last,
             "data": str(data_dir.resolve()),
             "run_fingerprint": identity.get("digest"),
+            "evaluation_code": evaluation_fingerprint(),  # scored by this code: a change re-scores the run
             "data_fingerprint": data_fingerprint(data_dir)["digest"],
             "post_processing": {
                 "clip_threshold": post.clip_threshold,

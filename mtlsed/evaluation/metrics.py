@@ -1,20 +1,9 @@
-"""Scores, post-processing and metrics.
+"""Scores and the metrics of detected events (the threshold-free mAPs are :mod:`mtlsed.evaluation.ranking`,
+turning probabilities into events :mod:`mtlsed.evaluation.postprocess`).
 
-- AT-mAP: mean over classes of the average precision of clip probabilities.
-- SED-mAP: mean over classes of the average precision of frame probabilities
-  against frame-level reference activity (strongly labelled clips only).
 - Event-based ER, D, I, S and F1 with real ``sed_eval`` and the paper's collars
   (200 ms onset, 200 ms / 50 % offset).
 - PSDS1 / PSDS2 with ``sed_scores_eval`` and DESED's settings.
-
-Average precision is undefined for a class without positives; such classes are
-left out of the mean (and counted in ``metrics.json``).
-
-Post-processing (the paper does not give it) turns frame probabilities into
-events: a clip-level gate (a class counts in a clip only if its clip
-probability reaches ``eval.clip_threshold``; Kong et al. 2019), a frame
-threshold (``eval.frame_threshold``, 0.5 as in the DCASE 2020 baseline) and a
-median filter (``eval.median_filter_s``, 0.45 s as in the DCASE 2020 baseline).
 """
 
 from __future__ import annotations
@@ -24,14 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import median_filter
-from sklearn.metrics import average_precision_score
 
-from mtlsed.config.settings import EvalConfig
 from mtlsed.data.format import Event
 from mtlsed.features.labels import FrameGrid
 
-METRIC_KEYS = ["at_map", "sed_map", "er", "d", "i", "s", "f1", "psds1", "psds2"]
 PSDS1 = {"dtc_threshold": 0.7, "gtc_threshold": 0.7, "cttc_threshold": None, "alpha_ct": 0.0, "alpha_st": 1.0}
 PSDS2 = {"dtc_threshold": 0.1, "gtc_threshold": 0.1, "cttc_threshold": 0.3, "alpha_ct": 0.5, "alpha_st": 1.0}
 PSDS_SETTINGS = {"psds1": PSDS1, "psds2": PSDS2}
@@ -91,57 +76,6 @@ class Scores:
                 return cls(list(z["filenames"]), list(z["classes"]), z["clip"], z["frame"], grid)
         except Exception as err:  # zipfile, numpy and OS errors of a truncated or garbled file
             raise ValueError(f"{path}: damaged scores file ({err}); evaluate the run again") from None
-
-
-# -- threshold-free metrics ----------------------------------------------------------
-
-
-def mean_average_precision(y_true: np.ndarray, y_score: np.ndarray) -> tuple[float, int]:
-    """Mean AP over the columns of ``(M, K)`` arrays that have a positive; returns (mAP, classes used)."""
-    aps = [
-        average_precision_score(y_true[:, k], y_score[:, k])
-        for k in range(y_true.shape[1])
-        if y_true[:, k].any()
-    ]
-    return (float(np.mean(aps)) if aps else float("nan")), len(aps)
-
-
-def at_map(clip_labels: np.ndarray, clip_scores: np.ndarray) -> float:
-    return mean_average_precision(clip_labels, clip_scores)[0]
-
-
-def sed_map(frame_labels: np.ndarray, frame_scores: np.ndarray) -> float:
-    """Frame-level mAP of ``(N, K, T)`` arrays: each class's frames of all clips pooled."""
-    k = frame_labels.shape[1]
-    return mean_average_precision(
-        frame_labels.transpose(0, 2, 1).reshape(-1, k), frame_scores.transpose(0, 2, 1).reshape(-1, k)
-    )[0]
-
-
-# -- post-processing -----------------------------------------------------------------
-
-
-def detect_events(
-    frame: np.ndarray, clip: np.ndarray, grid: FrameGrid, classes: list[str], cfg: EvalConfig
-) -> list[tuple[float, float, str]]:
-    """Events ``(onset, offset, label)`` of one clip from frame ``(K, T)`` and clip ``(K,)`` probabilities.
-
-    The median filter is ``grid.median_width(cfg.median_filter_s)`` frames long; event times are the
-    grid's edges.
-    """
-    active = frame >= cfg.frame_threshold
-    active &= (clip >= cfg.clip_threshold)[:, None]
-    boundaries = grid.edges
-    w = grid.median_width(cfg.median_filter_s)
-    if w > 1:
-        active = median_filter(active.astype(np.uint8), size=(1, w), mode="nearest").astype(bool)
-    events = []
-    for k, label in enumerate(classes):
-        padded = np.concatenate([[False], active[k], [False]])
-        edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-        for start, stop in zip(edges[::2], edges[1::2], strict=True):
-            events.append((float(boundaries[start]), float(boundaries[stop]), label))
-    return events
 
 
 def merge_overlaps(events: list[Event]) -> list[Event]:

@@ -59,13 +59,16 @@ def validation_score(run_dir: Path, data_dir: Path) -> tuple[str, float]:
     """The metric the weight grid is chosen by, on the validation split: SED-mAP where the validation
     clips have strong labels, else AT-mAP (the paper's validation clips are weakly labelled).
 
-    ``metrics_val.json`` is written once per run and read back while its fingerprint is the run's."""
+    ``metrics_val.json`` is written once per run and read back while its fingerprints are the run's and
+    the evaluation code's of now."""
     from mtlsed.evaluation.evaluate import evaluate_run
+    from mtlsed.runs.identity import evaluation_fingerprint
 
     run = RunFolder(run_dir)
     identity = run.identity() or {}
     metrics = run.metrics("val") or {}
-    if metrics.get("run_fingerprint") != identity.get("digest"):
+    stale = metrics.get("evaluation_code") != evaluation_fingerprint()
+    if metrics.get("run_fingerprint") != identity.get("digest") or stale:
         metrics = evaluate_run(run_dir, data_dir, split="val")
     if metrics.get("sed_map") is not None:
         return "sed_map", float(metrics["sed_map"])
@@ -112,9 +115,31 @@ def run_one(
     done = is_finished(run_dir, data_fp, expected["digest"])
     if done is not None:
         return done, f"  {row.key} seed {seed}: done earlier, kept"
+    if trained(run_dir, expected["digest"]):  # the evaluation code (or its data) changed: score it again
+        from mtlsed.evaluation.evaluate import evaluate_run
+
+        metrics = evaluate_run(run_dir, data_dir, extra=_scored_again(run_dir))
+        return metrics, f"  {row.key} seed {seed}: trained earlier, scored again: {format_metrics(metrics)}"
     metrics = train_and_evaluate(cfg, data_dir, run_dir)
     line = f"  {row.key} seed {seed}: {format_metrics(metrics)}  ({metrics['train_seconds']:.0f} s)"
     return metrics, line
+
+
+def trained(run_dir: Path, digest: str) -> bool:
+    """Whether ``run_dir`` holds the training run ``digest`` with its training done (last checkpoint at
+    ``train.iterations``), whatever its metrics say."""
+    run = RunFolder(run_dir)
+    identity = run.identity()
+    if identity is None or identity["digest"] != digest or not run.has_checkpoint("last"):
+        return False
+    iterations = identity.get("config", {}).get("train", {}).get("iterations")
+    return run.checkpoint_info("last")["iteration"] == iterations
+
+
+def _scored_again(run_dir: Path) -> dict:
+    """What the first scoring recorded that the new one keeps: the training time and its environment."""
+    old = RunFolder(run_dir).metrics("test") or {}
+    return {k: old[k] for k in ("train_seconds", "environment") if k in old}
 
 
 def default_jobs() -> int:

@@ -7,11 +7,14 @@ fingerprint of what produced it and is reused only when that fingerprint is the 
   ``split.tsv``. Audio hashes are remembered in ``DATA/.mtlsed/audio-sha256.tsv`` by file size and
   modification time (as git's index does), so a second look at a large set reads no audio; an edit
   changes the modification time and so is hashed again, even at the same size.
-- **code**: the code of the modules that can change a number (:data:`NUMERIC`: features, models, losses,
-  training, inference, post-processing, metrics), in a normal form without docstrings and comments, so
-  a change that can move a number counts and nothing else does.
-- **run**: the resolved configuration, the data
-  fingerprint and the code fingerprint.
+- **code**, in two parts, each the normal form of its modules (no docstrings, comments or import paths),
+  so a change that can move a number counts and nothing else does:
+  - **training** (:data:`NUMERIC`: features, models, losses, the training step and loop, inference and the
+    mAPs that pick a run's best checkpoint): what the trained weights depend on;
+  - **evaluation** (:data:`EVALUATION`: post-processing, event metrics, scoring a split): what a run's
+    metrics depend on beyond its weights.
+- **run**: the resolved configuration, the data fingerprint and the training code fingerprint. A change to
+  the evaluation code leaves it as it is: finished runs are scored again, not trained again.
 
 :func:`differences` turns two fingerprints into sentences naming what changed.
 """
@@ -27,23 +30,21 @@ from mtlsed.core.code import normal_form
 from mtlsed.core.hashing import digest
 from mtlsed.data.fingerprint import LABEL_FILES
 
-# The modules whose code can change a number a run produces (training, features, losses, models,
-# inference, post-processing, metrics). Only they make the code fingerprint.
+# The modules whose code can change the weights a run trains (features, losses, models, training,
+# inference, the validation mAPs). Only they make the training code fingerprint.
 NUMERIC = {
     "data/audio.py",  # reading and resampling clips
     "features/augment.py",
     "config/settings.py",  # window and hop in samples, ranges
     "objectives/constraints.py",
     "training/ema.py",  # the weights a run evaluates
-    "evaluation/evaluate.py",
     "features/logmel.py",
     "evaluation/inference.py",
     "features/labels.py",  # the frame grid
     "objectives/losses.py",
     "objectives/total.py",
-    "evaluation/metrics.py",
+    "evaluation/ranking.py",  # the mAPs validation picks the best checkpoint by
     "features/normalise.py",
-    "evaluation/postprocess.py",
     "training/step.py",  # the training step: precision, scaler, optimiser
     "training/train.py",
     "data/__init__.py",
@@ -51,6 +52,12 @@ NUMERIC = {
     "features/dataset.py",
     "data/format.py",  # reading the labels
     "models/*",
+}
+# The modules a run's metrics depend on beyond its weights: a change here re-scores finished runs.
+EVALUATION = {
+    "evaluation/evaluate.py",
+    "evaluation/metrics.py",
+    "evaluation/postprocess.py",
 }
 # Everything else, with why it cannot change a run's numbers. A new module must be put in one of the
 # two sets (tests/test_identity.py checks): the fingerprint never silently ignores code that counts.
@@ -116,30 +123,38 @@ NOT_NUMERIC = {
 }
 
 
-def is_numeric(relative: str) -> bool:
-    """Whether the module at ``relative`` (``losses.py``, ``models/ddc_fap.py``) is in :data:`NUMERIC`."""
+def _in(modules: set[str], relative: str) -> bool:
     folder = relative.rsplit("/", 1)[0] + "/*" if "/" in relative else None
-    return relative in NUMERIC or folder in NUMERIC
+    return relative in modules or folder in modules
 
 
-def code_fingerprint(package: str | Path | None = None) -> str:
-    """Hash of the :data:`NUMERIC` modules' normal form (:func:`normal_form`).
+def is_numeric(relative: str) -> bool:
+    """Whether the module at ``relative`` (``objectives/losses.py``, ``models/ddc_fap.py``) can change a
+    number: it is in :data:`NUMERIC` (training) or :data:`EVALUATION`."""
+    return _in(NUMERIC, relative) or _in(EVALUATION, relative)
+
+
+def code_fingerprint(package: str | Path | None = None, part: str = "training") -> str:
+    """Hash of the normal form (:func:`normal_form`) of the :data:`NUMERIC` modules (``part="training"``) or
+    of the :data:`EVALUATION` modules (``part="evaluation"``).
 
     A docstring, a comment, a blank line, or any change to table formatting, plots, notebooks, the book
-    or the command line leaves it as it is; a change to a loss, a model, the features, training,
-    post-processing or a metric moves it. ``package``: another copy of the package's folder (tests).
+    or the command line leaves both as they are. ``package``: another copy of the package's folder (tests).
     """
-    return _code_fingerprint(str(Path(package or Path(__file__).resolve().parents[1]).resolve()))
+    if part not in ("training", "evaluation"):
+        raise ValueError(f"part must be training or evaluation, got {part!r}")
+    return _code_fingerprint(str(Path(package or Path(__file__).resolve().parents[1]).resolve()), part)
 
 
 @cache
-def _code_fingerprint(package: str) -> str:
+def _code_fingerprint(package: str, part: str) -> str:
     root = Path(package)
+    modules = NUMERIC if part == "training" else EVALUATION
     # the normal forms in their own order, not by path: a module that moves keeps the fingerprint
     forms = sorted(
         normal_form(path.read_text())
         for path in root.rglob("*.py")
-        if is_numeric(path.relative_to(root).as_posix())
+        if _in(modules, path.relative_to(root).as_posix())
     )
     h = hashlib.sha256()
     for form in forms:
@@ -147,8 +162,13 @@ def _code_fingerprint(package: str) -> str:
     return h.hexdigest()[:12]
 
 
+def evaluation_fingerprint() -> str:
+    """What a run's metrics files record as ``evaluation_code``: scored by this evaluation code."""
+    return code_fingerprint(part="evaluation")
+
+
 def run_fingerprint(cfg_dict: dict, data_fp: dict) -> dict:
-    """The identity of a training run: its config, its data (what, not where) and the code."""
+    """The identity of a training run: its config, its data (what, not where) and the training code."""
     config = json.loads(json.dumps(cfg_dict))
     fp = {"config": config, "data": data_fp, "code": code_fingerprint()}
     fp["digest"] = digest({k: fp[k] for k in ("config", "data", "code")})

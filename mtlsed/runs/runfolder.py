@@ -483,14 +483,19 @@ def is_finished(run: str | Path | RunFolder, data_fp: dict | None = None, expect
 
     Finished: ``identity.json`` readable (and its digest ``expected`` when given), its training done
     (the last checkpoint at ``train.iterations``), and ``metrics_test.json`` whole (see
-    :meth:`RunFolder.metrics`), written for this run and, when ``data_fp`` is given, for that data.
+    :meth:`RunFolder.metrics`), written for this run by the evaluation code of now
+    (:func:`mtlsed.runs.identity.evaluation_fingerprint`) and, when ``data_fp`` is given, for that data.
     """
+    from mtlsed.runs.identity import evaluation_fingerprint
+
     run = run if isinstance(run, RunFolder) else RunFolder(run)
     identity = run.identity()
     if identity is None or (expected is not None and identity["digest"] != expected):
         return None
     metrics = run.metrics("test")
     if metrics is None or metrics.get("run_fingerprint") != identity["digest"]:
+        return None
+    if metrics.get("evaluation_code") != evaluation_fingerprint():
         return None
     if data_fp is not None and metrics.get("data_fingerprint") != data_fp["digest"]:
         return None

@@ -39,7 +39,7 @@ from mtlsed.data.fingerprint import data_fingerprint
 from mtlsed.data.format import read_dataset, require_valid
 from mtlsed.data.hashes import audio_hashes
 from mtlsed.evaluation.inference import outputs, pick_device
-from mtlsed.evaluation.metrics import at_map, sed_map
+from mtlsed.evaluation.ranking import at_map, sed_map
 from mtlsed.features.dataset import SedDataset
 from mtlsed.models import build_model
 from mtlsed.objectives.total import TERMS, total_loss
