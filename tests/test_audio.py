@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import write_wav
 
-from mtlsed.data.audio import AudioError, load_audio, load_many
+from mtlsed.data.audio import AudioError, load_audio
 
 
 def test_stereo_is_mixed_down_and_length_fixed(tmp_path):
@@ -47,15 +47,3 @@ def test_bad_files_raise_naming_the_file(tmp_path):
     sf.write(str(nan), np.array([0.0, np.nan, 0.1], dtype=np.float32), 16000, subtype="FLOAT")
     with pytest.raises(AudioError, match=r"nan.wav: corrupt audio \(non-finite samples\)"):
         load_audio(nan, 16000)
-
-
-def test_load_many_skips_and_counts_when_asked(tmp_path):
-    good = write_wav(tmp_path / "good.wav", np.full(100, 0.1), 8000)
-    bad = tmp_path / "bad.wav"
-    bad.write_text("not audio")
-    with pytest.raises(AudioError, match="bad.wav"):
-        load_many([good, bad], 8000)
-    arrays, report = load_many([good, bad, tmp_path / "gone.wav"], 8000, on_error="skip")
-    assert arrays[0] is not None and arrays[1] is None and arrays[2] is None
-    assert report.loaded == 1 and len(report.skipped) == 2
-    assert "skipped 2" in str(report) and "gone.wav" in str(report)

@@ -12,7 +12,6 @@ from mtlsed.features.augment import (
     LOG_PER_DB,
     active_runs,
     augment_batch,
-    augment_enabled,
     batch_generator,
     filter_min_bandwidth,
     freq_mixstyle,
@@ -66,8 +65,8 @@ def test_all_probabilities_zero_is_the_identity_and_draws_nothing():
     out, out_y = augment_batch(x, y, AugmentConfig(), gen, HOP)
     assert torch.equal(out, x) and torch.equal(out_y, y)
     assert torch.equal(gen.get_state(), before)
-    assert not augment_enabled(AugmentConfig())
-    assert all(augment_enabled(only(**{p: 0.1})) for p in PROBS)
+    assert not AugmentConfig().enabled()
+    assert all(only(**{p: 0.1}).enabled() for p in PROBS)
 
 
 def test_inputs_are_not_modified_in_place():

@@ -899,6 +899,65 @@ ARGUMENT_CASES = [
         2,
         [f"{{tmp}}/p.yaml:{CI_PROFILE_LINES + 1}: byte 0xe9 is not UTF-8"],
     ),
+    # values that `mtlsed config` accepted and `train` broke on later, and messages that pointed elsewhere
+    (
+        "train-resume-missing-folder",  # a mistyped --out retrained from zero, quietly
+        lambda src, tmp: [
+            "train",
+            src,
+            "--profile",
+            "ci",
+            "--out",
+            tmp / "nowhere",
+            "--resume",
+            "--set",
+            *FAST,
+        ],
+        2,
+        ["mtlsed train: error: --resume: {tmp}/nowhere does not exist, so there is no run to continue"],
+    ),
+    (
+        "config-infinite-float",
+        lambda src, tmp: ["config", "--profile", "ci", "--set", "train.lr=.inf"],
+        2,
+        ["mtlsed config: error: train.lr: expected a finite number, got inf"],
+    ),
+    (
+        "train-infinite-float",  # refused by the same code, before any work
+        lambda src, tmp: [
+            "train",
+            src,
+            "--profile",
+            "ci",
+            "--out",
+            tmp / "run",
+            "--set",
+            "loss.silent_weight=-.inf",
+        ],
+        2,
+        [
+            "mtlsed train: error: loss.silent_weight: expected a finite number, got -inf",
+            Absent("identity.json"),
+        ],
+    ),
+    (
+        "config-negative-seed",
+        lambda src, tmp: ["config", "--profile", "ci", "--set", "train.seed=-1"],
+        2,
+        ["mtlsed config: error: train.seed: must be 0 or more (below 2**32), got -1"],
+    ),
+    (
+        "train-negative-seed",
+        lambda src, tmp: ["train", src, "--profile", "ci", "--out", tmp / "run", "--set", "train.seed=-1"],
+        2,
+        ["mtlsed train: error: train.seed: must be 0 or more (below 2**32), got -1"],
+    ),
+    (
+        "set-a-whole-section",
+        lambda src, tmp: ["config", "--profile", "ci", "--set", "train={lr: 0.1}"],
+        2,
+        ["train: a config section, not a key; set its keys one by one, e.g. train.", Absent("did you mean")],
+    ),
 ]
 
 
@@ -1240,6 +1299,13 @@ NOT_A_RUN = "{run}: not a run folder (no config.yaml; `mtlsed train --out` makes
 
 # id, damage to a copy of the trained run, command, exit code, message pieces ({run}), marks
 RUN_CASES = [
+    (
+        "eval-unknown-shift",  # a plain ValueError before: a traceback
+        lambda run: None,
+        _evaluate("--shifts", "hall"),
+        2,
+        ["mtlsed evaluate: error: unknown transform 'hall'; known: mic, eq, room, codec, noise"],
+    ),
     ("eval-best-truncated", _cut("best.pt"), _evaluate(), 2, [BEST_DAMAGED]),
     ("eval-best-byte-flipped", _flip("best.pt"), _evaluate(), 2, [BEST_DAMAGED]),
     (

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from mtlsed.config.settings import Config, EvalConfig, FeatureConfig
+from mtlsed.core.errors import UserError
 from mtlsed.data.format import Event
 from mtlsed.evaluation.postprocess import detect_events
 from mtlsed.features.labels import FrameGrid, clip_labels, frame_labels
@@ -84,7 +85,7 @@ def test_scores_files_keep_their_grid(tmp_path):
     assert back.grid.hop_s == pytest.approx(grid.hop_s) and back.grid.offset_s == 0.0
     assert back.grid.n_frames == 313 and np.allclose(back.boundaries, grid.edges)
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(ValueError, match="bad.npz: damaged scores file"):
+    with pytest.raises(UserError, match="bad.npz: damaged scores file"):
         Scores.load(tmp_path / "bad.npz")
 
 

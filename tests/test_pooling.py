@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from mtlsed.models.pooling import AutoPool, FrequencyAutoPool, attention_pool, autopool, gwrp, linear_softmax
+from mtlsed.models.pooling import FrequencyAutoPool, attention_pool, autopool, gwrp, linear_softmax
 
 torch.manual_seed(0)
 
@@ -53,12 +53,6 @@ def test_fap_starts_as_the_plain_mean_and_follows_eq1():
     assert float(clip[b, k]) == pytest.approx(sum(float(w[k, f]) * per_band[f] for f in range(8)), abs=1e-6)
     assert torch.allclose(fap.band_weights().sum(-1), torch.ones(3))
     assert ((clip >= 0) & (clip <= 1)).all() and ((frame >= 0) & (frame <= 1)).all()
-
-
-def test_autopool_module_per_class_alpha():
-    pool = AutoPool(2)
-    p = torch.rand(3, 2, 10)
-    torch.testing.assert_close(pool(p), p.mean(-1))
 
 
 def test_gwrp_by_hand():

@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import correlate
 
+from mtlsed.core.errors import UserError
 from mtlsed.data.format import read_dataset, validate
 from mtlsed.data.shift import (
     PEAK,
@@ -82,9 +83,9 @@ def test_transform_is_time_aligned(name, sr):
 
 
 def test_unknown_names_are_refused():
-    with pytest.raises(ValueError, match="known: mic, eq, room, codec, noise"):
+    with pytest.raises(UserError, match="known: mic, eq, room, codec, noise"):
         make_channel("telephone", 0, SR)
-    with pytest.raises(ValueError, match="snr"):
+    with pytest.raises(UserError, match="snr"):
         make_channel("noise", 0, SR, {"snr": 3.0})
 
 
@@ -308,14 +309,14 @@ def test_a_folder_not_made_by_shift_is_refused(source, tmp_path):
 
 
 def test_bad_names_and_empty_splits_are_refused(source, tmp_path):
-    with pytest.raises(ValueError, match="known: mic, eq, room, codec, noise"):
+    with pytest.raises(UserError, match="known: mic, eq, room, codec, noise"):
         shift_split(source, tmp_path / "a", "reverb")
-    with pytest.raises(ValueError, match="unknown split 'dev'"):
+    with pytest.raises(UserError, match="unknown split 'dev'"):
         shift_split(source, tmp_path / "a", "noise", split="dev")
     no_test = tmp_path / "no-test"
     shutil.copytree(source, no_test, ignore=shutil.ignore_patterns("audio"))
     (no_test / "split.tsv").write_text((source / "split.tsv").read_text().replace("\ttest", "\ttrain"))
-    with pytest.raises(ValueError, match="'test' split has no clips"):
+    with pytest.raises(UserError, match="'test' split has no clips"):
         shift_split(no_test, tmp_path / "b", "noise")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
@@ -378,7 +379,7 @@ def test_shifted_sets_are_made_once(source):
     assert shifted_sets(source, ["eq", "room"], seed=2) == sets
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert all(validate(s) == [] for s in sets.values())
-    with pytest.raises(ValueError, match="unknown transform 'hall'"):
+    with pytest.raises(UserError, match="unknown transform 'hall'"):
         shifted_sets(source, ["eq", "hall"])
 
 

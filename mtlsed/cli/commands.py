@@ -404,6 +404,8 @@ def _train(args: argparse.Namespace) -> int:
     from mtlsed.runs.runinfo import describe_run, run_summary
     from mtlsed.training.train import train
 
+    if args.resume and not Path(args.out).is_dir():  # a mistyped --out would silently train from zero
+        raise UserError(f"--resume: {args.out} does not exist, so there is no run to continue; check --out")
     cfg, source = config_from_args(args)
     main = int(os.environ.get("RANK", "0")) == 0
     data, profile = data_of(args), None
@@ -426,6 +428,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     from mtlsed.experiments.datasets import data_for
     from mtlsed.runs.runinfo import format_metrics
 
+    if args.shifts:  # every channel name checked before anything is scored or written
+        from mtlsed.data.shift import check_transform
+
+        for name in args.shifts:
+            check_transform(name)
     data = data_for(None, 1, data_of(args)) if data_of(args) else trained_on(args.run_dir)
     metrics = evaluate_run(args.run_dir, data, args.split, args.checkpoint)
     print(format_metrics(metrics))

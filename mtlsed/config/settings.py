@@ -10,6 +10,7 @@ default.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -148,7 +149,8 @@ class AugmentConfig:
     With every probability at 0 training is bit-identical to a run without augmentation. Each is drawn
     per clip from a generator seeded by ``(train.seed, iteration)``, so a resumed run sees the same
     batches. They act on the log-mel before the input normalisation; settings follow the field's public
-    code (REFERENCE.md Sec. 9).
+    code (DESED_task, FilterAugSED, CPJKU's DCASE 2024 task 1 baseline, PANNs;
+    :mod:`mtlsed.features.augment` names each).
     """
 
     mixup_prob: float = 0.0  # DESED_task: 0.5; mixes energies (not logs); labels: the max of both clips
@@ -195,7 +197,7 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    """Post-processing and metric settings (REFERENCE.md Sec. 4-5)."""
+    """Post-processing and metric settings (:mod:`mtlsed.evaluation.postprocess`, ``evaluation.metrics``)."""
 
     clip_threshold: float = 0.5  # clip-level gate: frames of a class count only if its clip prob passes
     frame_threshold: float = 0.5
@@ -271,7 +273,12 @@ class Config:
                 if not isinstance(node.get(part), dict):
                     raise ConfigError(f"{'.'.join(parts[: i + 1])}: unknown config section")
                 node = node[part]
-            if parts[-1] not in node or isinstance(node[parts[-1]], dict):
+            if isinstance(node.get(parts[-1]), dict):  # a whole section: its keys go one by one
+                example = next(iter(node[parts[-1]]))
+                raise ConfigError(
+                    f"{key}: a config section, not a key; set its keys one by one, e.g. {key}.{example}=..."
+                )
+            if parts[-1] not in node:
                 raise ConfigError(f"{key}: unknown config key{_suggest(parts[-1], node)}")
             node[parts[-1]] = value
         return Config.from_dict(data)
@@ -326,6 +333,7 @@ RANGES: dict[str, tuple[Any, str]] = {
     "loss.cosine_weight": (lambda v: v >= 0, "0 or more"),
     "loss.judge_weight": (lambda v: v >= 0, "0 or more"),
     "loss.consistency_weight": (lambda v: v >= 0, "0 or more"),
+    "train.seed": (lambda v: 0 <= v < 2**32, "0 or more (below 2**32)"),
     "train.batch_size": (lambda v: v >= 1, "at least 1"),
     "train.iterations": (lambda v: v >= 1, "at least 1"),
     "train.lr": (lambda v: v > 0, "greater than 0"),
@@ -471,6 +479,8 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
             return float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string; it is a number
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{key}: expected a number, got {type(value).__name__} {value!r}")
+        if not math.isfinite(value):  # NaN or infinity: no setting means it, and strict JSON cannot hold it
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):

@@ -1,14 +1,12 @@
 """Audio loading: mono mixdown, resampling, padding/truncation, clear errors.
 
 A file that cannot be read, is empty, or holds non-finite samples raises
-:class:`AudioError` naming it. Callers that prefer to go on ask for
-``on_error="skip"`` in :func:`load_many` and get a report that counts and names
-what was skipped: never a silent array of zeros.
+:class:`AudioError` naming it: never a silent array of zeros. The commands that go on past a bad file
+(importing a set, mixing one) count and name what they skip.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from math import gcd
 from pathlib import Path
 
@@ -56,39 +54,6 @@ def load_audio(path: str | Path, sr: int, duration: float | None = None) -> np.n
     if duration is not None:
         y = fix_length(y, int(round(duration * sr)))
     return np.ascontiguousarray(y, dtype=np.float32)
-
-
-@dataclass
-class LoadReport:
-    """What :func:`load_many` skipped, and why."""
-
-    loaded: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        lines = [f"loaded {self.loaded} file(s), skipped {len(self.skipped)}"]
-        lines += [f"  skipped {p}: {why}" for p, why in self.skipped]
-        return "\n".join(lines)
-
-
-def load_many(
-    paths: list[str | Path], sr: int, duration: float | None = None, on_error: str = "raise"
-) -> tuple[list[np.ndarray | None], LoadReport]:
-    """Load several files; with ``on_error="skip"`` a bad file gives None and a report entry."""
-    if on_error not in ("raise", "skip"):
-        raise ValueError("on_error must be 'raise' or 'skip'")
-    report = LoadReport()
-    out: list[np.ndarray | None] = []
-    for p in paths:
-        try:
-            out.append(load_audio(p, sr, duration))
-            report.loaded += 1
-        except AudioError as err:
-            if on_error == "raise":
-                raise
-            out.append(None)
-            report.skipped.append((str(p), str(err)))
-    return out, report
 
 
 def write_audio(path: str | Path, y: np.ndarray, sr: int) -> None:

@@ -27,6 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
+from mtlsed.core.errors import UserError
 from mtlsed.data.audio import fix_length
 
 ACTIVE_THRESHOLD_DB = 30.0
@@ -137,7 +138,7 @@ def mix_overlapped(
 ) -> Mixture:
     """The paper's overlapped protocol: ``n_events`` different classes, windows at ``onset_s``."""
     if n_events > len(events.classes):
-        raise ValueError(f"{n_events} different classes asked for, the source has {len(events.classes)}")
+        raise UserError(f"{n_events} different classes asked for, the source has {len(events.classes)}")
     n = int(round(clip_seconds * sr))
     background = backgrounds.draw(rng, n) * BACKGROUND_RMS
     bg_rms = rms(background)

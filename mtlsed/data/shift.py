@@ -65,6 +65,7 @@ from scipy.interpolate import PchipInterpolator
 from scipy.signal import butter, correlate, firwin2, oaconvolve, resample_poly, sosfiltfilt
 
 from mtlsed.core.atomic import atomic_path, write_bytes, write_json, write_text
+from mtlsed.core.errors import UserError
 from mtlsed.data.audio import fix_length, load_audio
 from mtlsed.data.format import SPLITS, read_dataset
 
@@ -409,9 +410,10 @@ TRANSFORMS: dict[str, Transform] = {
 }
 
 
-def _check_transform(name: str) -> Transform:
+def check_transform(name: str) -> Transform:
+    """The transform called ``name``; an unknown name is a :class:`UserError` listing the known ones."""
     if name not in TRANSFORMS:
-        raise ValueError(f"unknown transform {name!r}; known: {', '.join(TRANSFORMS)}")
+        raise UserError(f"unknown transform {name!r}; known: {', '.join(TRANSFORMS)}")
     return TRANSFORMS[name]
 
 
@@ -456,11 +458,11 @@ def make_channel(name: str, seed: int, sr: int, params: Params | None = None) ->
     ``params`` fixes some of them (e.g. ``{"snr_db": 5.0}``, ``{"kind": "mulaw"}``); the others are
     drawn as without it.
     """
-    transform = _check_transform(name)
+    transform = check_transform(name)
     fixed = dict(params or {})
     unknown = sorted(set(fixed) - set(transform.keys))
     if unknown:
-        raise ValueError(f"transform {name!r} has no parameter(s) {unknown}; it has {transform.keys}")
+        raise UserError(f"transform {name!r} has no parameter(s) {unknown}; it has {transform.keys}")
     drawn = transform.draw(np.random.default_rng([int(seed), _salt(name), 0]), int(sr), fixed)
     return Channel(name, int(seed), int(sr), drawn, transform.build(drawn, int(sr)))
 
@@ -525,11 +527,11 @@ def _claim(out: Path, settings: dict) -> None:
 def _split_clips(data: Path, split: str) -> tuple[list[str], list[str]]:
     """(clips of ``split`` in weak.tsv order, the other clips) of the data set at ``data``."""
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+        raise UserError(f"unknown split {split!r}; expected one of {SPLITS}")
     index = read_dataset(data)
     chosen = index.files_in(split)
     if not chosen:
-        raise ValueError(f"{data}: the {split!r} split has no clips (split.tsv); nothing to shift")
+        raise UserError(f"{data}: the {split!r} split has no clips (split.tsv); nothing to shift")
     return chosen, [f for f in index.filenames if index.split.get(f) != split]
 
 
@@ -607,7 +609,7 @@ def shift_split(
     Resumable: a clip already written is not written again. A folder holding another shift, or not made
     by shift, is refused (FileExistsError naming what differs).
     """
-    _check_transform(transform)
+    check_transform(transform)
     data, out = Path(data).resolve(), Path(out).absolute()
     if out.resolve() == data:
         raise ValueError(f"{out}: the shifted copy cannot replace its source")
@@ -669,7 +671,7 @@ def shifted_sets(
     ``-SPLIT`` appended for a split other than test).
     """
     for name in transforms:
-        _check_transform(name)
+        check_transform(name)
     root = Path(root) if root is not None else Path(data) / "shifted"
     suffix = "" if split == "test" else f"-{split}"
     return {t: shift_split(data, root / f"{t}-seed{seed}{suffix}", t, seed, split) for t in transforms}

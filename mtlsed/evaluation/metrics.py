@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mtlsed.core.errors import UserError
 from mtlsed.data.format import Event
 from mtlsed.features.labels import FrameGrid
 
@@ -75,7 +76,7 @@ class Scores:
                     grid = FrameGrid.from_centres(z["times"] if "times" in z.files else (b[:-1] + b[1:]) / 2)
                 return cls(list(z["filenames"]), list(z["classes"]), z["clip"], z["frame"], grid)
         except Exception as err:  # zipfile, numpy and OS errors of a truncated or garbled file
-            raise ValueError(f"{path}: damaged scores file ({err}); evaluate the run again") from None
+            raise UserError(f"{path}: damaged scores file ({err}); evaluate the run again") from None
 
 
 def merge_overlaps(events: list[Event]) -> list[Event]:

@@ -9,12 +9,14 @@ from mtlsed.config.profiles import Profile
 from mtlsed.core.errors import UserError
 from mtlsed.experiments.registry import spec
 
+EMBEDDED_SEED = 0  # the seed the embedded sets are mixed with (a profile's seeds are its runs')
+
 
 def default_data_dir(profile: Profile, table: int, root: Path) -> Path:
     """Where the embedded set of a table's recipe (:func:`mtlsed.experiments.registry.spec`) is mixed."""
     recipe = spec(table).RECIPE
     sr = profile.config().features.sample_rate
-    return root / f"{recipe}-{profile.params['n_clips']}clips-{sr}hz-seed{profile.params.get('data_seed', 0)}"
+    return root / f"{recipe}-{profile.params['n_clips']}clips-{sr}hz-seed{EMBEDDED_SEED}"
 
 
 def ensure_data(profile: Profile, table: int, root: Path) -> Path:
@@ -26,7 +28,7 @@ def ensure_data(profile: Profile, table: int, root: Path) -> Path:
         build = BuildSpec(
             spec(table).RECIPE,
             profile.params["n_clips"],
-            profile.params.get("data_seed", 0),
+            EMBEDDED_SEED,
             profile.config().features.sample_rate,
         )
         build_dataset(out, build)

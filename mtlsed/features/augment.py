@@ -24,7 +24,7 @@ energy stands in (:func:`active_runs`): frames whose total mel power is more tha
 a run of active frames is drawn again (up to 10 times), then skipped.
 
 Gains are power gains in dB: ``g`` dB adds ``g * ln(10) / 10`` to a natural-log power.
-Settings and conventions follow the field's public code (REFERENCE.md Sec. 9; DESED_task mixup,
+Settings and conventions follow the field's public code (DESED_task mixup,
 FilterAugSED's step filter, the CPJKU DCASE 2024 task 1 baseline's Freq-MixStyle, PANNs' SpecAugmentation).
 """
 
@@ -43,11 +43,6 @@ LOG_PER_DB = math.log(10.0) / 10.0  # a power gain of 1 dB in natural-log units
 ACTIVE_QUANTILE = 0.2  # a clip's quiet level: this quantile of its frame energies
 ACTIVE_MARGIN_DB = 6.0  # frames this far above the quiet level are active
 MASK_TRIES = 10  # draws of a time stripe before it is skipped
-
-
-def augment_enabled(cfg: AugmentConfig) -> bool:
-    """Whether any augmentation can happen (a probability above 0)."""
-    return cfg.enabled()
 
 
 def batch_generator(seed: int, iteration: int) -> torch.Generator:

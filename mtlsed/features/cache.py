@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from mtlsed.config.settings import FeatureConfig
 from mtlsed.core.atomic import write_json, write_text
+from mtlsed.core.errors import UserError
 from mtlsed.data.audio import load_audio
 from mtlsed.data.format import read_dataset
 from mtlsed.features.labels import FrameGrid
@@ -202,7 +203,7 @@ def _build(index, key, final, cfg, clip_seconds, batch_size, device, progress) -
 def _band_stats(arr: np.ndarray, rows: list[int], chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """Per-band mean and std over the frames of ``rows`` of ``arr`` ``(N, T, F)``."""
     if not rows:
-        raise ValueError("no training clips to compute normalisation statistics from")
+        raise UserError("no training clips to compute normalisation statistics from")
     total = np.zeros(arr.shape[2])
     total_sq = np.zeros(arr.shape[2])
     count = 0

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from mtlsed.config.settings import FeatureConfig
+from mtlsed.core.errors import ConfigError
 
 
 def work_dtype(x: torch.Tensor) -> torch.dtype:
@@ -95,7 +96,7 @@ def normalise(
         return clip_band_mean(x) / std
     if cfg.normalise == "pcen":
         return (pcen(x, cfg) - mean) / std
-    raise ValueError(f"features.normalise: unknown normalisation {cfg.normalise!r}")
+    raise ConfigError(f"features.normalise: unknown normalisation {cfg.normalise!r}")
 
 
 def band_stats(features: np.ndarray | torch.Tensor, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:

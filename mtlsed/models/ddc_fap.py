@@ -1,7 +1,7 @@
 """DDC-FAP: dilated depthwise-separable conv blocks, sigmoid masks, frequency-dependent auto-pooling.
 
 No public code exists for the reference model (Liu et al. 2021); this is our
-reconstruction (REFERENCE.md Sec. 2): Kong's 4-block, 32-64-128-128 plan at
+reconstruction (book, "The method"): Kong's 4-block, 32-64-128-128 plan at
 full time-frequency resolution, each unit a dilated depthwise 3x3 conv and a
 pointwise 1x1 conv, dilations growing over the blocks, the first layer a plain
 conv (a depthwise conv on one input channel would be a single filter).

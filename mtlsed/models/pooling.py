@@ -46,17 +46,6 @@ def gwrp(x: torch.Tensor, decay: float = 0.9998) -> torch.Tensor:
     return (ordered * w).sum(-1) / w.sum()
 
 
-class AutoPool(nn.Module):
-    """Auto-pool over time with one learnable ``alpha`` per class: ``(B, K, T)`` -> ``(B, K)``."""
-
-    def __init__(self, n_classes: int):
-        super().__init__()
-        self.alpha = nn.Parameter(torch.zeros(n_classes))
-
-    def forward(self, p: torch.Tensor) -> torch.Tensor:
-        return autopool(p, self.alpha[None, :, None], dim=-1)
-
-
 class FrequencyAutoPool(nn.Module):
     """Frequency-dependent auto-pooling (FAP, Liu et al. 2021), our reconstruction.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from mtlsed.models.blocks import conv_bn_relu
@@ -48,7 +47,6 @@ class TALNet(nn.Module):
         h = self.dropout(self.rnn(h)[0])
         frame_low = torch.sigmoid(self.out(h).float()).transpose(1, 2)  # (B, K, T')
         clip = linear_softmax(frame_low, dim=-1)
+        # ceil pooling: T' * time_factor >= T, so the upsampled frames cover the clip and are cut to it
         frame = frame_low.repeat_interleave(self.time_factor, dim=-1)[..., :n_frames]
-        if frame.shape[-1] < n_frames:  # ceil pooling never leaves it short, but be safe
-            frame = F.pad(frame, (0, n_frames - frame.shape[-1]), mode="replicate")
         return SedOutput(clip=clip, frame=frame, masks=None)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from mtlsed.config.settings import LossConfig
+from mtlsed.core.errors import ConfigError
 from mtlsed.models.output import SedOutput
 from mtlsed.objectives import constraints
 from mtlsed.objectives.losses import bce_loss, segment_loss, select_active, silent_loss
@@ -64,7 +65,7 @@ def total_loss(
         on = [f"loss.{k}={getattr(cfg, k)}" for k in _MASK_WEIGHTS if getattr(cfg, k) > 0]
         if cfg.cosine_weight > 0 and cfg.cosine_on == "mask":
             on.append(f"loss.cosine_weight={cfg.cosine_weight} with loss.cosine_on=mask")
-        raise ValueError(
+        raise ConfigError(
             f"this model gives no masks, so these terms cannot be computed: {', '.join(on)}; set them to 0 "
             "(loss.cosine_on=frame works for any model)"
         )
