@@ -161,7 +161,8 @@ def results_page(profile: Profile, root: Path, data: Path | None = None) -> str:
     out += [
         f"Every number on this page was made by the build that rendered it: profile `{profile.name}` "
         f"({profile.params['description']}), seeds {seeds} for Table 1's rows compared seed by seed "
-        f"(DDC-FAP with BCE alone and with segment + silent), {other} for the others; "
+        f"(DDC-FAP with BCE alone, and with segment + silent at the paper's weights and at the weights "
+        f"chosen on validation), {other} for the others; "
         + (
             f"hardware {hardware_line(env)}, torch {env.get('torch')}, mtlsed {env.get('mtlsed')}. "
             if env
