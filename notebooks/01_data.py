@@ -114,10 +114,8 @@ example = nb.example_clip(session, seed=7)
 features = session.config.features
 hop_s = features.hop_ms / 1000
 
-# %% mystnb={"figure": {"caption": "The overlapped protocol's parts: the background and two events of different classes, each padded or cut to a 4 s window that starts at 3 s (with a data set: the clip itself)."}}
-fig, axes = plt.subplots(1, len(example.parts), figsize=(11, 2.6), sharey=True, squeeze=False)
-for ax, (name, audio) in zip(axes[0], example.parts, strict=True):
-    plots.plot_logmel(logmel(audio, features), hop_s, ax=ax, title=name)
+# %% mystnb={"figure": {"caption": "The overlapped protocol's parts on one dB scale: the background and two events of different classes, each padded or cut to a 4 s window that starts at 3 s (with a data set: the clip itself). The background is quiet because the events sit 20 dB above it."}}
+fig, axes = plots.plot_logmel_panels([(name, logmel(audio, features)) for name, audio in example.parts], hop_s)
 
 # %% mystnb={"figure": {"caption": "The mixture, events 20 dB above the background, with its strong labels: each box spans an event's active part."}}
 fig, ax = plots.plot_logmel(

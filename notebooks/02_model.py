@@ -64,9 +64,9 @@ n_clips = None
 overrides = {}
 
 # %%
-import matplotlib.pyplot as plt
 import pandas as pd
 import torch
+from IPython.display import Markdown
 
 import mtlsed.book.notebook as nb
 from mtlsed.book import plots
@@ -145,16 +145,13 @@ fig.tight_layout()
 # Both start at zero (the plain mean); training moves them. The learned band weights
 # show where each class lives in frequency:
 
-# %% mystnb={"figure": {"caption": "FAP's learned band weights $w_k(f)$: the bands in which each class is looked for."}}
+# %% mystnb={"figure": {"caption": "FAP's learned band weights $w_k(f)$ on a scale centred on the uniform 1/F: red bands count more than the plain mean over bands, blue less, white as much."}}
 _, _, fap = load_run(run_dir, "best", "cpu")
 weights = fap.pool.band_weights().detach().numpy()
-fig, ax = plt.subplots(figsize=(7, 2.8))
-img = ax.imshow(weights, aspect="auto", cmap="viridis", origin="lower")
-ax.set_yticks(range(len(classes)), classes, fontsize=7)
-ax.set_xlabel("mel band f")
-ax.set_title("learned band weights $w_k(f)$")
-fig.colorbar(img, ax=ax, fraction=0.03)
-fig.tight_layout()
+fig, ax = plots.plot_band_weights(weights, classes)
+
+# %%
+Markdown(nb.band_weights_sentence(weights))
 
 # %% [markdown]
 # Eq. (1) gives the frame-level probability $\hat{y}_k(t) = \sum_f w_k(f) \hat{M}_k(t, f)$,

@@ -67,10 +67,11 @@ overrides = {}
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
+from IPython.display import Markdown
 
 import mtlsed.book.notebook as nb
 from mtlsed.book import plots
-from mtlsed.objectives.losses import pairwise_dice, silent_loss
+from mtlsed.objectives.losses import pairwise_dice, segment_loss, silent_loss
 from mtlsed.objectives.total import total_loss
 
 session = nb.setup(profile, data, seeds, n_clips, overrides)
@@ -100,8 +101,12 @@ dice = pairwise_dice(toy)[0]
 pd.DataFrame(dice.numpy().round(4), index=["A", "B", "C"], columns=["A", "B", "C"])
 
 # %% [markdown]
-# dice(A, B) = 0.25 as computed by hand; dice(A, A) = 1; and soft masks count by
-# strength: dice(A, A / 2) = 2 * 40 / (80 + 40) = 0.667.
+# dice(A, B) = 0.25 as computed by hand, and dice(A, A) = 1 for this binary mask. Soft
+# masks count by strength: dice(A, A / 2) = 2 * 40 / (80 + 40) = 0.667, and a mask at
+# half strength overlaps *itself* by half, dice(C, C) = 2 * 20 / (40 + 40) = 0.5. So the
+# segment loss can fall without the masks moving apart, by growing dimmer; the
+# cross-entropy on the clip probabilities pulls the other way, since a dim mask pools to a
+# low probability for a class that is there.
 #
 # All pairs come from **one Gram matrix**: with masks flattened to $(K, TF)$,
 # $G = M M^\top$ holds every $\sum_{t,f} M_i M_j$, and the sizes $s_k = \sum_{t,f} M_k$
@@ -120,6 +125,49 @@ fig, ax = plots.plot_matrix(clip_dice, classes, title=f"dice of every mask pair,
 print("labelled classes of this clip:", ", ".join(label_set))
 
 # %% [markdown]
+# ## Each term written out (Eq. 3, 5 and 7)
+#
+# The same terms for the first clip of the batch in a few lines each, beside `mtlsed`'s
+# batched versions (the cell stops if they ever disagree):
+
+# %%
+M, active = out.masks[0], labels[0] > 0.5  # (K, T, F) masks of one clip, its labelled classes
+
+
+def dice(a, b, eps=1e-7):  # Eq. (3) with soft masks
+    return 2 * (a * b).sum() / (a.sum() + b.sum() + eps)
+
+
+ids = active.nonzero().flatten().tolist()
+segment_by_hand = sum(dice(M[i], M[j]) for i in ids for j in ids if i != j)  # Eq. (5), ordered pairs
+silent_by_hand = sum(M[k].abs().mean() for k in range(len(classes)) if not active[k])  # Eq. (7)
+assert torch.isclose(torch.as_tensor(segment_by_hand, dtype=torch.float32), segment_loss(out.masks[:1], active[None]))
+assert torch.isclose(torch.as_tensor(silent_by_hand), silent_loss(out.masks[:1], ~active[None]))
+print(f"segment loss {float(segment_by_hand):.4f}, silent loss {float(silent_by_hand):.4f}: the package agrees")
+
+# %% [markdown]
+# ## What the segment loss does to two overlapping masks
+#
+# Two blobs that share some bins, both classes present in the clip, shaped by gradient
+# descent on the segment loss alone, and on the segment loss with the cross-entropy that
+# says both classes are there (a stand-in for the model: the masks are sigmoids of free
+# values, the clip probability a self-weighted mean of the mask):
+
+# %% mystnb={"figure": {"caption": "Two masks (A red, B blue, shared bins purple) shaped by gradient descent: on the segment loss alone (top) and with the cross-entropy (bottom); right, the dice of the pair and each mask's mean level, step by step."}}
+toys = {"segment loss alone": nb.toy_segment_descent(False), "segment loss and cross-entropy": nb.toy_segment_descent(True)}
+fig, axes = plots.plot_toy_descent(toys)
+
+# %%
+Markdown(nb.toy_descent_sentence(toys))
+
+# %% [markdown]
+# Alone, the segment loss empties the shared bins and lets each mask spread into bins no
+# sound fills: the overlap goes, and so does the masks' meaning. The cross-entropy keeps
+# each class present and pushes the masks towards 0 or 1, where dimming is no longer a way
+# out; the overlap then falls only as far as the two terms balance. In the model the
+# silent loss and the frames' own evidence hold the masks further in place; the weights
+# $\lambda$ set the balance.
+#
 # ## Which pairs the segment loss compares (Eq. 5 and 6)
 #
 # Label-guided selection uses the clip labels; self-supervised selection takes the

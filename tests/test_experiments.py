@@ -205,6 +205,14 @@ def test_a_change_to_the_evaluation_code_rescores_finished_runs_without_training
     assert second["train_seconds"] == first["train_seconds"] and second["at_map"] == first["at_map"]
     assert "done earlier, kept" in _cli(tmp_path, *base).stdout  # and now it is current
 
+    # a look at the last checkpoint (`evaluate --checkpoint last`) is not the run's result: scored again
+    last = _cli(tmp_path, "evaluate", str(run), "--checkpoint", "last")
+    assert last.returncode == 0 and json.loads(path.read_text())["checkpoint"] == "last"
+    third = _cli(tmp_path, *base)
+    assert "ddc_fap seed 0: trained earlier, scored again:" in third.stdout
+    assert json.loads(path.read_text())["checkpoint"] == "best"
+    assert (run / "last.pt").read_bytes() == checkpoint
+
 
 def test_reproduce_writes_paired_differences_from_its_own_runs(tmp_path):
     """#12: MTL - BCE per seed, read back from the runs' own metrics files."""

@@ -7,7 +7,7 @@ from mtlsed.config.settings import EvalConfig, FeatureConfig
 from mtlsed.data.format import Event
 from mtlsed.evaluation.metrics import Scores, event_based, merge_overlaps, psds_per_class, psds_scores
 from mtlsed.evaluation.postprocess import detect_events
-from mtlsed.evaluation.ranking import at_map, sed_map
+from mtlsed.evaluation.ranking import at_map, mean_average_precision, sed_map, sed_map_and_classes
 from mtlsed.features.labels import FrameGrid
 
 
@@ -18,6 +18,19 @@ def test_at_map_by_hand():
     # class 1: ranked 0 (0.9), 1 (0.3) -> precision 1/2 at the hit -> AP 1/2
     # class 2: no positive -> left out
     assert at_map(labels, scores) == pytest.approx((5 / 6 + 1 / 2) / 2)
+    # and counted: two of the three classes make the mean
+    assert mean_average_precision(labels, scores) == (pytest.approx((5 / 6 + 1 / 2) / 2), 2)
+    assert sed_map_and_classes(labels[:, :, None], scores[:, :, None])[1] == 2
+
+
+def test_a_class_left_out_of_the_mean_is_said_on_screen():
+    from mtlsed.runs.runinfo import format_metrics
+
+    said = {"at_map": 0.5, "sed_map": 0.3, "n_detected": 1, "no_detections": False, "n_classes": 10}
+    assert "classes" not in format_metrics({**said, "at_map_classes": 10, "sed_map_classes": 10})
+    line = format_metrics({**said, "at_map_classes": 8, "sed_map_classes": 10})
+    assert "AT-mAP over 8 of 10 classes (the others have no positive here)" in line
+    assert "SED-mAP over" not in line
 
 
 def test_sed_map_pools_frames_of_all_clips():

@@ -67,6 +67,56 @@ def plot_logmel(
     return fig, ax
 
 
+def plot_logmel_panels(panels: list, hop_s: float = 0.032, dynamic_db: float = 80, axes=None):
+    """Several log-mel spectrograms ``[(title, (T, F) natural-log power), ...]`` side by side on ONE dB scale
+    (the loudest panel's maximum at the top), with one colour bar: a quiet part looks quiet. Returns
+    ``(fig, axes)``."""
+    if axes is None:
+        fig, axes = plt.subplots(
+            1, len(panels), figsize=(3.2 * len(panels) + 1, 2.6), sharey=True, squeeze=False
+        )
+        axes = axes[0]
+    fig = np.asarray(axes).flat[0].figure
+    top = max(float(log_power_db(x).max()) for _, x in panels)
+    for ax, (title, x) in zip(axes, panels, strict=True):
+        plot_logmel(x, hop_s, ax=ax, title=title, dynamic_db=dynamic_db, top_db=top)
+    for ax in list(axes)[1:]:
+        ax.set_ylabel("")
+    image = np.asarray(axes).flat[0].images[0]
+    fig.colorbar(
+        image,
+        ax=list(axes),
+        label=f"dB (0 = the loudest panel's top, {dynamic_db:g} dB shown)",
+        fraction=0.03,
+        pad=0.02,
+    )
+    return fig, axes
+
+
+def plot_band_weights(weights: np.ndarray, classes: list[str], ax=None):
+    """FAP's band weights ``(K, F)`` (each row sums to 1) on a diverging scale centred on the uniform 1/F:
+    white is "this band counts as much as any", red more, blue less. The scale spans at least 0 to 2/F, so a
+    departure of a few percent stays pale instead of filling the colour range. Returns ``(fig, ax)``."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    fig, ax = _axes(ax, (7, 0.25 * len(classes) + 1.2))
+    uniform = 1.0 / weights.shape[1]
+    span = max(uniform, float(np.abs(weights - uniform).max()))
+    img = ax.imshow(
+        weights,
+        aspect="auto",
+        origin="lower",
+        cmap="RdBu_r",
+        norm=TwoSlopeNorm(vcenter=uniform, vmin=max(0.0, uniform - span), vmax=uniform + span),
+        interpolation="nearest",
+    )
+    ax.set_yticks(range(len(classes)), classes, fontsize=7)
+    ax.set_xlabel("mel band f")
+    ax.set_title("learned band weights $w_k(f)$")
+    fig.colorbar(img, ax=ax, fraction=0.03, label=f"$w_k(f)$ (uniform: 1/F = {uniform:.4f})")
+    return fig, ax
+
+
 def plot_event_roll(events, classes: list[str], duration: float = 10.0, ax=None, title: str | None = None):
     """Events ``[(onset, offset, label)]`` (or objects with those attributes) as bars, one row per class."""
     fig, ax = _axes(ax, (7.0, 0.25 * len(classes) + 0.8))
@@ -127,9 +177,16 @@ def plot_masks(masks: np.ndarray, classes: list[str], hop_s: float = 0.032, acti
         if i >= k:
             ax.axis("off")
             continue
-        _mask_image(ax, masks[i], hop_s)
+        image = _mask_image(ax, masks[i], hop_s)
         bold = active is not None and active[i]
         ax.set_title(classes[i], fontsize=8, fontweight="bold" if bold else "normal")
+    grid = np.asarray(axes)
+    grid = grid.reshape(1, -1) if grid.ndim == 1 else grid
+    for ax in grid[-1]:
+        ax.set_xlabel("time (s)", fontsize=7)
+    for ax in grid[:, 0]:
+        ax.set_ylabel("mel band", fontsize=7)
+    fig.colorbar(image, ax=list(flat), shrink=0.8, label="mask value (0 to 1, one scale)")
     return fig, axes
 
 
@@ -164,14 +221,31 @@ def plot_matrix(
     return fig, ax
 
 
-def plot_curves(log, columns: list[str], ax=None, title: str | None = None, ylabel: str = ""):
-    """Training curves from a ``log.csv`` DataFrame: one line per column against iteration."""
+def plot_curves(
+    log,
+    columns: list[str],
+    ax=None,
+    title: str | None = None,
+    ylabel: str = "",
+    weights: dict[str, float] | None = None,
+    unit_range: bool = False,
+):
+    """Training curves from a ``log.csv`` DataFrame: one line per column against iteration.
+
+    ``weights``: columns drawn multiplied by their weight in Eq. (8) (labelled ``0.2 × segment``), so the
+    lines show what each term adds to the total; ``unit_range``: a 0-1 y axis (scores such as mAPs).
+    """
     fig, ax = _axes(ax, (4.5, 2.8))
+    weights = weights or {}
     for i, col in enumerate(columns):
         data = log[["iteration", col]].dropna()
-        ax.plot(data["iteration"], data[col], marker="o", ms=3, label=col, color=class_colour(i))
+        w = weights.get(col, 1.0)
+        label = f"{w:g} × {col}" if col in weights else col
+        ax.plot(data["iteration"], w * data[col], marker="o", ms=3, label=label, color=class_colour(i))
     ax.set_xlabel("iteration")
     ax.set_ylabel(ylabel)
+    if unit_range:
+        ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     if title:
@@ -325,4 +399,32 @@ def plot_constraint_masks(
     if image is not None:
         fig.subplots_adjust(left=0.18)
         fig.colorbar(image, ax=axes, shrink=0.8, label="mask value")
+    return fig, axes
+
+
+def plot_toy_descent(runs: dict, axes=None):
+    """Two masks shaped by gradient descent (:func:`mtlsed.book.notebook.toy_segment_descent`), one row per
+    run ``{name: ToyDescent}``: the pair at three steps (A in red, B in blue, overlap in purple, one 0-1
+    scale) and the dice of the pair with each mask's mean level over the steps. Returns ``(fig, axes)``."""
+    rows = len(runs)
+    if axes is None:
+        fig, axes = plt.subplots(rows, 4, figsize=(11, 2.3 * rows), squeeze=False)
+    fig = np.asarray(axes).flat[0].figure
+    for row, (name, r) in zip(np.asarray(axes), runs.items(), strict=True):
+        for ax, (step, masks) in zip(row[:3], r.snapshots.items(), strict=True):
+            a, b = masks
+            ax.imshow(np.stack([a, 0.15 * np.minimum(a, b), b], -1).transpose(1, 0, 2), origin="lower")
+            ax.set_title(f"step {step}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(name.replace(" and ", "\nand "), fontsize=8)
+        ax = row[3]
+        steps = np.arange(len(r.dice))
+        ax.plot(steps, r.dice, color="black", label="dice(A, B)")
+        ax.plot(steps, [lv[0] for lv in r.level], color="tab:red", label="mean of A")
+        ax.plot(steps, [lv[1] for lv in r.level], color="tab:blue", ls="--", label="mean of B")
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
     return fig, axes

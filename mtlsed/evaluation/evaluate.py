@@ -37,7 +37,7 @@ from mtlsed.data.format import Event, read_dataset, require_valid
 from mtlsed.evaluation.inference import load_run, pick_device, predict
 from mtlsed.evaluation.metrics import Scores, event_based, merge_overlaps, psds_scores
 from mtlsed.evaluation.postprocess import detect_events
-from mtlsed.evaluation.ranking import at_map, sed_map
+from mtlsed.evaluation.ranking import mean_average_precision, sed_map_and_classes
 from mtlsed.features import labels
 from mtlsed.features.dataset import SedDataset
 from mtlsed.features.labels import FrameGrid
@@ -62,7 +62,14 @@ def metrics_from_scores(scores: Scores, data_dir: str | Path, cfg: EvalConfig, c
     """All metrics of ``scores`` against the labels of ``data_dir``; returns (metrics, detected events)."""
     index = read_dataset(data_dir)
     clip_labels = labels.clip_labels(index.weak, scores.filenames, scores.classes)
-    metrics: dict = {"n_clips": len(scores.filenames), "at_map": at_map(clip_labels, scores.clip)}
+    at, at_classes = mean_average_precision(clip_labels, scores.clip)
+    # a class without a positive clip (or frame) in this split drops out of the mean: say how many stayed
+    metrics: dict = {
+        "n_clips": len(scores.filenames),
+        "n_classes": len(scores.classes),
+        "at_map": at,
+        "at_map_classes": at_classes,
+    }
     strong = [i for i, n in enumerate(scores.filenames) if index.has_strong(n)]
     events = {
         scores.filenames[i]: detect_events(scores.frame[i], scores.clip[i], scores.grid, scores.classes, cfg)
@@ -72,7 +79,8 @@ def metrics_from_scores(scores: Scores, data_dir: str | Path, cfg: EvalConfig, c
         frame_labels = np.stack(
             [scores.grid.frame_labels(index.strong[scores.filenames[i]], scores.classes) for i in strong]
         )
-        metrics["sed_map"] = sed_map(frame_labels, scores.frame[strong])
+        sed, sed_classes = sed_map_and_classes(frame_labels, scores.frame[strong])
+        metrics["sed_map"], metrics["sed_map_classes"] = sed, sed_classes
         reference = {scores.filenames[i]: merge_overlaps(index.strong[scores.filenames[i]]) for i in strong}
         metrics.update(event_based(reference, events, scores.classes, cfg.t_collar, cfg.percentage_of_length))
         durations = dict.fromkeys(reference, clip_seconds)

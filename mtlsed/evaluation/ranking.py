@@ -1,7 +1,8 @@
 """The threshold-free metrics, which rank the probabilities and decide nothing: AT-mAP (clip probabilities)
 and SED-mAP (frame probabilities against frame-level reference activity, strongly labelled clips only).
 
-Average precision is undefined for a class without positives; such classes are left out of the mean.
+Average precision is undefined for a class without positives; such classes are left out of the mean,
+and :func:`mean_average_precision` says how many were kept (``metrics_<split>.json`` records it).
 Validation uses them to pick a run's best checkpoint, so they belong to what a run's training depends on.
 """
 
@@ -27,7 +28,12 @@ def at_map(clip_labels: np.ndarray, clip_scores: np.ndarray) -> float:
 
 def sed_map(frame_labels: np.ndarray, frame_scores: np.ndarray) -> float:
     """Frame-level mAP of ``(N, K, T)`` arrays: each class's frames of all clips pooled."""
+    return sed_map_and_classes(frame_labels, frame_scores)[0]
+
+
+def sed_map_and_classes(frame_labels: np.ndarray, frame_scores: np.ndarray) -> tuple[float, int]:
+    """:func:`sed_map` and the number of classes it averages (those active in some frame)."""
     k = frame_labels.shape[1]
     return mean_average_precision(
         frame_labels.transpose(0, 2, 1).reshape(-1, k), frame_scores.transpose(0, 2, 1).reshape(-1, k)
-    )[0]
+    )

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from mtlsed.core.atomic import atomic_path, write_json, write_text
 from mtlsed.core.errors import ConfigError, UserError
+from mtlsed.core.hashing import file_sha256
 
 LOG_COLUMNS = [
     "iteration",
@@ -64,14 +65,6 @@ class RunDamaged(UserError):
 
 class RunLocked(UserError):
     """Another process is writing the run folder."""
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # -- the writer's lock -----------------------------------------------------------------
@@ -342,7 +335,7 @@ class RunFolder:
             tmp.write_bytes(data)
             index = self._checkpoint_index()
             known = index.get(f"{which}.pt", {})
-            current = sha256_of(target) if target.is_file() else None
+            current = file_sha256(target) if target.is_file() else None
             kept = {s: v for s, v in known.items() if s == current}
             if current is not None and current not in kept:  # written by an older mtlsed
                 kept[current] = {"iteration": None}
@@ -354,7 +347,7 @@ class RunFolder:
         path = self.file(f"{which}.pt")
         if not path.is_file():
             raise UserError(f"{path}: no checkpoint (has the run finished its first evaluation?)")
-        sha = sha256_of(path)
+        sha = file_sha256(path)
         known = self._checkpoint_index().get(f"{which}.pt")
         if known is None:  # a run of an older mtlsed: nothing to check against
             return {"sha256": sha, "iteration": None}
@@ -426,8 +419,8 @@ class RunFolder:
         scores.save(self.scores_path(split))
         write_tsv(self.events_path(split), ["filename", "onset", "offset", "event_label"], events_rows)
         unit = {
-            "scores": sha256_of(self.scores_path(split)),
-            "events": sha256_of(self.events_path(split)),
+            "scores": file_sha256(self.scores_path(split)),
+            "events": file_sha256(self.events_path(split)),
         }
         metrics = {**metrics, "unit": unit}
         write_json(self.metrics_path(split), metrics)
@@ -447,13 +440,13 @@ class RunFolder:
             return metrics
         unit = metrics.get("unit", {})
         for part, file in (("scores", self.scores_path(split)), ("events", self.events_path(split))):
-            if not file.is_file() or unit.get(part) != sha256_of(file):
+            if not file.is_file() or unit.get(part) != file_sha256(file):
                 return None
         ckpt = metrics.get("checkpoint_sha256")
         if ckpt is not None:
             which = metrics.get("checkpoint", "best")
             path_ckpt = self.file(f"{which}.pt")
-            if not path_ckpt.is_file() or sha256_of(path_ckpt) != ckpt:
+            if not path_ckpt.is_file() or file_sha256(path_ckpt) != ckpt:
                 return None
         return metrics
 
@@ -483,7 +476,7 @@ def is_finished(run: str | Path | RunFolder, data_fp: dict | None = None, expect
 
     Finished: ``identity.json`` readable (and its digest ``expected`` when given), its training done
     (the last checkpoint at ``train.iterations``), and ``metrics_test.json`` whole (see
-    :meth:`RunFolder.metrics`), written for this run by the evaluation code of now
+    :meth:`RunFolder.metrics`) of its best checkpoint, written for this run by the evaluation code of now
     (:func:`mtlsed.runs.identity.evaluation_fingerprint`) and, when ``data_fp`` is given, for that data.
     """
     from mtlsed.runs.identity import evaluation_fingerprint
@@ -496,6 +489,8 @@ def is_finished(run: str | Path | RunFolder, data_fp: dict | None = None, expect
     if metrics is None or metrics.get("run_fingerprint") != identity["digest"]:
         return None
     if metrics.get("evaluation_code") != evaluation_fingerprint():
+        return None
+    if metrics.get("checkpoint", "best") != "best":  # a look at `--checkpoint last` is not the run's result
         return None
     if data_fp is not None and metrics.get("data_fingerprint") != data_fp["digest"]:
         return None

@@ -70,4 +70,8 @@ def format_metrics(metrics: dict) -> str:
     post = metrics.get("post_processing", {}).get("chosen_on")
     if post:
         cells.append(f"post-processing from {post}")
+    k = metrics.get("n_classes")
+    for key, name in (("at_map_classes", "AT-mAP"), ("sed_map_classes", "SED-mAP")):
+        if k is not None and metrics.get(key) is not None and metrics[key] < k:
+            cells.append(f"{name} over {metrics[key]} of {k} classes (the others have no positive here)")
     return "  ".join(cells)
