@@ -601,4 +601,5 @@ def toy_descent_sentence(runs: dict) -> str:
             f"{len(r.dice) - 1} steps, and the masks' mean level from {(a0 + b0) / 2:.2f} "
             f"to {(a1 + b1) / 2:.2f}"
         )
-    return "; ".join(parts) + "."
+    text = "; ".join(parts) + "."
+    return text[0].upper() + text[1:]
