@@ -66,7 +66,7 @@ if DRIVE:
 # On a GPU (Colab): profile = "paper" runs at the paper's scale, and data = "data/overlapped" on the
 # paper's DCASE 2018 set once README's "On a Colab GPU" has mixed it.
 # This chapter trains every row of Tables 1 and 2 that is not trained yet: under "paper", Table 1 alone
-# is 19 runs of 10 000 iterations (hours on one GPU; README, "On a Colab GPU", step 7).
+# is 27 runs of 10 000 iterations (hours on one GPU; README, "On a Colab GPU", step 7).
 profile = "ci"
 data = None
 seeds = None

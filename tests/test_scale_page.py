@@ -36,6 +36,15 @@ def test_the_cost_figures_are_the_models():
     assert f"about {flop * clip_steps / 1e15:.1f} PFLOP" in text
     low, high = (flop * clip_steps / rate / 60 for rate in (8e12, 2e12))
     assert f"{low:.0f} to {high:.0f} minutes" in text
+    # Table 1 under `paper`: every row over every seed (no weight grid in that profile)
+    from mtlsed.experiments import table1
+
+    prof = load_profile("paper")
+    paired, other = table1.seeds(prof)
+    assert not table1.weight_grid(prof, None)
+    runs = sum(len(paired) if r.paired or r.key == table1.FIXED else len(other) for r in table1.rows())
+    assert f"the {runs} runs of Table 1" in text
+    assert f"take {low * runs / 60:.1f} to {high * runs / 60:.1f} hours" in text
 
 
 def test_the_settings_are_the_profiles():
