@@ -68,3 +68,15 @@ def test_a_row_with_one_seed_is_said_not_compared():
     text = verdict_markdown({"k": ("the paper's row", single)}, BCE, MTL, "")
     assert "**the paper's row**: not compared (trained with 1 seed(s) here" in text
     assert "No row was trained with enough seeds here to say more." in text
+
+
+def test_the_results_page_sets_a_row_beside_the_papers_direction():
+    from mtlsed.experiments.report import _beside_the_paper
+
+    helps = _compare({"at_map": 0.05, "er": -0.1, "i": -0.1, "d": 0.03})
+    line = _beside_the_paper(1, "segment_silent-label", helps)
+    assert line == (
+        "Beside the paper's direction: as in the paper: AT-mAP, ER, I; against the paper: D; "
+        "not shown: SED-mAP."
+    )
+    assert _beside_the_paper(1, "segment-top2", helps) == ""  # a row the bottom line does not set beside

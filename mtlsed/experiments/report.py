@@ -82,6 +82,27 @@ def _verdicts(rows: list[dict]) -> str:
     return "; ".join(parts) + "."
 
 
+def _beside_the_paper(table: int, key: str, comparison: list[dict]) -> str:
+    """A line setting a row's paired verdicts beside the direction the paper reports for the same change
+    (Tables 1 and 2, the rows the paper has); empty for the other rows."""
+    from mtlsed.experiments.paper import paper_row
+    from mtlsed.experiments.registry import table_rows
+    from mtlsed.experiments.table1 import FIXED
+    from mtlsed.experiments.verdict import row_verdict
+
+    rows = {r.key: r for r in table_rows(table)} if table in (1, 2) else {}
+    mtl_key = {1: FIXED, 2: "mtl_ddc_fap"}.get(table)
+    if key not in (FIXED, TUNED, "mtl_ddc_fap") or BASELINE not in rows or mtl_key not in rows:
+        return ""
+    said = row_verdict(comparison, paper_row(rows[BASELINE]), paper_row(rows[mtl_key]))
+    order = ("as in the paper", "against the paper", "not shown", "not comparable")
+    return (
+        "Beside the paper's direction: "
+        + "; ".join(f"{k}: {', '.join(said[k])}" for k in order if k in said)
+        + "."
+    )
+
+
 def results_page(profile: Profile, root: Path, data: Path | None = None) -> str:
     """The results page for ``profile``'s grids under ``root`` (``runs/`` and ``data/``), as Markdown.
 
@@ -147,14 +168,26 @@ def results_page(profile: Profile, root: Path, data: Path | None = None) -> str:
             if TUNED in comparisons and TUNED in rows:
                 labels[TUNED] = f"segment + silent, label-guided, {rows[TUNED]['setting']}"
             part += ["", "### Do the auxiliary losses help? Paired over seeds, against DDC-FAP (BCE only)"]
+            folded = []
             for key, label in labels.items():
-                if key in comparisons:
-                    part += [
-                        "",
-                        f"**{label}**: {_verdicts(comparisons[key])}",
-                        "",
-                        markdown_comparison(comparisons[key], "BCE", "MTL"),
-                    ]
+                if key not in comparisons:
+                    continue
+                if all(r["verdict"].startswith("not comparable") for r in comparisons[key]):
+                    folded.append(label)  # one sentence for all of them, below
+                    continue
+                part += ["", f"**{label}**: {_verdicts(comparisons[key])}"]
+                beside = _beside_the_paper(table, key, comparisons[key])
+                part += ([beside] if beside else []) + [
+                    "",
+                    markdown_comparison(comparisons[key], "BCE", "MTL"),
+                ]
+            if folded:
+                part += [
+                    "",
+                    "Not compared here (fewer than two seeds with the metric in both rows): "
+                    + "; ".join(folded)
+                    + ".",
+                ]
         sections.append("\n".join(part))
     env = envs[0] if envs else {}
     seeds, other = profile.params["seeds"], profile.params["seeds_other_rows"]
