@@ -25,6 +25,10 @@
 # and a data set of your own comes in with `mtlsed import` (see the end of the chapter).
 # Run with the `data` parameter, every chapter shows that data set instead: its classes,
 # its clips, its masks and its tables.
+#
+# **In this chapter:** what weak and strong labels are and which one trains the model; how
+# the paper's overlapped set is mixed, step by step; what the data set holds (classes,
+# splits, clips per class); and how a set of your own comes in.
 
 # %% tags=["remove-cell", "colab-setup"]
 # Colab: installs mtlsed when it is missing, keeping Colab's CUDA torch; does nothing locally.
@@ -204,6 +208,15 @@ fig.tight_layout()
 # The folder then replaces the embedded set everywhere: `--data data/mine` for `mtlsed
 # train`, `evaluate` and `reproduce`, `-p data data/mine` for each notebook under
 # papermill, and `make book DATA=data/mine` for the whole book.
+
+# %% [markdown]
+# ## Recap
+#
+# The model learns from weak labels alone: the class list of a clip. Strong labels (each
+# event's active part) are used only to score. The overlapped protocol puts two events of
+# different classes in 4 s windows at 3 s, 20 dB over a background, so every clip of that
+# set is polyphonic by construction. Every set, embedded, mixed from DCASE or your own,
+# arrives in one folder format, and everything after this chapter reads only that.
 
 # %%
 print(session.finish())

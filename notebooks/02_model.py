@@ -22,6 +22,11 @@
 # its size next to the baselines, how far each mask value can see, the masks a trained
 # model produces for a test clip, and how FAP weights the mel bands to give the
 # frame-level detection of Eq. (1).
+#
+# **In this chapter:** how large DDC-FAP is next to the baselines of Table 2; how far one
+# mask value can see; the masks a trained model gives for one clip; and how FAP turns
+# masks into clip probabilities (what the weak label trains) and frame probabilities (the
+# detection).
 
 # %% tags=["remove-cell", "colab-setup"]
 # Colab: installs mtlsed when it is missing, keeping Colab's CUDA torch; does nothing locally.
@@ -193,6 +198,15 @@ table = pd.DataFrame(
     index=classes,
 ).round(3)
 table
+
+# %% [markdown]
+# ## Recap
+#
+# DDC-FAP is small next to the baselines: dilated depthwise convolutions see far in time
+# and frequency at a few thousand to tens of thousands of weights. Its output is one mask
+# per class; FAP pools each mask over time and weights the bands to give the clip
+# probability that the weak label trains, and summing the band-weighted mask gives the
+# frame probability, the detection, which no label ever trains directly.
 
 # %%
 print(session.finish())

@@ -22,6 +22,11 @@
 # same time-frequency bins (**segment loss**, Eq. 4-6), and the masks of the *inactive*
 # classes should be empty (**silent loss**, Eq. 7). This chapter computes each term on
 # toy masks and on a real batch, and ties it to its equation.
+#
+# **In this chapter:** soft dice and why a dimmer mask lowers it; the segment and silent
+# losses written out term by term and checked against `mtlsed`; what the segment loss does
+# to two overlapping masks, alone and with the cross-entropy; which pairs each selection
+# rule compares; and the other constraints that Table 3 sets beside the paper's.
 
 # %% tags=["remove-cell", "colab-setup"]
 # Colab: installs mtlsed when it is missing, keeping Colab's CUDA torch; does nothing locally.
@@ -248,6 +253,16 @@ if 3 in session.prof.params["tables"]:
     fig.suptitle(f"{clip}: the masks of each row's first seed", fontsize=9)
 else:
     print(f"profile {session.profile} does not run Table 3 (its 'tables': {session.prof.params['tables']})")
+
+# %% [markdown]
+# ## Recap
+#
+# The segment loss is the dice overlap of the active classes' masks; the silent loss the
+# mean level of the inactive ones. Soft dice falls when masks part, but also when they dim
+# or spread into empty bins, so the segment loss needs the cross-entropy (and the silent
+# loss) to hold the masks in place; the weights λ set that balance. Label-guided selection
+# compares the labelled classes; top-k compares the k most probable, and pushes apart real
+# and spurious classes when k is larger than the number of events.
 
 # %%
 print(session.finish())

@@ -38,6 +38,10 @@
 # it only when nothing changed; the table below gives its own training time and
 # hardware. (A profile with `run_overrides`, e.g. longer training for this one run,
 # keeps it apart in `runs/PROFILE/notebook/` instead.)
+#
+# **In this chapter:** how a run is trained and resumed; each term of Eq. (8) over the run;
+# what a checkpoint holds; the sources the masks separate, to listen to; and how the run
+# scores when the test clips come through other channels.
 
 # %% tags=["remove-cell", "colab-setup"]
 # Colab: installs mtlsed when it is missing, keeping Colab's CUDA torch; does nothing locally.
@@ -208,6 +212,14 @@ for name, audio in nb.shared_scale(players).items():
 # %%
 shifted = evaluate_shifted(run_dir, data_dir, ["mic", "eq", "room", "codec", "noise"], seed=0)
 display(Markdown(markdown_shifted({"this run": shifted})))
+
+# %% [markdown]
+# ## Recap
+#
+# A run trains Eq. (8) on clip labels, validates on its own schedule, keeps the best
+# checkpoint by validation mAP, and resumes exactly where it was killed. The curves show
+# how much each weighted term adds to the total; the separated sources show what the masks
+# learnt to pick out, without ever hearing an isolated source.
 
 # %%
 print(session.finish())
