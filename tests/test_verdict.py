@@ -80,3 +80,15 @@ def test_the_results_page_sets_a_row_beside_the_papers_direction():
         "not shown: SED-mAP."
     )
     assert _beside_the_paper(1, "segment-top2", helps) == ""  # a row the bottom line does not set beside
+
+
+def test_a_profile_without_table_1_states_no_bottom_line(tmp_path):
+    from dataclasses import replace
+
+    from mtlsed.config.profiles import load_profile
+    from mtlsed.experiments.report import bottom_line
+
+    ci = load_profile("ci")
+    only_two = replace(ci, params={**ci.params, "tables": [2]})
+    said = bottom_line(only_two, tmp_path)  # no grid is read: nothing under tmp_path
+    assert "runs no Table 1 (its tables: [2])" in said and "states no bottom line" in said

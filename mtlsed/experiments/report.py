@@ -241,6 +241,11 @@ def bottom_line(profile: Profile, root: Path, data: Path | None = None) -> str:
     from mtlsed.experiments.table1 import FIXED
     from mtlsed.experiments.verdict import verdict_markdown
 
+    if 1 not in profile.params["tables"]:
+        return (
+            f"The profile `{profile.name}` runs no Table 1 (its tables: {profile.params['tables']}), so this "
+            "build states no bottom line on the paper's claim; its tables are on the results page."
+        )
     grid = table_grid(profile, 1, root, data)
     paired = grid / "table1_paired.json"
     rows = {r.key: r for r in table_rows(1)}
