@@ -349,3 +349,15 @@ def test_batch_generator_is_a_pure_function_of_seed_and_iteration():
     assert torch.equal(a, torch.rand(4, generator=batch_generator(7, 3)))
     assert not torch.equal(a, torch.rand(4, generator=batch_generator(3, 7)))
     assert torch.rand(1, generator=batch_generator(-1, 0)).shape == (1,)
+
+
+def test_partners_are_a_permutation_without_a_fixed_point():
+    """The partner draw itself (``augment._partners``), for small and odd batch sizes and many seeds: every
+    clip gets another clip, and every clip is someone's partner once."""
+    from mtlsed.features.augment import _partners
+
+    for n in (2, 3, 5, 16, 97):
+        for seed in range(20):
+            partner = _partners(n, batch_generator(seed, n)).tolist()
+            assert sorted(partner) == list(range(n)), (n, seed)
+            assert all(p != i for i, p in enumerate(partner)), (n, seed)
