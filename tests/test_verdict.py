@@ -39,7 +39,7 @@ def test_agreement_reads_the_interval_against_the_paper():
     assert agreement({"verdict": "better"}, "better") == "as in the paper"
     assert agreement({"verdict": "worse"}, "better") == "against the paper"
     assert agreement({"verdict": "better"}, "none") == "against the paper"
-    assert agreement({"verdict": "no detectable difference"}, "better") == "not shown"
+    assert agreement({"verdict": "no detectable difference"}, "better") == "no detectable difference"
     assert agreement({"verdict": "not comparable (1 seed(s) with the metric in both rows)"}, "x") == (
         "not comparable"
     )
@@ -52,7 +52,7 @@ def test_two_result_sets_give_two_verdicts():
     two = verdict_markdown({"k": ("the paper's row", hurts)}, BCE, MTL, "On data B:")
     assert one != two
     assert "as in the paper: AT-mAP +0.050 [" in one and "ER -0.100 [" in one and "I -0.100 [" in one
-    assert "against the paper: D +0.030 [" in one and "not shown: SED-mAP" in one
+    assert "against the paper: D +0.030 [" in one and "no detectable difference: SED-mAP" in one
     assert (
         "against the paper: AT-mAP -0.050 [" in two
         and "SED-mAP -0.050" in two
@@ -77,7 +77,7 @@ def test_the_results_page_sets_a_row_beside_the_papers_direction():
     line = _beside_the_paper(1, "segment_silent-label", helps)
     assert line == (
         "Beside the paper's direction: as in the paper: AT-mAP, ER, I; against the paper: D; "
-        "not shown: SED-mAP."
+        "no detectable difference: SED-mAP."
     )
     assert _beside_the_paper(1, "segment-top2", helps) == ""  # a row the bottom line does not set beside
 

@@ -95,7 +95,7 @@ def _beside_the_paper(table: int, key: str, comparison: list[dict]) -> str:
     if key not in (FIXED, TUNED, "mtl_ddc_fap") or BASELINE not in rows or mtl_key not in rows:
         return ""
     said = row_verdict(comparison, paper_row(rows[BASELINE]), paper_row(rows[mtl_key]))
-    order = ("as in the paper", "against the paper", "not shown", "not comparable")
+    order = ("as in the paper", "against the paper", "no detectable difference", "not comparable")
     return (
         "Beside the paper's direction: "
         + "; ".join(f"{k}: {', '.join(said[k])}" for k in order if k in said)

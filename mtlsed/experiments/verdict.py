@@ -7,7 +7,7 @@ reports for the same change (its Table 1: DDC-FAP with segment + silent, label-g
 
 - **as in the paper**: our interval lies on the side of 0 the paper's difference is on;
 - **against the paper**: it lies on the other side;
-- **not shown**: it holds 0 (no detectable difference with these seeds);
+- **no detectable difference**: it holds 0 (with these seeds);
 - **not comparable**: fewer than two seeds, or a seed that detects nothing.
 """
 
@@ -31,12 +31,13 @@ def paper_direction(bce: dict, mtl: dict, metric: str) -> str:
 
 def agreement(ours: dict, paper: str) -> str:
     """One metric of a paired comparison (:func:`~mtlsed.experiments.comparison.paired_difference`) against
-    the paper's direction: ``as in the paper``, ``against the paper``, ``not shown`` or ``not comparable``."""
+    the paper's direction: ``as in the paper``, ``against the paper``, ``no detectable difference`` or
+    ``not comparable``."""
     verdict = ours["verdict"]
     if verdict.startswith("not comparable"):
         return "not comparable"
     if verdict == "no detectable difference":
-        return "not shown"
+        return "no detectable difference"
     if paper == "none":
         return "against the paper"  # the paper saw no change; we see one
     return "as in the paper" if verdict == paper else "against the paper"
@@ -72,7 +73,7 @@ def verdict_markdown(
         any_row = True
         by_metric = {NAMES[r["metric"]]: r for r in comparison if r["metric"] in HEADLINE}
         said = []
-        for key in ("as in the paper", "against the paper", "not shown", "not comparable"):
+        for key in ("as in the paper", "against the paper", "no detectable difference", "not comparable"):
             if key in parts:
                 names = parts[key]
                 shown = [f"{m} {_interval(by_metric[m])}" for m in names if by_metric[m]["mean"] is not None]
