@@ -135,7 +135,6 @@ plots.overlay_events(ax, view.events, classes)
 active = [c in view.labels for c in classes]
 fig, axes = plots.plot_masks(view.masks, classes, hop_s, active=active)
 fig.suptitle("masks of every class, 0 (dark) to 1 (yellow); labelled classes in bold", fontsize=10)
-fig.tight_layout()
 
 # %% [markdown]
 # Only the bands that FAP weights (next section) reach the output: mask values in bands

@@ -584,8 +584,8 @@ def toy_segment_descent(with_bce: bool, steps: int = 150, lr: float = 0.1, seed:
         if with_bce:
             clip = (masks**2).sum((1, 2)) / masks.sum((1, 2))
             loss = loss + 5 * bce_loss(clip[None], torch.ones(1, 2))
-        opt.zero_grad()
-        loss.backward()
+        # the gradient of this toy alone (a training step of the model is mtlsed.training.step's)
+        (logits.grad,) = torch.autograd.grad(loss, [logits])
         opt.step()
     return ToyDescent(snapshots, dice, level)
 
