@@ -176,3 +176,19 @@ def test_check_cli_on_a_fresh_set_and_on_a_planted_broken_line(small_set, tmp_pa
     assert bad.returncode == 1
     assert f"strong.tsv:7: {name}: onset {float(onset)} is not before offset" in bad.stdout
     assert "1 problem(s)" in bad.stdout
+
+
+def test_a_classes_file_error_names_the_line_as_the_file_numbers_it(tmp_path):
+    """Blank lines count: the duplicate on the fourth line of the file is reported on line 4, not 3."""
+    from mtlsed.core.errors import FormatError
+    from mtlsed.data.format import read_classes
+
+    path = tmp_path / "classes.txt"
+    path.write_text("dog\n\ncat\ndog\n")
+    with pytest.raises(FormatError, match=r"classes.txt:4: duplicate class 'dog'"):
+        read_classes(path)
+    path.write_text("dog\n\n\ncat,bird\n")
+    with pytest.raises(FormatError, match=r"classes.txt:4: class 'cat,bird' contains a comma or tab"):
+        read_classes(path)
+    path.write_text("\ndog\n\ncat\n")
+    assert read_classes(path) == ["dog", "cat"]

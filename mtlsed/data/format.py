@@ -126,14 +126,18 @@ def read_classes(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise FormatError(f"{path}: file not found (the ordered class list, one label per line)")
-    classes = [c.strip() for c in read_text(path).splitlines() if c.strip()]
-    seen = set()
-    for i, c in enumerate(classes, start=1):
+    # numbered as the file is, blank lines included, so a message points at the line a user sees
+    numbered = [(i, line.strip()) for i, line in enumerate(read_text(path).splitlines(), start=1)]
+    classes, seen = [], set()
+    for i, c in numbered:
+        if not c:
+            continue
         if c in seen:
             raise FormatError(f"{path}:{i}: duplicate class {c!r}")
         if "," in c or "\t" in c:
             raise FormatError(f"{path}:{i}: class {c!r} contains a comma or tab")
         seen.add(c)
+        classes.append(c)
     if not classes:
         raise FormatError(f"{path}: no classes")
     return classes
