@@ -57,7 +57,8 @@ test: $(STAMP)
 book: $(STAMP)
 	$(PY) -m mtlsed book --profile $(PROFILE) $(if $(DATA),--data "$(DATA)")
 
-# Maintainers: rebuild notebooks/*.ipynb from their .py twins with ci outputs (what nbval guards).
+# Maintainers: rebuild notebooks/*.ipynb from their .py twins and execute them under their default
+# profile, cpu (the outputs a reader of the repository sees; the runs of `make book` are reused).
 notebooks: $(STAMP)
 	$(PY) -m mtlsed book --refresh-notebooks
 

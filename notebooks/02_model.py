@@ -57,18 +57,19 @@ if DRIVE:
     os.chdir("/content/drive/MyDrive/mtlsed")  # data/ and runs/ go here
 
 # %% tags=["parameters"]
-# Papermill parameters (`-p profile cpu`): a shipped profile (ci, cpu, paper) or a profile file;
+# Papermill parameters (`-p profile ci`): a shipped profile (ci, cpu, paper) or a profile file;
 # `data`: a dataset folder (`mtlsed import` makes one) used instead of the embedded set; what to
 # change in the profile: None keeps its value, overrides adds config keys on top of its own.
 # On a GPU (Colab): profile = "paper" runs at the paper's scale, and data = "data/overlapped" on the
 # paper's DCASE 2018 set once README's "On a Colab GPU" has mixed it.
-profile = "ci"
+profile = "cpu"
 data = None
 seeds = None
 n_clips = None
 overrides = {}
 
 # %%
+import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Markdown
@@ -92,7 +93,7 @@ print(session.card())
 # replaces each 3x3 convolution by a dilated depthwise 3x3 and a pointwise 1x1, which
 # is where DDC-FAP's savings over Kong's VGG-like block come from.
 
-# %% tags=["nbval-check-output"]
+# %%
 sizes = {DISPLAY_NAMES[name]: ModelConfig(name=name) for name in MODELS}
 sizes[f"DDC-FAP, profile {session.profile}"] = session.config.model
 size_table(sizes)
@@ -101,7 +102,7 @@ size_table(sizes)
 # The masks keep the full resolution of the input: there is no pooling or stride in
 # the network. Growing dilations widen what each mask value depends on:
 
-# %% tags=["nbval-check-output"]
+# %%
 full = build_model(ModelConfig(name="ddc_fap"), 10, 64)
 hop_ms = session.config.features.hop_ms
 ours = build_model(session.config.model, 10, session.config.features.n_mels)
@@ -156,6 +157,34 @@ fig, ax = plots.plot_band_weights(weights, classes)
 
 # %%
 Markdown(nb.band_weights_sentence(weights))
+
+# %% [markdown]
+# ### How sharp the time pooling is: α
+#
+# Over time, FAP pools with auto-pool: frame $t$ gets the weight
+# $\mathrm{softmax}_t(\alpha M)$, so $\alpha = 0$ is the plain mean, large $\alpha$
+# approaches the max, and in between the loud frames count more than the quiet ones. On a
+# toy frame curve, a 2.5 s event at 0.8 over a background at 0.1 in a 10 s clip:
+
+# %% tags=["profile-independent"]
+toy_p = np.full(313, 0.1)
+toy_event = np.zeros(313, dtype=bool)
+toy_event[100:178] = True
+toy_p[toy_event] = 0.8
+levels = nb.autopool_levels(toy_p, alphas=(0.0, 1.0, 5.0, np.inf), event=toy_event)
+levels
+
+# %% mystnb={"figure": {"caption": "Auto-pool of one toy frame curve (black) for α = 0 (the mean), 1, 5 and ∞ (the max): each dashed line is the pooled value, the clip probability that the cross-entropy compares with the weak label."}}
+fig, ax = plots.plot_autopool(toy_p, levels, hop_s=0.032)
+
+# %% [markdown]
+# With the mean ($\alpha = 0$) a short event barely lifts the clip probability, so the
+# weak label pushes the whole mask up, background included; with the max ($\alpha \to
+# \infty$) one loud frame is enough and the rest of the mask gets no gradient. FAP learns
+# $\alpha_{kf}$ for each class and band between these ends. In this run:
+
+# %%
+Markdown(nb.alpha_sentence(fap.pool.alpha.detach().numpy(), classes, session.config.model.fap_alpha_init))
 
 # %% [markdown]
 # Eq. (1) gives the frame-level probability $\hat{y}_k(t) = \sum_f w_k(f) \hat{M}_k(t, f)$,

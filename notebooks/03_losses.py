@@ -57,12 +57,12 @@ if DRIVE:
     os.chdir("/content/drive/MyDrive/mtlsed")  # data/ and runs/ go here
 
 # %% tags=["parameters"]
-# Papermill parameters (`-p profile cpu`): a shipped profile (ci, cpu, paper) or a profile file;
+# Papermill parameters (`-p profile ci`): a shipped profile (ci, cpu, paper) or a profile file;
 # `data`: a dataset folder (`mtlsed import` makes one) used instead of the embedded set; what to
 # change in the profile: None keeps its value, overrides adds config keys on top of its own.
 # On a GPU (Colab): profile = "paper" runs at the paper's scale, and data = "data/overlapped" on the
 # paper's DCASE 2018 set once README's "On a Colab GPU" has mixed it.
-profile = "ci"
+profile = "cpu"
 data = None
 seeds = None
 n_clips = None
@@ -101,7 +101,7 @@ for ax, k, name in zip(axes, range(3), ["A", "B", "C = A / 2"], strict=True):
     ax.set_title(name)
     ax.axis("off")
 
-# %% tags=["nbval-check-output"]
+# %% tags=["profile-independent"]
 dice = pairwise_dice(toy)[0]
 pd.DataFrame(dice.numpy().round(4), index=["A", "B", "C"], columns=["A", "B", "C"])
 
@@ -219,40 +219,9 @@ terms = total_loss(out, labels, session.config.loss)
 nb.loss_table(terms, session.config.loss)
 
 # %% [markdown]
-# ## Beyond the paper: other constraints on the same masks
-#
-# Two published alternatives shape the same quantities (`mtlsed.objectives.constraints`; Table 3 in
-# chapter 5 compares them on one protocol):
-#
-# - the **cosine-similarity penalty** (Pellegrini & Cances 2019): for each pair of a clip's
-#   labelled classes, the cosine similarity of their frame probabilities over time;
-# - **separation judged by a classifier** (Pishdadian, Wichern & Le Roux 2020): each
-#   labelled class's mask applied to the mixture's mel energies is a separated source, and
-#   the detector itself must recognise it as that class and as no other;
-# - **mixture consistency**: the separated sources of the labelled classes add up to the
-#   mixture (an L1 distance of energies, relative to the mixture's).
-#
-# Their values for the clips of the batch above under the profile's trained run, beside the
-# paper's two terms (unweighted):
-
-# %%
-nb.constraint_terms(run_dir, data_dir, n=8)
-
-# %% [markdown]
-# What each constraint does to the masks once a model has trained with it: one test clip
-# seen by the first seed of every row of Table 3 (its labelled classes and the most
-# active unlabelled one), on one colour scale. Under the profiles that run Table 3.
-
-# %% mystnb={"figure": {"caption": "One test clip's masks under each constraint of Table 3 (rows), for its labelled classes and one unlabelled class (columns), on one colour scale."}}
-if 3 in session.prof.params["tables"]:
-    from mtlsed.experiments.reproduce import reproduce
-
-    table3 = reproduce(3, session.prof, session.data, root=session.root, log=lambda *a: None)
-    views, names3, shown, clip = nb.constraint_views(table3, data_dir)
-    fig, axes = plots.plot_constraint_masks(views, names3, shown, session.config.features.hop_ms / 1000)
-    fig.suptitle(f"{clip}: the masks of each row's first seed", fontsize=9)
-else:
-    print(f"profile {session.profile} does not run Table 3 (its 'tables': {session.prof.params['tables']})")
+# Other published constraints shape the same masks in other ways (a cosine penalty,
+# separation judged by the detector, mixture consistency): chapter 6 sets them beside the
+# paper's two losses.
 
 # %% [markdown]
 # ## Recap

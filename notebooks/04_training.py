@@ -72,12 +72,12 @@ if DRIVE:
     os.chdir("/content/drive/MyDrive/mtlsed")  # data/ and runs/ go here
 
 # %% tags=["parameters"]
-# Papermill parameters (`-p profile cpu`): a shipped profile (ci, cpu, paper) or a profile file;
+# Papermill parameters (`-p profile ci`): a shipped profile (ci, cpu, paper) or a profile file;
 # `data`: a dataset folder (`mtlsed import` makes one) used instead of the embedded set; what to
 # change in the profile: None keeps its value, overrides adds config keys on top of its own.
 # On a GPU (Colab): profile = "paper" runs at the paper's scale, and data = "data/overlapped" on the
 # paper's DCASE 2018 set once README's "On a Colab GPU" has mixed it.
-profile = "ci"
+profile = "cpu"
 data = None
 seeds = None
 n_clips = None
@@ -86,13 +86,11 @@ overrides = {}
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Audio, Markdown, display
+from IPython.display import Audio, display
 
 import mtlsed.book.notebook as nb
 from mtlsed.book import plots
 from mtlsed.book.separation import separate
-from mtlsed.evaluation.evaluate import evaluate_shifted
-from mtlsed.experiments.tables import markdown_shifted
 from mtlsed.features.logmel import logmel
 from mtlsed.runs.runfolder import RunFolder
 
@@ -198,20 +196,6 @@ players = {"mixture": view.audio, **{f"{c} (its mask applied)": audio for c, aud
 for name, audio in nb.shared_scale(players).items():
     print(name)
     display(Audio(audio, rate=sr, normalize=False))
-
-# %% [markdown]
-# ## The same test clips through other channels
-#
-# A model that learnt one set of recordings may hear the same sounds badly through
-# another microphone, in a room, after a lossy codec or over a louder background. Each
-# channel of `mtlsed.data.shift` is drawn once from a seed (one device for the whole split) and
-# applied to every test clip (`DATA/shifted/NAME-seed0`, made once); the run scores them
-# with the post-processing it chose on the clean validation clips
-# (`mtlsed evaluate RUN --shifts mic eq room codec noise` from the command line).
-
-# %%
-shifted = evaluate_shifted(run_dir, data_dir, ["mic", "eq", "room", "codec", "noise"], seed=0)
-display(Markdown(markdown_shifted({"this run": shifted})))
 
 # %% [markdown]
 # ## Recap

@@ -64,14 +64,14 @@ if DRIVE:
     os.chdir("/content/drive/MyDrive/mtlsed")  # data/ and runs/ go here
 
 # %% tags=["parameters"]
-# Papermill parameters (`-p profile cpu`): a shipped profile (ci, cpu, paper) or a profile file;
+# Papermill parameters (`-p profile ci`): a shipped profile (ci, cpu, paper) or a profile file;
 # `data`: a dataset folder (`mtlsed import` makes one) used instead of the embedded set; what to
 # change in the profile: None keeps its value, overrides adds config keys on top of its own.
 # On a GPU (Colab): profile = "paper" runs at the paper's scale, and data = "data/overlapped" on the
 # paper's DCASE 2018 set once README's "On a Colab GPU" has mixed it.
 # This chapter trains every row of Tables 1 and 2 that is not trained yet: under "paper", Table 1 alone
 # is 27 runs of 10 000 iterations (hours on one GPU; README, "On a Colab GPU", step 7).
-profile = "ci"
+profile = "cpu"
 data = None
 seeds = None
 n_clips = None
@@ -85,7 +85,8 @@ import mtlsed.book.notebook as nb
 from mtlsed.book import plots
 from mtlsed.data.format import read_dataset, read_strong
 from mtlsed.experiments.aggregate import per_seed_metrics
-from mtlsed.experiments.comparison import markdown_comparison
+from mtlsed.experiments.comparison import BEYOND_METRICS, PAPER_METRICS
+from mtlsed.experiments.report import comparison_markdown
 from mtlsed.experiments.reproduce import reproduce
 from mtlsed.experiments.table1 import TUNED
 from mtlsed.experiments.tables import markdown_table, markdown_weights
@@ -104,14 +105,14 @@ print(session.card())
 
 # %%
 table1 = reproduce(1, session.prof, session.data, root=session.root, log=lambda *a: None)
-display(Markdown(markdown_table(table1.entries, ["at_map", "sed_map", "er", "d", "i"])))
+display(Markdown(markdown_table(table1.entries, PAPER_METRICS)))
 
 # %% [markdown]
 # Beyond the paper: event F1 and PSDS (no paper value). F1 is undefined for a run that
 # detects no event at all; a cell marked `[n/N seeds]` averages the seeds where it is defined.
 
 # %%
-display(Markdown(markdown_table(table1.entries, ["f1", "psds1", "psds2"])))
+display(Markdown(markdown_table(table1.entries, BEYOND_METRICS)))
 
 # %% [markdown]
 # ## Do the auxiliary losses help? A paired comparison
@@ -124,7 +125,7 @@ display(Markdown(markdown_table(table1.entries, ["f1", "psds1", "psds2"])))
 # run detected nothing.
 
 # %%
-display(Markdown(markdown_comparison(table1.comparisons["segment_silent-label"], "BCE", "MTL")))
+display(Markdown(comparison_markdown(1, "segment_silent-label", table1.comparisons["segment_silent-label"])))
 
 # %% [markdown]
 # The paper fixes λ2 = λ3 = 0.2. Whether that suits another data set and training length
@@ -137,7 +138,7 @@ display(Markdown(markdown_comparison(table1.comparisons["segment_silent-label"],
 # %%
 if table1.weights:
     display(Markdown(markdown_weights(table1.weights)))
-    display(Markdown(markdown_comparison(table1.comparisons[TUNED], "BCE", "MTL")))
+    display(Markdown(comparison_markdown(1, TUNED, table1.comparisons[TUNED])))
 else:
     print(f"profile {session.profile} has no weight_grid: only the paper's 0.2 / 0.2 is trained")
 
@@ -193,7 +194,7 @@ detected = read_strong(run / "events_test.tsv")
 metrics = RunFolder(run).require_metrics("test")
 print(
     "this run on the whole test split:",
-    ", ".join(f"{k} {metrics[k]:.3f}" for k in ["at_map", "sed_map", "er", "d", "i"]),
+    ", ".join(f"{k} {metrics[k]:.3f}" for k in PAPER_METRICS),
 )
 test_files = index.files_in("test")[:3]
 fig, axes = plt.subplots(len(test_files), 2, figsize=(12, 2.2 * len(test_files)))
@@ -224,7 +225,7 @@ fig, ax = plots.plot_frame_probs(
 
 # %%
 table2 = reproduce(2, session.prof, session.data, root=session.root, log=lambda *a: None)
-display(Markdown(markdown_table(table2.entries, ["at_map", "sed_map", "er", "d", "i"])))
+display(Markdown(markdown_table(table2.entries, PAPER_METRICS)))
 
 # %% [markdown]
 # The profile's `model.channels` sets the convolution widths of every model, but the
@@ -236,32 +237,7 @@ display(Markdown(markdown_table(table2.entries, ["at_map", "sed_map", "er", "d",
 config_sizes(session.config, ["attention", "talnet", "vgg_gwrp", "ddc_fap"], len(index.classes))
 
 # %%
-display(Markdown(markdown_table(table2.entries, ["f1", "psds1", "psds2"])))
-
-# %% [markdown]
-# ## Table 3 (beyond the paper): other ways to shape the masks
-#
-# Is it the dice, or would any constraint on the masks do what the paper's losses do?
-# DDC-FAP with the cross-entropy and one constraint each: the paper's segment + silent
-# losses; the cosine-similarity penalty of Pellegrini & Cances (2019) on the frame
-# probabilities of a clip's labelled classes; separation judged by the detector itself
-# (Pishdadian, Wichern & Le Roux 2020: each separated source must be recognised as its
-# class and only as it); and mixture consistency alone (the separated sources add up to
-# the mixture). Each weight is chosen on the validation split from the profile's
-# `constraint_grid` by Table 1's rule; every row is compared with BCE alone seed by seed.
-# The profile's `tables` says whether this build runs it (the `cpu` profile does not: it
-# would not fit the book's hour; `make book PROFILE=cpu-table3` does, and
-# `mtlsed reproduce --table 3` on its own).
-
-# %%
-if 3 in session.prof.params["tables"]:
-    table3 = reproduce(3, session.prof, session.data, root=session.root, log=lambda *a: None)
-    display(Markdown(markdown_table(table3.entries, ["at_map", "sed_map", "er", "d", "i"])))
-    display(Markdown((table3.grid / "table3_choices.md").read_text()))
-    for key, rows in table3.comparisons.items():
-        display(Markdown(f"**{key} − BCE only**, paired over seeds\n\n" + markdown_comparison(rows, "BCE", key)))
-else:
-    print(f"profile {session.profile} does not run Table 3 (its 'tables': {session.prof.params['tables']})")
+display(Markdown(markdown_table(table2.entries, BEYOND_METRICS)))
 
 # %% [markdown]
 # ## Recap

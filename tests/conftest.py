@@ -56,7 +56,7 @@ def fake_evaluation(run_dir: Path, split: str, metrics: dict) -> Path:
 # so the long ones start early and the short ones fill in at the end.
 LONGEST_FIRST = [
     "test_experiments",
-    "repo-runs",
+    "test_book",
     "test_faults",
     "test_own_data",
     "test_runfolder",
@@ -73,12 +73,8 @@ LONGEST_FIRST = [
 
 def _group(path: str) -> str:
     """The group of a test file: a module's tests stay on one worker (they share module fixtures and, in
-    test_faults, run cases ahead). The book build and the committed notebooks (nbval) share one: both write
-    the repository's runs/ci and data/, and nbval re-executes what the book build trained."""
-    path = Path(path)
-    if path.name == "test_book.py" or path.suffix == ".ipynb":
-        return "repo-runs"
-    return path.stem
+    test_faults, run cases ahead)."""
+    return Path(path).stem
 
 
 def pytest_collection_modifyitems(config, items):

@@ -5,7 +5,7 @@ import html as html_lib
 import json
 import re
 
-from mtlsed.book.build import build_book, repo_root
+from mtlsed.book.build import PROFILE_INDEPENDENT, build_book, output_differences, repo_root
 from mtlsed.config.profiles import load_profile
 from mtlsed.experiments.report import table_grid
 
@@ -52,6 +52,18 @@ def test_book_builds_and_pages_render(tmp_path):
         if any(all(r["verdict"].startswith("not comparable") for r in paired[key]) for key in shown):
             assert "Not compared here (fewer than two seeds with the metric in both rows)" in results
     assert "The BCE baseline here has D" in results
+    # The committed notebooks hold cpu outputs; the cells that every profile computes alike give, under ci,
+    # what they show there.
+    executed = html.parents[2] / "src" / "notebooks"
+    committed = sorted((repo_root() / "notebooks").glob("0*.ipynb"))
+    tagged = sum(
+        PROFILE_INDEPENDENT in c["metadata"].get("tags", [])
+        for nb in committed
+        for c in json.loads(nb.read_text())["cells"]
+    )
+    assert tagged >= 5
+    for nb in committed:
+        assert output_differences(nb, executed / nb.name) == [], nb.name
     # Figures carry their captions (cell metadata mystnb.figure.caption, kept in the twins).
     for nb in sorted((html.parents[2] / "src" / "notebooks").glob("0*.ipynb")):
         captions = [

@@ -53,4 +53,4 @@ def test_markdown_comparison():
     r = paired_difference(_runs([0.50, 0.60, 0.55]), _runs([0.56, 0.63, 0.61]), "at_map")
     md = markdown_comparison([r], "BCE", "MTL")
     assert md.startswith("| Metric | MTL − BCE: mean [95% interval] | per seed | Verdict |")
-    assert "| AT-MAP | +0.050 [" in md and "0: +0.060, 1: +0.030, 2: +0.060" in md and "| better |" in md
+    assert "| AT-mAP | +0.050 [" in md and "0: +0.060, 1: +0.030, 2: +0.060" in md and "| better |" in md

@@ -59,11 +59,11 @@ def test_aggregate_mean_and_sample_std():
     assert entries[0]["f1_n"] == 2 and entries[0]["f1_mean"] == pytest.approx(0.4)
     assert "| 0.400 ± 0.141 [2/3 seeds] |" in markdown_table(entries, ["f1"])
     # rows are named by method, loss and selection; the seed count is a column when it varies ...
-    assert md.startswith("| Row | Seeds | AT-MAP | ER |")
+    assert md.startswith("| Row | Seeds | AT-mAP | ER |")
     assert "| DDC-FAP | 3 | 0.600" in md and "| DDC-FAP: segment, label-guided | 1 | 0.400" in md
     # ... and a line under the table when it does not
     one = markdown_table(entries[:1], ["at_map"])
-    assert one.startswith("| Row | AT-MAP | Post-proc. |")
+    assert one.startswith("| Row | AT-mAP | Post-proc. |")
     assert "\n3 seeds per row; the bce rows train with the cross-entropy alone." in one
     # ... and where each row's post-processing came from
     assert one.endswith("the configuration's fixed settings for every row.")
@@ -236,7 +236,7 @@ def test_reproduce_writes_paired_differences_from_its_own_runs(tmp_path):
         "no detectable difference",
     )
     md = (grid / "table1_paired.md").read_text()
-    assert "against DDC-FAP (BCE only)" in md and "| AT-MAP |" in md and "95% t interval over seeds" in md
+    assert "against DDC-FAP (BCE only)" in md and "| AT-mAP |" in md and "95% t interval over seeds" in md
 
 
 def _fake_run(path: Path, digest: str, val: dict) -> Path:

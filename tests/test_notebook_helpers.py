@@ -115,3 +115,58 @@ def test_shared_scale_keeps_relative_levels():
     assert list(out["quiet"]) == pytest.approx([0.1, 0.0, -0.05])  # still 20 dB below
     silent = shared_scale({"a": np.zeros(3)})
     assert list(silent["a"]) == [0.0, 0.0, 0.0]
+
+
+def test_autopool_levels_run_from_the_mean_to_the_max():
+    import math
+
+    import numpy as np
+    import torch
+
+    from mtlsed.book.notebook import autopool_levels, autopool_weights
+    from mtlsed.models.pooling import autopool
+
+    p = np.array([0.1, 0.1, 0.8, 0.8, 0.1])
+    event = p > 0.5
+    levels = autopool_levels(p, alphas=(0.0, 1.0, 5.0, math.inf), event=event)
+    assert list(levels.index) == ["0", "1", "5", "∞"]
+    assert levels.loc["0", "pooled value"] == round(1.9 / 5, 3)  # the mean
+    assert levels.loc["∞", "pooled value"] == 0.8  # the max
+    assert levels.loc["0", "weight on the event's frames"] == 0.4  # 2 of 5 frames
+    assert levels.loc["∞", "weight on the event's frames"] == 1.0
+    # alpha = 1 by hand: weights e^0.8 on two frames, e^0.1 on three
+    hand = (2 * 0.8 * math.exp(0.8) + 3 * 0.1 * math.exp(0.1)) / (2 * math.exp(0.8) + 3 * math.exp(0.1))
+    assert levels.loc["1", "pooled value"] == round(hand, 3)
+    # the finite ones are what training computes
+    for alpha in (0.0, 1.0, 5.0):
+        ours = float(autopool_weights(p, alpha) @ p)
+        assert abs(ours - float(autopool(torch.tensor(p), alpha, 0))) < 1e-12
+    assert levels["pooled value"].is_monotonic_increasing
+
+
+def test_alpha_sentence_reads_the_numbers():
+    import numpy as np
+
+    from mtlsed.book.notebook import alpha_sentence
+
+    still = alpha_sentence(np.full((2, 4), 0.01), ["a", "b"])
+    assert "moved at most 0.010 from its start at 0" in still
+    alpha = np.array([[0.0, 1.0, 2.0, 3.0], [-1.0, -0.5, 0.0, 0.5]])
+    said = alpha_sentence(alpha, ["dog", "bell"])
+    assert "spans -1.00 to 3.00" in said and "median 0.25" in said
+    assert "dog pools most like a max (median α 1.50" in said and "bell most like a mean (-0.25)" in said
+
+
+def test_shift_sentence_names_the_costliest_and_the_cheapest_channel():
+    from mtlsed.book.notebook import shift_sentence
+
+    shifted = {
+        "clean": {"sed_map": 0.6},
+        "mic": {"sed_map": 0.55},
+        "codec": {"sed_map": 0.4},
+        "eq": {"sed_map": 0.61},
+    }
+    said = shift_sentence(shifted)
+    assert "SED-mAP on the clean test clips is 0.600" in said
+    assert "the codec channel costs most (-0.200), the eq channel least (+0.010)" in said
+    assert "not defined" in shift_sentence({"clean": {"sed_map": None}, "mic": {"sed_map": 0.1}})

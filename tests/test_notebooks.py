@@ -14,13 +14,14 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 
 
-def test_five_paired_notebooks():
+def test_six_paired_notebooks():
     assert [nb.stem for nb in NOTEBOOKS] == [
         "01_data",
         "02_model",
         "03_losses",
         "04_training",
         "05_evaluation",
+        "06_beyond",
     ]
 
 
@@ -71,11 +72,24 @@ def _parameters(nb: Path) -> dict:
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
-def test_defaults_are_the_ci_profile_and_outputs_are_clean(nb):
-    assert _parameters(nb) == {"profile": "ci", "data": None, "seeds": None, "n_clips": None, "overrides": {}}
-    cells = json.loads(nb.read_text())["cells"]
+def test_defaults_are_the_cpu_profile_and_the_committed_outputs_come_from_it(nb):
+    """What GitHub, nbviewer and Colab show is the run of the defaults (a model that learnt), complete."""
+    assert _parameters(nb) == {
+        "profile": "cpu",
+        "data": None,
+        "seeds": None,
+        "n_clips": None,
+        "overrides": {},
+    }
+    data = json.loads(nb.read_text())
+    cells = data["cells"]
     code = [c for c in cells if c["cell_type"] == "code"]
     assert all(c.get("execution_count") for c in code), "commit the notebooks executed (make notebooks)"
+    # executed as committed: no parameters injected over the defaults
+    assert data["metadata"]["papermill"]["parameters"] == {}, "make notebooks executes with the defaults"
+    assert not [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
+    card = json.dumps([c.get("outputs", []) for c in code])
+    assert "profile: cpu" in card, "the session card names the profile the outputs come from"
     for c in code:
         for out in c.get("outputs", []):
             assert out["output_type"] != "error"
@@ -93,7 +107,8 @@ def sandbox(tmp_path_factory):
 
 
 # Chapters 4 and 5 run end to end under papermill in test_own_data.py (with seeds and overrides of their
-# own), nbval runs them all with the ci defaults, and the book test once more.
+# own), and the book test runs them all under ci and compares their profile-independent outputs with the
+# committed ones (test_book.py).
 
 
 @pytest.mark.parametrize(
@@ -124,3 +139,37 @@ def test_a_bad_parameter_fails_with_a_clear_message(sandbox, parameters, message
             kernel_name="python3",
             progress_bar=False,
         )
+
+
+def _notebook(path: Path, outputs: list[str], tag: str = "profile-independent") -> Path:
+    cells = [
+        {
+            "cell_type": "code",
+            "source": f"print({n})",
+            "metadata": {"tags": [tag]},
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": text}],
+        }
+        for n, text in enumerate(outputs)
+    ]
+    path.write_text(json.dumps({"cells": cells, "metadata": {}}))
+    return path
+
+
+def test_output_differences_compares_only_tagged_cells_after_sanitising(tmp_path):
+    from mtlsed.book.build import output_differences
+
+    sanitize = tmp_path / "sanitize.cfg"
+    sanitize.write_text("[seconds]\nregex: \\d+(\\.\\d+)? s\\b\nreplace: N s\n")
+    committed = _notebook(tmp_path / "a.ipynb", ["took 12.5 s\n", "dice 0.25\n"])
+    same = _notebook(tmp_path / "b.ipynb", ["took 3 s\n", "dice 0.25\n"])
+    assert output_differences(committed, same, sanitize) == []
+    other = _notebook(tmp_path / "c.ipynb", ["took 3 s\n", "dice 0.5\n"])
+    (found,) = output_differences(committed, other, sanitize)
+    assert "tagged cell 2 ('print(1)')" in found and "dice 0.25" in found and "dice 0.5" in found
+    untagged = _notebook(tmp_path / "d.ipynb", ["x\n", "y\n"], tag="other")
+    assert (
+        output_differences(untagged, _notebook(tmp_path / "e.ipynb", ["z\n", "w\n"], tag="other"), sanitize)
+        == []
+    )
+    (count,) = output_differences(committed, untagged, sanitize)
+    assert "2 cells tagged profile-independent, 0 executed" in count

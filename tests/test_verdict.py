@@ -71,15 +71,19 @@ def test_a_row_with_one_seed_is_said_not_compared():
 
 
 def test_the_results_page_sets_a_row_beside_the_papers_direction():
-    from mtlsed.experiments.report import _beside_the_paper
+    from mtlsed.experiments.report import _paper_pair
+    from mtlsed.experiments.verdict import markdown_beside_the_paper
 
     helps = _compare({"at_map": 0.05, "er": -0.1, "i": -0.1, "d": 0.03})
-    line = _beside_the_paper(1, "segment_silent-label", helps)
-    assert line == (
-        "Beside the paper's direction: as in the paper: AT-mAP, ER, I; against the paper: D; "
-        "no detectable difference: SED-mAP."
-    )
-    assert _beside_the_paper(1, "segment-top2", helps) == ""  # a row the bottom line does not set beside
+    table = markdown_beside_the_paper(helps, *_paper_pair(1, "segment_silent-label"))
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[-2:] for line in table.splitlines()[2:7]}
+    # the paper (tables.csv): AT-mAP 0.662 -> 0.697 better, ER 1.741 -> 1.543 better, D 0.929 -> 0.931
+    # unchanged, I 0.811 -> 0.612 better, SED-mAP 0.374 -> 0.419 better
+    assert rows["AT-mAP"] == ["better", "yes |"]
+    assert rows["ER"] == ["better", "yes |"] and rows["I"] == ["better", "yes |"]
+    assert rows["D"] == ["unchanged", "**no** |"]  # we see D worse; the paper saw no change
+    assert rows["SED-mAP"] == ["better", "no detectable difference |"]
+    assert _paper_pair(1, "segment-top2") is None  # a row the paper's direction is not set beside
 
 
 def test_a_profile_without_table_1_states_no_bottom_line(tmp_path):

@@ -1,9 +1,11 @@
 """Build the Jupyter Book: execute the notebooks under a profile, then render.
 
-The committed notebooks keep the outputs of the ``ci`` profile (nbval guards
-them). ``make book PROFILE=name`` never touches them: it copies the book's
-sources into ``_build/src``, executes each notebook there with papermill and
-``params/NAME.yaml``, and renders that copy to ``_build/book/_build/html``.
+The committed notebooks keep the outputs of their default profile, ``cpu``: what GitHub, nbviewer and a
+Colab launch show is a model that learnt something (``make notebooks`` refreshes them). The ``ci`` build of
+the test suite executes them again and compares the outputs of the cells tagged
+:data:`PROFILE_INDEPENDENT` with the committed ones (:func:`output_differences`). ``make book
+PROFILE=name`` never touches them: it copies the book's sources into ``_build/src``, executes each notebook
+there with papermill and ``params/NAME.yaml``, and renders that copy to ``_build/book/_build/html``.
 
 Execution is resumable: a notebook whose source, profile and package code are
 unchanged since its last successful run is not executed again, and a failed run leaves the
@@ -162,7 +164,7 @@ def _display_path(path: Path, root: Path) -> str:
 def present_parameters(notebook: Path, profile_file: str, data: Path | None = None) -> None:
     """Show the reader the parameters a notebook ran with, once.
 
-    Papermill keeps the notebook's own ``parameters`` cell (the ``ci`` defaults) and adds
+    Papermill keeps the notebook's own ``parameters`` cell (the defaults) and adds
     an ``injected-parameters`` cell after it; rendered as is, the page would show two
     parameter cells that disagree. The defaults are removed from the page and the
     injected cell says where its values come from.
@@ -178,7 +180,7 @@ def present_parameters(notebook: Path, profile_file: str, data: Path | None = No
             tags.append("remove-cell")
     header = (
         f"# Parameters injected by papermill: the profile {profile_file} replaces the\n"
-        "# notebook's default (`ci`); `mtlsed config --profile NAME` prints its settings.\n"
+        f"# notebook's default (`{DEFAULT_PROFILE}`); `mtlsed config --profile NAME` prints its settings.\n"
     )
     if data is not None:
         header += "# `data` replaces the embedded synthetic set in every chapter.\n"
@@ -322,6 +324,68 @@ def _drop_empty_tags(nb: Path) -> None:
     nb.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
+DEFAULT_PROFILE = "cpu"  # the notebooks' parameters cell: what the committed outputs were made with
+PROFILE_INDEPENDENT = "profile-independent"  # cells whose outputs every profile gives alike
+SANITIZE = "sanitize.cfg"  # in notebooks/: regular expressions for what may differ between runs
+
+
+def _outputs_text(cell: dict) -> str:
+    """A code cell's outputs as the text a reader sees (plain text, streams, Markdown and HTML)."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if "text" in out:
+            parts.append("".join(out["text"]))
+        for mime in ("text/markdown", "text/plain"):
+            if mime in out.get("data", {}):
+                parts.append("".join(out["data"][mime]))
+                break
+    return "\n".join(parts)
+
+
+def _sanitizer(config: Path):
+    """The substitutions of an nbval-style ``sanitize.cfg`` (sections of ``regex:`` and ``replace:``)."""
+    import configparser
+    import re
+
+    parser = configparser.ConfigParser()
+    parser.read(config)
+    rules = [(re.compile(parser[s]["regex"]), parser[s]["replace"]) for s in parser.sections()]
+
+    def clean(text: str) -> str:
+        for pattern, replace in rules:
+            text = pattern.sub(replace, text)
+        return text
+
+    return clean
+
+
+def output_differences(committed: Path, executed: Path, sanitize: Path | None = None) -> list[str]:
+    """The cells tagged :data:`PROFILE_INDEPENDENT` whose outputs in ``executed`` (a run under any profile)
+    differ from ``committed``'s, after ``sanitize`` (default: ``notebooks/sanitize.cfg`` beside
+    ``committed``); one line per difference, empty when they agree."""
+    clean = _sanitizer(sanitize or committed.parent / SANITIZE)
+
+    def tagged(path: Path) -> list[tuple[str, str]]:
+        cells = json.loads(path.read_text())["cells"]
+        return [
+            ("".join(c["source"]), clean(_outputs_text(c)))
+            for c in cells
+            if PROFILE_INDEPENDENT in c.get("metadata", {}).get("tags", [])
+        ]
+
+    ours, theirs = tagged(committed), tagged(executed)
+    if len(ours) != len(theirs):
+        return [f"{committed.name}: {len(ours)} cells tagged {PROFILE_INDEPENDENT}, {len(theirs)} executed"]
+    found = []
+    for n, ((source, a), (_, b)) in enumerate(zip(ours, theirs, strict=True)):
+        if a != b:
+            first = source.strip().splitlines()[0] if source.strip() else ""
+            found.append(
+                f"{committed.name}: tagged cell {n + 1} ({first!r}) gives other outputs:\n{a}\n---\n{b}"
+            )
+    return found
+
+
 SETUP_TAG = "colab-setup"  # the notebooks' first code cell, written from mtlsed.book.publish.setup_cell
 
 
@@ -353,11 +417,12 @@ def write_setup_cells(root: Path | None = None) -> list[Path]:
 
 
 def refresh_notebooks(root: Path | None = None, log=print, only: list[str] | None = None) -> None:
-    """Rebuild the committed notebooks from their text twins and execute them with the ci defaults.
+    """Rebuild the committed notebooks from their text twins and execute them with their defaults.
 
-    The ``parameters`` cell of every notebook holds the ``ci`` profile's values, so an
-    execution without parameters is the ``ci`` run whose outputs nbval guards. ``only``: these
-    notebooks (names such as ``04_training``), not all.
+    The ``parameters`` cell of every notebook names :data:`DEFAULT_PROFILE`, so an execution without
+    parameters is the run whose outputs the committed notebooks show (about as long as the book under that
+    profile; its runs are reused when the book was built before). ``only``: these notebooks (names such as
+    ``04_training``), not all.
     """
     import papermill
 
@@ -373,7 +438,7 @@ def refresh_notebooks(root: Path | None = None, log=print, only: list[str] | Non
             check=True,
             cwd=twin.parent,
         )
-        log(f"  executing {nb.name} with the ci defaults ...")
+        log(f"  executing {nb.name} with its defaults (profile {DEFAULT_PROFILE}) ...")
         papermill.execute_notebook(
             str(nb),
             str(nb),

@@ -543,6 +543,51 @@ def band_weights_sentence(weights) -> str:
     )
 
 
+def alpha_sentence(alpha, classes: list[str], start: float = 0.0) -> str:
+    """What FAP's learned time-pooling sharpness ``alpha`` ``(K, F)`` says, read off the numbers: its range,
+    its median, and the class that pools most like a max and most like a mean (``start``: where training
+    began, ``model.fap_alpha_init``)."""
+    import numpy as np
+
+    alpha = np.asarray(alpha, dtype=np.float64)
+    moved = float(np.abs(alpha - start).max())
+    if moved < 0.05:
+        return (
+            f"α has moved at most {moved:.3f} from its start at {start:g} in every class and band: after "
+            "this training FAP still pools over time with (almost) the plain mean."
+        )
+    per_class = np.median(alpha, axis=1)
+    sharp, flat = int(per_class.argmax()), int(per_class.argmin())
+    return (
+        f"The learned α spans {alpha.min():.2f} to {alpha.max():.2f} over classes and bands (median "
+        f"{np.median(alpha):.2f}, from a start at {start:g}); {classes[sharp]} pools most like a max "
+        f"(median α {per_class[sharp]:.2f} over its bands), {classes[flat]} most like a mean "
+        f"({per_class[flat]:.2f})."
+    )
+
+
+def shift_sentence(shifted: dict, metric: str = "sed_map") -> str:
+    """What a run's scores through other channels say (``shifted``: ``{"clean": metrics, CHANNEL: metrics}``
+    as :func:`mtlsed.evaluation.evaluate.evaluate_shifted` returns), read off the numbers: the channel that
+    costs most and the one that costs least, in ``metric``."""
+    from mtlsed.experiments.comparison import METRIC_NAMES
+
+    clean = shifted["clean"].get(metric)
+    changes = {
+        c: m[metric] - clean
+        for c, m in shifted.items()
+        if c != "clean" and clean is not None and m.get(metric) is not None
+    }
+    if not changes:
+        return f"{METRIC_NAMES[metric]} is not defined on these clips, so the channels are not compared."
+    worst, best = min(changes, key=changes.get), max(changes, key=changes.get)
+    return (
+        f"{METRIC_NAMES[metric]} on the clean test clips is {clean:.3f}; the {worst} channel costs most "
+        f"({changes[worst]:+.3f}), the {best} channel least ({changes[best]:+.3f}). One run and one draw of "
+        "each channel: a direction to check with more seeds, not a measured effect."
+    )
+
+
 @dataclass
 class ToyDescent:
     """Two soft masks ``(2, T, F)`` shaped by gradient descent: snapshots and what each step measured."""
@@ -603,3 +648,37 @@ def toy_descent_sentence(runs: dict) -> str:
         )
     text = "; ".join(parts) + "."
     return text[0].upper() + text[1:]
+
+
+def autopool_weights(p, alpha: float):
+    """The weight auto-pool gives each frame of ``p`` (T,): ``softmax_t(alpha p)``; for ``alpha = inf`` the
+    limit, the maxima sharing all the weight. Presentation only: training pools with
+    :func:`mtlsed.models.pooling.autopool`."""
+    import math
+
+    import numpy as np
+
+    p = np.asarray(p, dtype=np.float64)
+    if math.isinf(alpha):
+        top = (p == p.max()).astype(np.float64)
+        return top / top.sum()
+    z = np.exp(alpha * (p - p.max()))  # shifted by the max: the same softmax, no overflow
+    return z / z.sum()
+
+
+def autopool_levels(p, alphas=(0.0, 1.0, 5.0, float("inf")), event=None):
+    """What auto-pool makes of one curve ``p`` (T,) for each sharpness α: the pooled value (α = 0 the
+    mean, α → ∞ the max) and, when ``event`` (a boolean (T,) array of the frames an event holds) is given,
+    the share of the weight those frames carry."""
+    import numpy as np
+    import pandas as pd
+
+    p = np.asarray(p, dtype=np.float64)
+    rows = []
+    for alpha in alphas:
+        w = autopool_weights(p, alpha)
+        row = {"α": "∞" if np.isinf(alpha) else f"{alpha:g}", "pooled value": float(w @ p)}
+        if event is not None:
+            row["weight on the event's frames"] = float(w[np.asarray(event, dtype=bool)].sum())
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("α").round(3)

@@ -253,6 +253,29 @@ def plot_curves(
     return fig, ax
 
 
+def plot_autopool(p: np.ndarray, levels, hop_s: float = 0.032, ax=None):
+    """A frame curve ``p`` (T,) and what auto-pool makes of it: one horizontal line per sharpness α at its
+    pooled value. ``levels``: :func:`mtlsed.book.notebook.autopool_levels` of ``p``."""
+    fig, ax = _axes(ax, (6.5, 2.6))
+    times = np.arange(len(p)) * hop_s
+    ax.plot(times, p, color="black", lw=1.2, label="p(t)")
+    for i, (alpha, row) in enumerate(levels.iterrows()):
+        ax.axhline(
+            row["pooled value"],
+            color=class_colour(i),
+            ls="--",
+            lw=1.2,
+            label=f"α = {alpha}: {row['pooled value']:.2f}",
+        )
+    ax.set_xlim(0, times[-1] if len(times) > 1 else 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("probability")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.grid(alpha=0.3)
+    return fig, ax
+
+
 def plot_frame_probs(
     frame: np.ndarray,
     classes: list[str],

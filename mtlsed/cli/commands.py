@@ -541,7 +541,7 @@ def _add_other_commands(subparsers, add) -> None:
     sub.add_argument(
         "--refresh-notebooks",
         action="store_true",
-        help="rebuild notebooks/*.ipynb from their twins and execute them with the ci defaults",
+        help="rebuild notebooks/*.ipynb from their twins and execute them with their defaults (profile cpu)",
     )
 
 

@@ -19,6 +19,18 @@ import math
 import numpy as np
 from scipy import stats
 
+PAPER_METRICS = ["at_map", "sed_map", "er", "d", "i"]  # what the paper's tables report
+BEYOND_METRICS = ["f1", "psds1", "psds2"]  # scored here too: event F1 and the DCASE PSDS scenarios
+METRIC_NAMES = {
+    "at_map": "AT-mAP",
+    "sed_map": "SED-mAP",
+    "er": "ER",
+    "d": "D",
+    "i": "I",
+    "f1": "F1",
+    "psds1": "PSDS1",
+    "psds2": "PSDS2",
+}
 LOWER_IS_BETTER = {"er", "d", "i"}
 EVENT_METRICS = {"er", "d", "i", "f1"}  # computed from detected events: void when nothing is detected
 
@@ -64,7 +76,8 @@ def markdown_comparison(rows: list[dict], base_name: str, other_name: str) -> st
     for r in rows:
         cell = "n/a" if r["mean"] is None else f"{r['mean']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]"
         per_seed = ", ".join(f"{s}: {v:+.3f}" for s, v in r["per_seed"].items()) or "n/a"
-        lines.append(f"| {r['metric'].upper().replace('_', '-')} | {cell} | {per_seed} | {r['verdict']} |")
+        name = METRIC_NAMES.get(r["metric"], r["metric"])
+        lines.append(f"| {name} | {cell} | {per_seed} | {r['verdict']} |")
     lines.append(
         "\nPaired over training seeds (same data, same seeds); 95% t interval over seeds; "
         "for ER, D and I lower is better."

@@ -15,16 +15,14 @@ from pathlib import Path
 
 from mtlsed.config.profiles import Profile
 from mtlsed.core.envinfo import hardware_line
-from mtlsed.experiments.comparison import markdown_comparison
+from mtlsed.experiments.comparison import BEYOND_METRICS, METRIC_NAMES, PAPER_METRICS, markdown_comparison
 from mtlsed.experiments.datasets import default_data_dir
 from mtlsed.experiments.reproduce import grid_dir, grid_key
 from mtlsed.experiments.rows import BASELINE
 from mtlsed.experiments.table1 import TUNED
-from mtlsed.experiments.tables import markdown_weights
+from mtlsed.experiments.tables import markdown_table, markdown_weights, read_entries
+from mtlsed.experiments.verdict import markdown_beside_the_paper
 from mtlsed.runs.runfolder import RunFolder
-
-METRIC_NAMES = {"at_map": "AT-mAP", "sed_map": "SED-mAP", "er": "ER", "d": "D", "i": "I", "f1": "F1"}
-HEADLINE = ["at_map", "sed_map", "er", "d", "i"]
 
 
 def table_grid(profile: Profile, table: int, root: Path, data: Path | None = None) -> Path:
@@ -71,7 +69,7 @@ def _verdicts(rows: list[dict]) -> str:
     """The verdict per headline metric; metrics without an interval are grouped by their reason."""
     parts, void = [], {}
     for r in rows:
-        if r["metric"] not in HEADLINE:
+        if r["metric"] not in PAPER_METRICS:
             continue
         name = METRIC_NAMES[r["metric"]]
         if r["mean"] is None or r["low"] is None:
@@ -82,25 +80,44 @@ def _verdicts(rows: list[dict]) -> str:
     return "; ".join(parts) + "."
 
 
-def _beside_the_paper(table: int, key: str, comparison: list[dict]) -> str:
-    """A line setting a row's paired verdicts beside the direction the paper reports for the same change
-    (Tables 1 and 2, the rows the paper has); empty for the other rows."""
+def _paper_pair(table: int, key: str) -> tuple[dict, dict] | None:
+    """The paper's numbers for BCE alone and for the change a compared row makes (Tables 1 and 2, the rows
+    the paper has); None for the other rows."""
     from mtlsed.experiments.paper import paper_row
     from mtlsed.experiments.registry import table_rows
     from mtlsed.experiments.table1 import FIXED
-    from mtlsed.experiments.verdict import row_verdict
 
     rows = {r.key: r for r in table_rows(table)} if table in (1, 2) else {}
     mtl_key = {1: FIXED, 2: "mtl_ddc_fap"}.get(table)
     if key not in (FIXED, TUNED, "mtl_ddc_fap") or BASELINE not in rows or mtl_key not in rows:
-        return ""
-    said = row_verdict(comparison, paper_row(rows[BASELINE]), paper_row(rows[mtl_key]))
-    order = ("as in the paper", "against the paper", "no detectable difference", "not comparable")
-    return (
-        "Beside the paper's direction: "
-        + "; ".join(f"{k}: {', '.join(said[k])}" for k in order if k in said)
-        + "."
-    )
+        return None
+    bce, mtl = paper_row(rows[BASELINE]), paper_row(rows[mtl_key])
+    return (bce, mtl) if bce and mtl else None
+
+
+def comparison_markdown(table: int, key: str, comparison: list[dict]) -> str:
+    """A row's paired comparison with BCE alone as the book shows it: the paper's metrics, beside the
+    paper's direction where the paper has the row; the metrics beyond the paper folded away."""
+    pair = _paper_pair(table, key)
+    headline = [r for r in comparison if r["metric"] in PAPER_METRICS]
+    beyond = [r for r in comparison if r["metric"] not in PAPER_METRICS]
+    parts = [
+        markdown_beside_the_paper(headline, *pair) if pair else markdown_comparison(headline, "BCE", "MTL")
+    ]
+    if beyond:
+        parts.append(
+            _dropdown(
+                "The same comparison on the metrics the paper does not report",
+                markdown_comparison(beyond, "BCE", "MTL"),
+            )
+        )
+    return "\n\n".join(parts)
+
+
+def _dropdown(title: str, body: str) -> str:
+    """A folded block: HTML's ``<details>``, which the book, GitHub, Jupyter and Colab all render (the
+    Markdown inside it too, between blank lines)."""
+    return f"<details style=\"margin-bottom: 1em\"><summary>{title}</summary>\n\n{body.strip()}\n\n</details>"
 
 
 def results_page(profile: Profile, root: Path, data: Path | None = None) -> str:
@@ -117,14 +134,27 @@ def results_page(profile: Profile, root: Path, data: Path | None = None) -> str:
         if not csv_path.is_file():
             raise FileNotFoundError(f"{csv_path} is missing: chapter 5 did not finish table {table}")
         rows = {r["row"]: r for r in csv.DictReader(csv_path.open())}
+        entries = read_entries(csv_path)
         runs = _runs(grid)
         envs += [r["environment"] for r in runs if "environment" in r]
         train_s = [r["train_seconds"] for r in runs if "train_seconds" in r]
-        md = (grid / f"table{table}.md").read_text().split("\n\n", 1)[1]
         topic = {1: "the losses", 2: "the models", 3: "mask constraints compared (beyond the paper)"}[table]
         where = {1: "the overlapped set", 2: "the DESED-like set", 3: "the overlapped set"}[table]
         title = f"{topic} on {Path(data).name if data else where}"
-        part = [f"## Table {table}: {title}", "", md.strip(), ""]
+        part = [
+            f"## Table {table}: {title}",
+            "",
+            markdown_table(entries, PAPER_METRICS),
+            "",
+            _dropdown(
+                f"Metrics the paper does not report: {', '.join(METRIC_NAMES[m] for m in BEYOND_METRICS)}",
+                "Event-based F1 (onset collar 200 ms, offset 200 ms or half the event's length, as ER) and "
+                "the polyphonic sound detection score in the two DCASE scenarios (PSDS1: tight "
+                "localisation; PSDS2: tolerant, penalising cross-triggers), on the same runs and test "
+                "clips.\n\n" + markdown_table(entries, BEYOND_METRICS, notes=False),
+            ),
+            "",
+        ]
         part.append(
             f"{len(runs)} distinct runs, {sum(train_s) / 60:.0f} min of training in all "
             f"({min(train_s):.0f}-{max(train_s):.0f} s each). Folder: `{grid.relative_to(root)}`."
@@ -175,12 +205,8 @@ def results_page(profile: Profile, root: Path, data: Path | None = None) -> str:
                 if all(r["verdict"].startswith("not comparable") for r in comparisons[key]):
                     folded.append(label)  # one sentence for all of them, below
                     continue
-                part += ["", f"**{label}**: {_verdicts(comparisons[key])}"]
-                beside = _beside_the_paper(table, key, comparisons[key])
-                part += ([beside] if beside else []) + [
-                    "",
-                    markdown_comparison(comparisons[key], "BCE", "MTL"),
-                ]
+                part += ["", f"**{label}**: {_verdicts(comparisons[key])}", ""]
+                part.append(comparison_markdown(table, key, comparisons[key]))
             if folded:
                 part += [
                     "",

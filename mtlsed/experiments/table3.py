@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from mtlsed.core.atomic import write_json, write_text
+from mtlsed.experiments.comparison import METRIC_NAMES
 from mtlsed.experiments.rows import BCE_ONLY, Row, mtl_overrides
 from mtlsed.experiments.runner import GridRuns, link_run, run_grid, validation_score
 
@@ -197,7 +198,7 @@ def markdown_choices(choices: dict) -> str:
     for key, c in choices.items():
         cells = [f"{r['val']:.3f}" for r in c["grid"]]
         lines.append(f"| {CONSTRAINTS[key][0]} | " + " | ".join(cells) + f" | {c['chosen']:g} |")
-    metric = next(iter(choices.values()))["metric"].upper().replace("_", "-")
+    metric = METRIC_NAMES[next(iter(choices.values()))["metric"]]
     return (
         "\n".join(lines)
         + f"\n\nValidation {metric} of each weight (first seed); the test split plays no part."

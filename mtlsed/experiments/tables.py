@@ -9,13 +9,13 @@ import csv
 from pathlib import Path
 
 from mtlsed.core.atomic import atomic_path, write_json, write_text
-from mtlsed.experiments.comparison import EVENT_METRICS
+from mtlsed.experiments.comparison import BEYOND_METRICS, EVENT_METRICS, METRIC_NAMES, PAPER_METRICS
 
-METRICS = ["at_map", "sed_map", "er", "d", "i", "f1", "psds1", "psds2"]
+METRICS = PAPER_METRICS + BEYOND_METRICS
 
 
 def markdown_weights(choice: dict) -> str:
-    metric = choice["metric"].upper().replace("_", "-")
+    metric = METRIC_NAMES[choice["metric"]]
     lines = [f"| λ2 (segment) | λ3 (silent) | validation {metric} | |", "|---|---|---|---|"]
     for r in choice["grid"]:
         chosen = [r["segment_weight"], r["silent_weight"]] == choice["chosen"]
@@ -24,7 +24,7 @@ def markdown_weights(choice: dict) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(entries: list[dict], metrics=METRICS) -> str:
+def markdown_table(entries: list[dict], metrics=METRICS, notes: bool = True) -> str:
     """Rows as markdown: ``mean ± std (paper)`` per metric.
 
     The first column names the row (method, loss, selection). When every row has the
@@ -32,10 +32,11 @@ def markdown_table(entries: list[dict], metrics=METRICS) -> str:
     column does. A metric defined for only some of the seeds (event F1 of a run that
     detects nothing) is followed by ``[n/N seeds]``; ``n/a`` where it is defined for none. An
     event metric (ER, D, I, F1) of a row where some seeds detect no event at all is followed by
-    ``[n/N detect nothing]``: ER 1 and I 0 of such a seed are not good scores.
+    ``[n/N detect nothing]``: ER 1 and I 0 of such a seed are not good scores. ``notes``: the lines under
+    the table (seeds per row, post-processing); off for a second table of the same rows.
     """
     seeds = {e["n_seeds"] for e in entries}
-    head = ["Row"] + (["Seeds"] if len(seeds) > 1 else []) + [m.upper().replace("_", "-") for m in metrics]
+    head = ["Row"] + (["Seeds"] if len(seeds) > 1 else []) + [METRIC_NAMES.get(m, m) for m in metrics]
     head.append("Post-proc.")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in entries:
@@ -59,6 +60,8 @@ def markdown_table(entries: list[dict], metrics=METRICS) -> str:
             cells.append(ours + (f" ({paper:.3f})" if paper == paper else ""))
         cells.append(e.get("post_processing", "config"))
         lines.append("| " + " | ".join(cells) + " |")
+    if not notes:
+        return "\n".join(lines)
     if len(seeds) == 1:
         n = seeds.pop()
         lines.append(
@@ -108,6 +111,23 @@ def write_comparisons(
     return md
 
 
+def read_entries(csv_path: Path) -> list[dict]:
+    """The entries of a ``tableN.csv`` (:func:`write_tables`) as :func:`markdown_table` takes them: numbers
+    as numbers, an empty cell as NaN (a mean) or 0 (a count)."""
+    entries = []
+    with Path(csv_path).open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            entry: dict = dict(row)
+            for key, value in row.items():
+                if key.endswith(("_mean", "_std", "_paper")):
+                    entry[key] = float(value) if value != "" else float("nan")
+                elif key.endswith("_n") or key in ("n_seeds", "no_detection_seeds", "table"):
+                    entry[key] = int(float(value)) if value != "" else 0
+            entry["topk"] = int(row["topk"]) if row.get("topk") else ""
+            entries.append(entry)
+    return entries
+
+
 def csv_row(entry: dict) -> dict:
     """An entry for the CSV table: undefined numbers empty (never ``nan``), and a note saying why."""
     row, notes = {}, []
@@ -148,7 +168,7 @@ def markdown_shifted(results: dict[str, dict[str, dict]], metrics=SHIFT_METRICS)
     for label, runs in results.items():
         runs = runs if isinstance(runs, list) else [runs]
         for m in metrics:
-            cells = [label, m.upper().replace("_", "-")]
+            cells = [label, METRIC_NAMES[m]]
             for c in channels:
                 values = [r[c][m] for r in runs if c in r and r[c].get(m) is not None]
                 if not values:

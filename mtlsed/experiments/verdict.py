@@ -13,10 +13,10 @@ reports for the same change (its Table 1: DDC-FAP with segment + silent, label-g
 
 from __future__ import annotations
 
-from mtlsed.experiments.comparison import LOWER_IS_BETTER
+from mtlsed.experiments.comparison import LOWER_IS_BETTER, METRIC_NAMES, PAPER_METRICS
 
-HEADLINE = ["at_map", "sed_map", "er", "d", "i"]
-NAMES = {"at_map": "AT-mAP", "sed_map": "SED-mAP", "er": "ER", "d": "D", "i": "I"}
+HEADLINE = PAPER_METRICS  # the metrics the bottom line speaks of
+NAMES = METRIC_NAMES
 PAPER_TIE = 0.005  # a difference the paper reports below this is no direction (its D: 0.929 -> 0.931)
 
 
@@ -51,6 +51,33 @@ def row_verdict(comparison: list[dict], paper_bce: dict, paper_mtl: dict) -> dic
             said = agreement(r, paper_direction(paper_bce, paper_mtl, r["metric"]))
             out.setdefault(said, []).append(NAMES[r["metric"]])
     return out
+
+
+def markdown_beside_the_paper(comparison: list[dict], paper_bce: dict, paper_mtl: dict) -> str:
+    """The paired comparison of one row (headline metrics) with two columns more: the direction the paper
+    reports for the same change, and whether ours goes the same way (:func:`agreement`)."""
+    lines = [
+        "| Metric | MTL − BCE: mean [95% interval] | per seed | Verdict | The paper "
+        "| Same direction as the paper? |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in comparison:
+        if r["metric"] not in HEADLINE:
+            continue
+        paper = paper_direction(paper_bce, paper_mtl, r["metric"])
+        cell = "n/a" if r["mean"] is None else _interval(r)
+        per_seed = ", ".join(f"{s}: {v:+.3f}" for s, v in r["per_seed"].items()) or "n/a"
+        said = agreement(r, paper)
+        same = {"as in the paper": "yes", "against the paper": "**no**"}.get(said, said)
+        lines.append(
+            f"| {NAMES[r['metric']]} | {cell} | {per_seed} | {r['verdict']} | "
+            f"{paper.replace('none', 'unchanged')} | {same} |"
+        )
+    lines.append(
+        "\nPaired over training seeds (same data, same seeds); 95% t interval over seeds; for ER, D and I "
+        "lower is better. The paper: the direction of its own MTL − BCE difference (one run each)."
+    )
+    return "\n".join(lines)
 
 
 def _interval(r: dict) -> str:
