@@ -119,7 +119,9 @@ features = session.config.features
 hop_s = features.hop_ms / 1000
 
 # %% mystnb={"figure": {"caption": "The overlapped protocol's parts on one dB scale: the background and two events of different classes, each padded or cut to a 4 s window that starts at 3 s (with a data set: the clip itself). The background is quiet because the events sit 20 dB above it."}}
-fig, axes = plots.plot_logmel_panels([(name, logmel(audio, features)) for name, audio in example.parts], hop_s)
+fig, axes = plots.plot_logmel_panels(
+    [(name, logmel(audio, features)) for name, audio in example.parts], hop_s
+)
 
 # %% mystnb={"figure": {"caption": "The mixture, events 20 dB above the background, with its strong labels: each box spans an event's active part."}}
 fig, ax = plots.plot_logmel(

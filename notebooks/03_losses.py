@@ -72,7 +72,7 @@ overrides = {}
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 import mtlsed.book.notebook as nb
 from mtlsed.book import plots
@@ -146,9 +146,13 @@ def dice(a, b, eps=1e-7):  # Eq. (3) with soft masks
 ids = active.nonzero().flatten().tolist()
 segment_by_hand = sum(dice(M[i], M[j]) for i in ids for j in ids if i != j)  # Eq. (5), ordered pairs
 silent_by_hand = sum(M[k].abs().mean() for k in range(len(classes)) if not active[k])  # Eq. (7)
-assert torch.isclose(torch.as_tensor(segment_by_hand, dtype=torch.float32), segment_loss(out.masks[:1], active[None]))
+assert torch.isclose(
+    torch.as_tensor(segment_by_hand, dtype=torch.float32), segment_loss(out.masks[:1], active[None])
+)
 assert torch.isclose(torch.as_tensor(silent_by_hand), silent_loss(out.masks[:1], ~active[None]))
-print(f"segment loss {float(segment_by_hand):.4f}, silent loss {float(silent_by_hand):.4f}: the package agrees")
+print(
+    f"segment loss {float(segment_by_hand):.4f}, silent loss {float(silent_by_hand):.4f}: the package agrees"
+)
 
 # %% [markdown]
 # ## What the segment loss does to two overlapping masks
@@ -159,7 +163,10 @@ print(f"segment loss {float(segment_by_hand):.4f}, silent loss {float(silent_by_
 # values, the clip probability a self-weighted mean of the mask):
 
 # %% mystnb={"figure": {"caption": "Two masks (A red, B blue, shared bins purple) shaped by gradient descent: on the segment loss alone (top) and with the cross-entropy (bottom); right, the dice of the pair and each mask's mean level, step by step."}}
-toys = {"segment loss alone": nb.toy_segment_descent(False), "segment loss and cross-entropy": nb.toy_segment_descent(True)}
+toys = {
+    "segment loss alone": nb.toy_segment_descent(False),
+    "segment loss and cross-entropy": nb.toy_segment_descent(True),
+}
 fig, axes = plots.plot_toy_descent(toys)
 
 # %%
@@ -217,6 +224,42 @@ fig.tight_layout()
 # %%
 terms = total_loss(out, labels, session.config.loss)
 nb.loss_table(terms, session.config.loss)
+
+# %% [markdown]
+# ### The weighted terms over a real run
+#
+# The same three terms as they enter the total at the first and at the last logged
+# iteration of the profile's run (each a mean over the iterations since the line before):
+
+# %%
+over_run = nb.weighted_terms(run_dir)
+over_run
+
+# %%
+Markdown(nb.weighted_terms_sentence(over_run))
+
+# %% [markdown]
+# ### The masks of one clip, with and without the two losses
+#
+# The run above and its twin trained with the cross-entropy alone (same seed, same data),
+# on one test clip: its labelled classes and the unlabelled class with the most mask
+# energy, on one colour scale.
+
+# %% mystnb={"figure": {"caption": "One test clip's masks after training with the cross-entropy alone (top) and with the segment and silent losses (bottom), same seed: the labelled classes and the most active unlabelled one (columns), on one colour scale."}}
+twin = nb.bce_twin(run_dir)
+if twin is not None:
+    views, mask_classes, shown, clip = nb.masks_by_run(
+        {"BCE only": twin, "segment\n+ silent": run_dir}, data_dir
+    )
+    fig, axes = plots.plot_constraint_masks(
+        views, mask_classes, shown, session.config.features.hop_ms / 1000, title=f"{clip}: the masks of the two runs"
+    )
+else:
+    print("the BCE-only twin of this run was not trained (the profile's run_overrides make another run)")
+
+# %%
+if twin is not None:
+    display(Markdown(nb.masks_sentence(views, mask_classes, shown)))
 
 # %% [markdown]
 # Other published constraints shape the same masks in other ways (a cosine penalty,

@@ -126,11 +126,13 @@ pd.Series(
 # since the previous row, and the validation metrics.
 
 # %% mystnb={"figure": {"caption": "Training curves: the total loss of Eq. (8), its BCE term and the validation loss; the segment and silent terms multiplied by their weights, as they enter the total; the validation mAPs on a 0-1 axis."}}
-log = pd.DataFrame(run.read_log()).apply(pd.to_numeric, errors="coerce")
+log = nb.training_log(run_dir)
 fig, axes = plt.subplots(1, 3, figsize=(12, 3))
 plots.plot_curves(log, ["loss", "bce", "val_loss"], ax=axes[0], title="loss (Eq. 8): training and validation")
 lam = {"segment": session.config.loss.segment_weight, "silent": session.config.loss.silent_weight}
-plots.plot_curves(log, ["segment", "silent"], ax=axes[1], title="auxiliary terms as weighted in Eq. (8)", weights=lam)
+plots.plot_curves(
+    log, ["segment", "silent"], ax=axes[1], title="auxiliary terms as weighted in Eq. (8)", weights=lam
+)
 plots.plot_curves(log, ["val_at_map", "val_sed_map"], ax=axes[2], title="validation scores", unit_range=True)
 fig.tight_layout()
 

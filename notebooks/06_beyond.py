@@ -127,7 +127,9 @@ if 3 in session.prof.params["tables"]:
     display(Markdown(markdown_table(table3.entries, PAPER_METRICS)))
     display(Markdown((table3.grid / "table3_choices.md").read_text()))
     for key, rows in table3.comparisons.items():
-        display(Markdown(f"**{key} − BCE only**, paired over seeds\n\n" + markdown_comparison(rows, "BCE", key)))
+        display(
+            Markdown(f"**{key} − BCE only**, paired over seeds\n\n" + markdown_comparison(rows, "BCE", key))
+        )
 else:
     print(f"profile {session.profile} does not run Table 3 (its 'tables': {session.prof.params['tables']})")
 
@@ -140,8 +142,9 @@ else:
 if 3 in session.prof.params["tables"]:
     table3 = reproduce(3, session.prof, session.data, root=session.root, log=lambda *a: None)
     views, names3, shown, clip = nb.constraint_views(table3, data_dir)
-    fig, axes = plots.plot_constraint_masks(views, names3, shown, session.config.features.hop_ms / 1000)
-    fig.suptitle(f"{clip}: the masks of each row's first seed", fontsize=9)
+    fig, axes = plots.plot_constraint_masks(
+        views, names3, shown, session.config.features.hop_ms / 1000, title=f"{clip}: the masks of each row's first seed"
+    )
 else:
     print(f"profile {session.profile} does not run Table 3 (its 'tables': {session.prof.params['tables']})")
 

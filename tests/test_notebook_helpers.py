@@ -170,3 +170,47 @@ def test_shift_sentence_names_the_costliest_and_the_cheapest_channel():
     assert "SED-mAP on the clean test clips is 0.600" in said
     assert "the codec channel costs most (-0.200), the eq channel least (+0.010)" in said
     assert "not defined" in shift_sentence({"clean": {"sed_map": None}, "mic": {"sed_map": 0.1}})
+
+
+def test_weighted_terms_reads_the_first_and_last_log_lines_with_the_runs_weights(tmp_path):
+    from mtlsed.book.notebook import weighted_terms, weighted_terms_sentence
+    from mtlsed.config.settings import Config
+    from mtlsed.runs.runfolder import LOG_COLUMNS, RunFolder
+
+    run = RunFolder(tmp_path)
+    cfg = Config()
+    cfg.loss.segment_weight, cfg.loss.silent_weight = 0.2, 0.5
+    cfg.save(run.file("config.yaml"))
+    lines = [
+        {"iteration": 10, "bce": 0.7, "segment": 1.0, "silent": 4.0},
+        {"iteration": 20, "bce": 0.5, "segment": 0.8, "silent": 2.0},
+        {"iteration": 30, "bce": 0.2, "segment": 0.5, "silent": 0.2},
+    ]
+    run.write_log([{c: line.get(c, "") for c in LOG_COLUMNS} for line in lines])
+    table = weighted_terms(tmp_path)
+    assert list(table.index) == ["start (iteration 10)", "end (iteration 30)"]
+    assert list(table.columns) == ["BCE", "0.2 × segment", "0.5 × silent", "total"]
+    assert table.loc["start (iteration 10)"].tolist() == [0.7, 0.2, 2.0, 2.9]  # 0.2 x 1.0, 0.5 x 4.0
+    assert table.loc["end (iteration 30)"].tolist() == [0.2, 0.1, 0.1, 0.4]
+    said = weighted_terms_sentence(table)
+    # start: segment 0.2 / 2.9 = 7 %, silent 2.0 / 2.9 = 69 %; end: 0.1 / 0.4 = 25 % each
+    assert said == (
+        "At the start the weighted terms are segment 7 %, silent 69 % of the total; at the end the "
+        "weighted terms are segment 25 %, silent 25 % of the total (the rest is the cross-entropy)."
+    )
+
+
+def test_masks_sentence_reads_each_runs_levels():
+    import numpy as np
+
+    from mtlsed.book.notebook import masks_sentence
+
+    bce = np.zeros((3, 4, 2))
+    bce[0], bce[1], bce[2] = 0.6, 0.4, 0.3
+    mtl = bce.copy()
+    mtl[2] = 0.05
+    said = masks_sentence({"BCE only": bce, "segment\n+ silent": mtl}, ["a", "b", "c"], [0, 1, 2])
+    assert said == (
+        "Mean mask level over the clip: BCE only: labelled classes at a mean of 0.50, c (unlabelled) at "
+        "0.30; segment + silent: labelled classes at a mean of 0.50, c (unlabelled) at 0.05."
+    )

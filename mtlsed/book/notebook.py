@@ -492,10 +492,11 @@ def constraint_terms(run_dir: Path, data_dir: Path, n: int = 8, split: str = "te
     return pd.DataFrame(rows).set_index("clip").round(4)
 
 
-def constraint_views(table3, data_dir: Path, split: str = "test", seed: int | None = None):
-    """One clip seen by the first-seed run of every row of Table 3: ``(views, classes, shown, name)`` with
-    ``views`` row label -> masks ``(K, T, F)`` of the same clip, ``shown`` its labelled classes and the most
-    active unlabelled one (where a constraint's effect on silence shows)."""
+def masks_by_run(runs: dict, data_dir: Path, split: str = "test"):
+    """One clip seen by several runs: ``(views, classes, shown, name)`` with ``views`` label -> masks
+    ``(K, T, F)`` of the same clip (the ``split``'s clip with the most labels), ``shown`` its labelled
+    classes and the most active unlabelled one (where a constraint's effect on silence shows).
+    ``runs``: label -> run folder."""
     import numpy as np
 
     from mtlsed.data.format import read_dataset
@@ -505,21 +506,91 @@ def constraint_views(table3, data_dir: Path, split: str = "test", seed: int | No
     names = index.files_in(split)
     i = max(range(len(names)), key=lambda j: (len(index.weak[names[j]]), -j))  # a clip with the most labels
     views = {}
-    for e in table3.entries:
-        runs = sorted((table3.grid / e["row"]).glob("seed*"), key=lambda p: int(p.name[4:]))
-        if seed is not None:
-            runs = [r for r in runs if r.name == f"seed{seed}"]
-        if not runs:
-            continue
-        out, ds, _ = predict_clips(runs[0], data_dir, [i], split)
-        short = {"ddc_fap": "BCE only", "segment_silent": "segment\n+ silent"}.get(e["row"], e["row"])
-        label = short + (f"\n{e['setting'].replace(' chosen on val', '')}" if e["setting"] else "")
+    for label, run in runs.items():
+        out, _, _ = predict_clips(run, data_dir, [i], split)
         views[label] = out.masks[0].detach().numpy()
     classes = index.classes
     labelled = [classes.index(c) for c in index.weak[names[i]]]
     mean = np.mean([v.mean((1, 2)) for v in views.values()], axis=0)
     others = [k for k in np.argsort(-mean) if k not in labelled]
     return views, classes, labelled + others[:1], names[i]
+
+
+def constraint_views(table3, data_dir: Path, split: str = "test", seed: int | None = None):
+    """One clip seen by the first-seed run of every row of Table 3 (:func:`masks_by_run`)."""
+    runs = {}
+    for e in table3.entries:
+        found = sorted((table3.grid / e["row"]).glob("seed*"), key=lambda p: int(p.name[4:]))
+        if seed is not None:
+            found = [r for r in found if r.name == f"seed{seed}"]
+        if not found:
+            continue
+        short = {"ddc_fap": "BCE only", "segment_silent": "segment\n+ silent"}.get(e["row"], e["row"])
+        runs[short + (f"\n{e['setting'].replace(' chosen on val', '')}" if e["setting"] else "")] = found[0]
+    return masks_by_run(runs, data_dir, split)
+
+
+def bce_twin(run_dir: Path) -> Path | None:
+    """The BCE-only run of the same Table 1 grid and seed as ``run_dir`` (the notebooks' main run, see
+    :func:`profile_run`), when it was trained; else None."""
+    run_dir = Path(run_dir)
+    twin = run_dir.parent.parent / "ddc_fap" / run_dir.name
+    return twin if (twin / "metrics_test.json").is_file() else None
+
+
+def weighted_terms_sentence(table) -> str:
+    """What :func:`weighted_terms` says, read off the numbers: each auxiliary term's share of the total at
+    the start and at the end of the run."""
+    aux = [c for c in table.columns if "×" in c]
+    parts = []
+    for where, row in table.iterrows():
+        shares = ", ".join(f"{c.split(' × ')[1]} {100 * row[c] / row['total']:.0f} %" for c in aux)
+        parts.append(f"at the {where.split(' ')[0]} the weighted terms are {shares} of the total")
+    said = "; ".join(parts)
+    return said[:1].upper() + said[1:] + " (the rest is the cross-entropy)."
+
+
+def masks_sentence(views: dict, classes: list[str], shown: list[int]) -> str:
+    """What two runs' masks of one clip say, read off the numbers: the mean mask level of the labelled
+    classes and of the unlabelled one shown, run by run (``views``, ``shown``: :func:`masks_by_run`)."""
+    labelled, quiet = shown[:-1], shown[-1]
+    parts = []
+    for label, masks in views.items():
+        active = float(masks[labelled].mean())
+        parts.append(
+            f"{label.replace(chr(10), ' ')}: labelled classes at a mean of {active:.2f}, "
+            f"{classes[quiet]} (unlabelled) at {float(masks[quiet].mean()):.2f}"
+        )
+    return "Mean mask level over the clip: " + "; ".join(parts) + "."
+
+
+def training_log(run_dir: Path):
+    """A run's ``log.csv`` as a DataFrame of numbers (a column that a run did not log: NaN)."""
+    import pandas as pd
+
+    from mtlsed.runs.runfolder import RunFolder
+
+    return pd.DataFrame(RunFolder(run_dir).read_log()).apply(pd.to_numeric, errors="coerce")
+
+
+def weighted_terms(run_dir: Path):
+    """Eq. (8)'s terms as they enter the total at the first and at the last logged iteration of a run
+    (its ``log.csv``: means over the iterations since the previous line), with the weights of its config."""
+    import pandas as pd
+
+    from mtlsed.runs.runfolder import RunFolder
+
+    log, loss = training_log(run_dir), RunFolder(run_dir).config().loss
+    rows = {}
+    for where, line in (("start", log.iloc[0]), ("end", log.iloc[-1])):
+        terms = {
+            "BCE": loss.bce_weight * line["bce"],
+            f"{loss.segment_weight:g} × segment": loss.segment_weight * line["segment"],
+            f"{loss.silent_weight:g} × silent": loss.silent_weight * line["silent"],
+        }
+        terms["total"] = sum(terms.values())
+        rows[f"{where} (iteration {int(line['iteration'])})"] = terms
+    return pd.DataFrame(rows).T.round(3)
 
 
 def band_weights_sentence(weights) -> str:

@@ -397,10 +397,16 @@ def plot_separation(mixture: np.ndarray, estimates: dict, hop_s: float = 0.032, 
 
 
 def plot_constraint_masks(
-    views: dict[str, np.ndarray], classes: list[str], shown: list[int], hop_s: float = 0.032, axes=None
+    views: dict[str, np.ndarray],
+    classes: list[str],
+    shown: list[int],
+    hop_s: float = 0.032,
+    axes=None,
+    title: str | None = None,
 ):
     """The masks of one clip under each constraint: a row per constraint (``views``: label -> ``(K, T, F)``),
-    a column per class in ``shown``, all on one colour scale [0, 1]. Returns (fig, axes)."""
+    a column per class in ``shown``, all on one colour scale [0, 1]; time in seconds across, mel bands up.
+    ``title``: above the whole grid, clear of the column titles. Returns (fig, axes)."""
     rows, cols = len(views), len(shown)
     if axes is None:
         fig, axes = plt.subplots(
@@ -419,9 +425,13 @@ def plot_constraint_masks(
             if c == 0:
                 ax.set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center", labelpad=8)
             ax.tick_params(labelsize=6)
+    for ax in axes[-1]:
+        ax.set_xlabel("time (s)", fontsize=7)
     if image is not None:
-        fig.subplots_adjust(left=0.18)
+        fig.subplots_adjust(left=0.18, top=0.8 if title else 0.88)
         fig.colorbar(image, ax=axes, shrink=0.8, label="mask value")
+    if title:
+        fig.suptitle(title, fontsize=9, y=0.99)
     return fig, axes
 
 
