@@ -167,7 +167,7 @@ per_class.round(3)
 # The paper's claim for the silent loss is that it cuts insertion errors (I), because
 # it silences the masks of absent classes. Per seed:
 
-# %% mystnb={"figure": {"caption": "Insertion rate I per seed (dots) and its mean (bars) without auxiliary loss, with the segment loss, and with the segment and silent losses (label-guided)."}}
+# %% mystnb={"figure": {"caption": "Insertion rate I per seed (dots) and its mean (bars) without auxiliary loss, with the segment loss, and with the segment and silent losses (label-guided); under each bar, its number of seeds (the profile pairs some rows over more seeds than others)."}}
 per_seed = per_seed_metrics(grid1, ["ddc_fap", "segment-label", "segment_silent-label"])
 fig, ax = plots.plot_per_seed(
     per_seed,

@@ -80,12 +80,13 @@ def test_class_colours_are_distinct_and_never_grey():
 
 
 def test_plot_per_seed_bars_are_means_and_dots_the_seeds():
-    table = pd.DataFrame({"row": ["a", "a", "b", "b"], "I": [0.1, 0.3, 0.0, 0.4]})
+    table = pd.DataFrame({"row": ["a", "a", "b", "b", "b"], "I": [0.1, 0.3, 0.0, 0.4, 0.2]})
     fig, ax = plots.plot_per_seed(table, "I", ["A", "B"])
     assert [b.get_height() for b in ax.patches] == pytest.approx([0.2, 0.2])
     dots = [c.get_offsets()[:, 1].tolist() for c in ax.collections]
-    assert dots == [pytest.approx([0.1, 0.3]), pytest.approx([0.0, 0.4])]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["A", "B"]
+    assert dots == [pytest.approx([0.1, 0.3]), pytest.approx([0.0, 0.4, 0.2])]
+    # each row says how many seeds its mean is over
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["A\n(2 seeds)", "B\n(3 seeds)"]
     with pytest.raises(ValueError, match="2 rows in the table but 3 labels"):
         plots.plot_per_seed(table, "I", ["A", "B", "C"])
     plt.close("all")

@@ -363,16 +363,19 @@ def plot_per_seed(table, metric: str, labels: list[str], ax=None, title: str | N
 
     ``table`` has a ``row`` column and a ``metric`` column (see
     ``mtlsed.experiments.aggregate.per_seed_metrics``);
-    ``labels`` names the rows on the x axis. Returns (fig, ax).
+    ``labels`` names the rows on the x axis, each with its number of seeds (rows may have different
+    numbers: a mean over one seed is no mean). Returns (fig, ax).
     """
     fig, ax = _axes(ax, figsize=(5, 2.6))
     groups = list(table.groupby("row", sort=False))
     if len(groups) != len(labels):
         raise ValueError(f"{len(groups)} rows in the table but {len(labels)} labels")
-    for k, (_row, group) in enumerate(groups):
+    ticks = []
+    for k, ((_row, group), label) in enumerate(zip(groups, labels, strict=True)):
         ax.scatter([k] * len(group), group[metric], color=class_colour(k), zorder=3)
         ax.bar(k, group[metric].mean(), color=class_colour(k), alpha=0.35)
-    ax.set_xticks(range(len(labels)), labels)
+        ticks.append(f"{label}\n({len(group)} seed{'s' if len(group) != 1 else ''})")
+    ax.set_xticks(range(len(labels)), ticks)
     if title:
         ax.set_title(title)
     return fig, ax
