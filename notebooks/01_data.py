@@ -72,7 +72,6 @@ overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Audio, display
 
 import mtlsed.book.notebook as nb
@@ -167,15 +166,11 @@ problems = validate(data_dir)
 print(f"{len(index.filenames)} clips in {data_dir.name}; validation problems: {len(problems)}")
 
 # %%
-split_counts = pd.Series(index.split).value_counts().reindex(["train", "val", "test"])
-class_counts = (
-    pd.Series([c for labels in index.weak.values() for c in labels]).value_counts().reindex(index.classes)
-)
-pd.DataFrame({"clips": split_counts}).T
+nb.split_table(index)
 
 # %% mystnb={"figure": {"caption": "Clips per class in the chapters' data set (in the embedded overlapped set, every clip holds two classes)."}}
 fig, ax = plt.subplots(figsize=(7, 2.4))
-class_counts.plot.bar(ax=ax, color=[plots.class_colour(k) for k in range(len(index.classes))])
+nb.class_counts(index).plot.bar(ax=ax, color=[plots.class_colour(k) for k in range(len(index.classes))])
 ax.set_ylabel("clips")
 ax.set_title(f"clips per class in {data_dir.name}")
 fig.tight_layout()

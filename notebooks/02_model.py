@@ -70,8 +70,6 @@ overrides = {}
 
 # %%
 import numpy as np
-import pandas as pd
-import torch
 from IPython.display import Markdown
 
 import mtlsed.book.notebook as nb
@@ -80,7 +78,6 @@ from mtlsed.config.settings import ModelConfig
 from mtlsed.evaluation.inference import load_run
 from mtlsed.features.logmel import logmel
 from mtlsed.models import DISPLAY_NAMES, MODELS, build_model, receptive_field, size_table
-from mtlsed.models.pooling import autopool, gwrp, linear_softmax
 from mtlsed.runs.runfolder import RunFolder
 
 session = nb.setup(profile, data, seeds, n_clips, overrides)
@@ -211,20 +208,8 @@ fig, ax = plots.plot_frame_probs(
 # max. On the masks of this clip:
 
 # %%
-masks = torch.from_numpy(view.masks)
-frame_mean = masks.mean(-1)
-table = pd.DataFrame(
-    {
-        "label": [int(a) for a in active],
-        "FAP (model)": view.clip,
-        "mean": masks.mean((1, 2)).numpy(),
-        "max": masks.amax((1, 2)).numpy(),
-        "GWRP": gwrp(masks[None])[0].numpy(),
-        "linear-softmax": linear_softmax(frame_mean, -1).numpy(),
-        "auto-pool a=5": autopool(frame_mean, 5.0, -1).numpy(),
-    },
-    index=classes,
-).round(3)
+table = nb.pooling_table(view.masks, active, classes)
+table.insert(1, "FAP (model)", view.clip.round(3))
 table
 
 # %% [markdown]

@@ -101,23 +101,8 @@ print(session.card())
 data_dir = session.data_dir()
 run_dir = nb.profile_run(session, data_dir)
 run = RunFolder(run_dir)  # every file of a run folder is read through it, checked
-cfg, metrics = run.config(), run.require_metrics("test")
-pd.Series(
-    {
-        "model": f"{cfg.model.name}, channels {cfg.model.channels}, dilations {cfg.model.dilations}",
-        "loss weights (bce, segment, silent)": (
-            cfg.loss.bce_weight,
-            cfg.loss.segment_weight,
-            cfg.loss.silent_weight,
-        ),
-        "selection": cfg.loss.selection,
-        "iterations x batch": f"{cfg.train.iterations} x {cfg.train.batch_size}",
-        "learning rate": f"{cfg.train.lr}, x{cfg.train.lr_decay} every {cfg.train.lr_decay_every} iterations",
-        "seed": cfg.train.seed,
-        "training time": f"{metrics['train_seconds']:.0f} s on {nb.hardware_line(metrics['environment'])}",
-    },
-    name="this run",
-).to_frame()
+cfg = run.config()
+nb.run_summary(run_dir)
 
 # %% [markdown]
 # ## Curves

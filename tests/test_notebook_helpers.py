@@ -214,3 +214,35 @@ def test_masks_sentence_reads_each_runs_levels():
         "Mean mask level over the clip: BCE only: labelled classes at a mean of 0.50, c (unlabelled) at "
         "0.30; segment + silent: labelled classes at a mean of 0.50, c (unlabelled) at 0.05."
     )
+
+
+def test_split_and_class_counts_of_a_dataset_index(tmp_path):
+    from mtlsed.book.notebook import class_counts, split_table
+    from mtlsed.data.format import DatasetIndex
+
+    index = DatasetIndex(
+        tmp_path,
+        ["dog", "bell", "siren"],
+        {"a.wav": ["dog"], "b.wav": ["dog", "bell"], "c.wav": ["bell"]},
+        None,
+        {"a.wav": "train", "b.wav": "train", "c.wav": "test"},
+    )
+    assert split_table(index).loc["clips"].to_dict() == {"train": 2, "val": 0, "test": 1}
+    assert class_counts(index).to_dict() == {"dog": 2, "bell": 2, "siren": 0}
+
+
+def test_pooling_table_against_hand_computed_pools():
+    import math
+
+    import numpy as np
+
+    from mtlsed.book.notebook import pooling_table
+
+    masks = np.zeros((2, 4, 2), dtype=np.float32)
+    masks[0, 0] = 1.0  # class a: one loud frame of four, both bands: 2 of 8 bins
+    table = pooling_table(masks, [1, 0], ["a", "b"])
+    assert table.loc["a", "mean"] == 0.25 and table.loc["a", "max"] == 1.0 and table.loc["a", "label"] == 1
+    assert table.loc["a", "linear-softmax"] == 1.0  # sum p^2 / sum p over frame means [1, 0, 0, 0]
+    alpha5 = math.exp(5) / (math.exp(5) + 3)
+    assert table.loc["a", "auto-pool α=5"] == round(alpha5, 3)
+    assert table.loc["b"].drop("label").abs().max() == 0.0

@@ -753,3 +753,74 @@ def autopool_levels(p, alphas=(0.0, 1.0, 5.0, float("inf")), event=None):
             row["weight on the event's frames"] = float(w[np.asarray(event, dtype=bool)].sum())
         rows.append(row)
     return pd.DataFrame(rows).set_index("α").round(3)
+
+
+def split_table(index):
+    """Clips per split of a data set (:class:`mtlsed.data.format.DatasetIndex`), one row, train / val / test
+    in that order (a split the set lacks: 0)."""
+    import pandas as pd
+
+    counts = pd.Series(index.split).value_counts().reindex(["train", "val", "test"]).fillna(0).astype(int)
+    return pd.DataFrame({"clips": counts}).T
+
+
+def class_counts(index):
+    """Clips holding each class (weak labels), in the data set's class order (a class no clip holds: 0)."""
+    import pandas as pd
+
+    counts = pd.Series([c for labels in index.weak.values() for c in labels], dtype=object).value_counts()
+    return counts.reindex(index.classes).fillna(0).astype(int)
+
+
+def pooling_table(masks, active, classes):
+    """One clip's masks ``(K, T, F)`` pooled into a clip probability by each model's pooling: the plain mean
+    and max, VGG-GWRP's ranked weighting, TALNet's linear softmax over frame means, and auto-pool with α = 5
+    over frame means; ``active``: the clip's labels ``(K,)``."""
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from mtlsed.models.pooling import autopool, gwrp, linear_softmax
+
+    masks = torch.as_tensor(np.asarray(masks))
+    frame_mean = masks.mean(-1)
+    return pd.DataFrame(
+        {
+            "label": [int(a) for a in active],
+            "mean": masks.mean((1, 2)).numpy(),
+            "max": masks.amax((1, 2)).numpy(),
+            "GWRP": gwrp(masks[None])[0].numpy(),
+            "linear-softmax": linear_softmax(frame_mean, -1).numpy(),
+            "auto-pool α=5": autopool(frame_mean, 5.0, -1).numpy(),
+        },
+        index=classes,
+    ).round(3)
+
+
+def run_summary(run_dir: Path):
+    """What a run is, in one column: model, loss weights, selection, length, learning rate, seed, and its
+    training time on its hardware (from its config and ``metrics_test.json``)."""
+    import pandas as pd
+
+    from mtlsed.runs.runfolder import RunFolder
+
+    run = RunFolder(run_dir)
+    cfg, metrics = run.config(), run.require_metrics("test")
+    return pd.Series(
+        {
+            "model": f"{cfg.model.name}, channels {cfg.model.channels}, dilations {cfg.model.dilations}",
+            "loss weights (bce, segment, silent)": (
+                cfg.loss.bce_weight,
+                cfg.loss.segment_weight,
+                cfg.loss.silent_weight,
+            ),
+            "selection": cfg.loss.selection,
+            "iterations x batch": f"{cfg.train.iterations} x {cfg.train.batch_size}",
+            "learning rate": (
+                f"{cfg.train.lr}, x{cfg.train.lr_decay} every {cfg.train.lr_decay_every} iterations"
+            ),
+            "seed": cfg.train.seed,
+            "training time": f"{metrics['train_seconds']:.0f} s on {hardware_line(metrics['environment'])}",
+        },
+        name="this run",
+    ).to_frame()
