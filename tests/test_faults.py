@@ -1079,6 +1079,92 @@ ARGUMENT_CASES = [
         2,
         ["train: a config section, not a key; set its keys one by one, e.g. train.", Absent("did you mean")],
     ),
+    # found by the fault hunt of #32 (docs/fault_hunt.md)
+    (
+        "config-float-too-large-is-infinite",  # 1e400 (no dot) passed as text and became inf
+        lambda src, tmp: ["config", "--profile", "ci", "--set", "train.lr=1e400"],
+        2,
+        ["mtlsed config: error: train.lr: expected a finite number, got inf"],
+    ),
+    (
+        "train-float-too-large-is-infinite",
+        lambda src, tmp: [
+            "train",
+            src,
+            "--profile",
+            "ci",
+            "--out",
+            tmp / "run",
+            "--set",
+            "loss.silent_weight=1e999",
+        ],
+        2,
+        ["mtlsed train: error: loss.silent_weight: expected a finite number, got inf"],
+    ),
+    (
+        "config-more-mel-bands-than-fft-bins",  # built a 5 GB cache of empty bands before
+        lambda src, tmp: ["config", "--profile", "ci", "--set", "features.n_mels=100000"],
+        2,
+        [
+            "features.n_mels: at most the 513 frequency bins of the FFT (n_fft 1024: win_ms 64 at 16000 Hz), "
+            "got 100000"
+        ],
+    ),
+    (
+        "profile-no-clips",  # mixed an empty set, then blamed the data set
+        lambda src, tmp: [
+            "config",
+            "--profile",
+            _yaml(tmp, "p.yaml", "profile: x\ndescription: d\nn_clips: 0\nseeds: [0]\noverrides: {}\n"),
+        ],
+        2,
+        ["{tmp}/p.yaml: 'n_clips' (clips of the embedded set) must be at least 1, got 0"],
+    ),
+    (
+        "import-out-is-a-file",  # NotADirectoryError before
+        lambda src, tmp: ["import", _source(src, tmp), _yaml(tmp, "f", "a file")],
+        2,
+        ["mtlsed import: error: {tmp}/f: a file, not a folder; give a new folder for the data set"],
+    ),
+    (
+        "train-out-is-a-file",  # "[Errno 17] File exists" before
+        lambda src, tmp: [
+            "train",
+            src,
+            "--profile",
+            "ci",
+            "--out",
+            _yaml(tmp, "f", "a file"),
+            "--set",
+            *FAST,
+        ],
+        2,
+        ["mtlsed train: error: --out: {tmp}/f is a file, not a run folder; give a folder"],
+    ),
+    (
+        "train-out-is-the-data-folder",  # the run's classes.txt, config.yaml, ... went into the data set
+        lambda src, tmp: ["train", _copy(src, tmp), "--profile", "ci", "--out", tmp / "set", "--set", *FAST],
+        2,
+        ["mtlsed train: error: --out: {tmp}/set is the data set's own folder; give a folder for the run"],
+    ),
+    (
+        "reproduce-out-is-a-file",  # NotADirectoryError before
+        lambda src, tmp: [
+            "reproduce",
+            "--table",
+            "1",
+            "--profile",
+            "ci",
+            "--data",
+            src,
+            "--out",
+            _yaml(tmp, "f", "a file"),
+            "--rows",
+            "ddc_fap",
+        ],  # fmt: skip
+        2,
+        ["mtlsed reproduce: error: --out: {tmp}/f is a file, not a grid folder; give a folder"],
+    ),
 ]
 
 
@@ -1663,6 +1749,13 @@ RUN_CASES = [
         ["{run}/last.pt: no checkpoint"],
     ),
     ("eval-config-missing", _remove("config.yaml"), _evaluate(), 2, [NOT_A_RUN]),
+    (
+        "eval-classes-emptied",  # "best.pt does not fit the run's config.yaml" before
+        _text("classes.txt", ""),
+        _evaluate(),
+        2,
+        ["{run}/classes.txt: empty, no classes; the run is damaged: train it again", Absent("does not fit")],
+    ),
     (
         "eval-folder-that-is-not-a-run",
         _emptied,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mtlsed.config.profiles import DEFAULT_PROFILE, available_profiles, load_profile
+from mtlsed.config.profiles import DEFAULT_PROFILE, available_profiles, load_profile, require_sound
 from mtlsed.core.errors import UserError
 
 # -- shared arguments -----------------------------------------------------------------
@@ -103,7 +103,7 @@ def config_from_args(args: argparse.Namespace):
     if args.set:
         cfg = cfg.with_overrides(args.set)
         source += " with " + " ".join(args.set)
-    return cfg, source
+    return require_sound(cfg), source
 
 
 def add_data_argument(sub: argparse.ArgumentParser, default: str) -> None:
@@ -419,6 +419,8 @@ def _train(args: argparse.Namespace) -> int:
     from mtlsed.runs.runinfo import describe_run, run_summary
     from mtlsed.training.train import train
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UserError(f"--out: {args.out} is a file, not a run folder; give a folder (a new one to start)")
     if args.resume and not Path(args.out).is_dir():  # a mistyped --out would silently train from zero
         raise UserError(f"--resume: {args.out} does not exist, so there is no run to continue; check --out")
     cfg, source = config_from_args(args)
@@ -427,6 +429,8 @@ def _train(args: argparse.Namespace) -> int:
     if data is None and not args.config:  # the embedded set of the profile the config came from
         profile = load_profile(args.profile or DEFAULT_PROFILE)
     data = data_for(profile, 1, data, Path.cwd())
+    if Path(args.out).resolve() == Path(data).resolve():  # the run's files would overwrite the set's
+        raise UserError(f"--out: {args.out} is the data set's own folder; give a folder for the run")
     require_selectable(data, cfg.train.best_metric)  # before any work, not after the last iteration
     if main:
         print(run_summary(cfg, source) + f"\ndata: {data}", file=sys.stderr, flush=True)

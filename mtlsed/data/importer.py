@@ -236,6 +236,8 @@ def _classes_of(sources: list[SourceSet]) -> tuple[list[str], str]:
 def _claim(out: Path, made_by: str) -> None:
     """Refuse a non-empty folder that an import did not make (never write into a user's folder)."""
     marker = out / MARKER
+    if out.exists() and not out.is_dir():
+        raise FormatError(f"{out}: a file, not a folder; give a new folder for the data set")
     if out.is_dir() and any(out.iterdir()) and not marker.is_file():
         raise FileExistsError(
             f"{out} is not empty and was not made by mtlsed {made_by}; choose another folder"

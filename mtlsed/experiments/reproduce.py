@@ -112,6 +112,8 @@ def reproduce(
     cfg = profile.config()
     require_selectable(data, cfg.train.best_metric)  # before the first run trains, not after it ends
     out = Path(out or grid_dir(profile.name, table, root, grid_key(cfg, data_fp)))
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out: {out} is a file, not a grid folder; give a folder")
     seeds, other_seeds = this.seeds(profile)
     log(
         f"table {table}, profile {profile.name}: seeds {seeds} for the paired rows, {other_seeds} for the "

@@ -265,9 +265,12 @@ class RunFolder:
         if not path.is_file():
             raise RunDamaged(f"{path}: missing; the run is incomplete: train it again")
         try:
-            return [c.strip() for c in path.read_text(encoding="utf-8").splitlines() if c.strip()]
+            classes = [c.strip() for c in path.read_text(encoding="utf-8").splitlines() if c.strip()]
         except UnicodeDecodeError as err:
             raise RunDamaged(f"{path} is damaged ({err}); train the run again") from None
+        if not classes:
+            raise RunDamaged(f"{path}: empty, no classes; the run is damaged: train it again")
+        return classes
 
     def data_path(self) -> Path:
         """The data set the run was trained on (``identity.json``'s ``data_path``)."""
