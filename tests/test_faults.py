@@ -1662,6 +1662,18 @@ def _text(name: str, text: str):
     return lambda run: (run / name).write_text(text)
 
 
+def _never_a_best(run: Path) -> None:
+    """A run whose validation mAPs were undefined (NaN) at every evaluation: no best.pt was ever written."""
+    (run / "best.pt").unlink()
+    lines = _lines(run / "log.csv")
+    header = lines[0].split(",")
+    rows = [line.split(",") for line in lines[1:]]
+    for row in rows:
+        for column in ("val_at_map", "val_sed_map"):
+            row[header.index(column)] = "nan"
+    _write(run / "log.csv", [lines[0], *(",".join(row) for row in rows)])
+
+
 def _emptied(run: Path) -> None:
     shutil.rmtree(run)
     run.mkdir()
@@ -1749,6 +1761,17 @@ RUN_CASES = [
         ["{run}/last.pt: no checkpoint"],
     ),
     ("eval-config-missing", _remove("config.yaml"), _evaluate(), 2, [NOT_A_RUN]),
+    (
+        "eval-best-never-written-metric-undefined",  # "has the run finished its first evaluation?" before
+        _never_a_best,
+        _evaluate(),
+        2,
+        [
+            "{run}/best.pt: no checkpoint (val_at_map was undefined (NaN) at all 1 evaluations in log.csv, "
+            "so no checkpoint was ever the best: the validation split has no positive",
+            "--set train.best_metric=loss",
+        ],
+    ),
     (
         "eval-classes-emptied",  # "best.pt does not fit the run's config.yaml" before
         _text("classes.txt", ""),

@@ -349,7 +349,7 @@ class RunFolder:
         """``{"sha256", "iteration"}`` of ``which.pt`` as it is on disk, checked against the index."""
         path = self.file(f"{which}.pt")
         if not path.is_file():
-            raise UserError(f"{path}: no checkpoint (has the run finished its first evaluation?)")
+            raise UserError(f"{path}: no checkpoint ({self._why_no_checkpoint(which)})")
         sha = file_sha256(path)
         known = self._checkpoint_index().get(f"{which}.pt")
         if known is None:  # a run of an older mtlsed: nothing to check against
@@ -377,6 +377,31 @@ class RunFolder:
         return state
 
     # -- the training log ---------------------------------------------------------------------
+
+    def _why_no_checkpoint(self, which: str) -> str:
+        """Why ``which.pt`` is absent, as far as ``log.csv`` tells: a run whose every validation metric was
+        undefined (NaN) never had a best checkpoint, however long it trained."""
+        try:
+            rows = self.read_log()
+        except UserError:
+            rows = []
+        if which != "best" or not rows or not self.has_checkpoint("last"):
+            return "has the run finished its first evaluation?"
+        try:
+            metric = self.config().train.best_metric
+        except UserError:
+            metric = "auto"
+        # auto picks by SED-mAP where validation has strong labels, else by AT-mAP; AT-mAP undefined means
+        # no validation clip has a label at all
+        columns = ["val_at_map", "val_sed_map"] if metric == "auto" else [f"val_{metric}"]
+        for column in columns:
+            if all(r.get(column, "").strip().lower() in ("nan", "") for r in rows):
+                return (
+                    f"{column} was undefined (NaN) at all {len(rows)} evaluations in log.csv, so no "
+                    "checkpoint was ever the best: the validation split has no positive (`mtlsed check` "
+                    "says so). Evaluate --checkpoint last, or train again with --set train.best_metric=loss"
+                )
+        return "has the run finished its first evaluation?"
 
     def read_log(self, upto: int | None = None) -> list[dict]:
         path = self.file("log.csv")
