@@ -14,7 +14,12 @@ group in one split:
   (``rule="connected"``, or ``"all"`` when it is possible). When a few sources are mixed into many clips
   the components merge into one; then ``rule="all"`` assigns the *groups* to splits by a seeded local
   search that keeps as many clips as it can, and a clip whose groups land in two splits is dropped and
-  counted (never moved: that would put one of its sources in two splits).
+  counted (never moved: that would put one of its sources in two splits). Groups that leave a split
+  empty (one source in every clip, fewer sources than splits) are refused, naming the groups in the most
+  clips and the clips dropped, never written as a set that cannot be trained or scored.
+
+A groups file that names a clip twice is refused, TSV (with the line and the first line) and JSON (with
+the record, or the line of the repeated key) alike.
 
 With ``labels`` (each clip's classes) the split is also *stratified by class*. A split holding out
 whole sources can leave a class with a handful of held-out clips from one or two easy sources; its AP
