@@ -12,7 +12,8 @@ Each subprocess keeps one core busy for 1-4 s (most of it importing scipy and to
 run two at a time, ahead of their tests (:func:`_ahead`): a table takes about half as long on two cores, and
 every case is finished by the time its own test checks it. A case that shows a product bug is written as the
 command should behave and marked ``xfail(strict=True)`` (:func:`_bug`): it starts to fail the day the bug is
-fixed, and the mark goes.
+fixed, and the mark goes. The cases that the fault hunt of #32 found and fixed are listed with the others it
+tried in ``docs/fault_hunt.md``.
 """
 
 import importlib.metadata
