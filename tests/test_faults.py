@@ -12,10 +12,12 @@ Each subprocess keeps one core busy for 1-4 s (most of it importing scipy and to
 run two at a time, ahead of their tests (:func:`_ahead`): a table takes about half as long on two cores, and
 every case is finished by the time its own test checks it. A case that shows a product bug is written as the
 command should behave and marked ``xfail(strict=True)`` (:func:`_bug`): it starts to fail the day the bug is
-fixed, and the mark goes.
+fixed, and the mark goes. The cases that the fault hunt of #32 found and fixed are listed with the others it
+tried in ``docs/fault_hunt.md``.
 """
 
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -314,6 +316,46 @@ def _empty_set(root: Path) -> None:
 
 def _nothing(root: Path) -> None:
     pass
+
+
+def _events_in_padding(root: Path) -> None:
+    """The first clip cut to 2 s in a set of variable lengths: its events (3.0 s on) lie in the padding."""
+    _short_clip(root)
+    (root / "dataset.json").write_text('{"variable_length": true}\n')
+
+
+def _events_past_audio_end(root: Path) -> None:
+    """The first clip cut to 4 s in a set of variable lengths: its bell event (3.0-5.19 s) ends past it."""
+    path = _audio(root)
+    y, sr = sf.read(str(path))
+    sf.write(str(path), y[: 4 * sr], sr)
+    (root / "dataset.json").write_text('{"variable_length": true}\n')
+
+
+def _silent_clip(name: str = "clip_00001.wav"):
+    """A mutation: clip ``name`` (labelled) becomes 10 s of zeros."""
+
+    def mutate(root: Path) -> None:
+        sf.write(str(root / "audio" / name), np.zeros(10 * 16000, dtype=np.float32), 16000)
+
+    return mutate
+
+
+def _val_without_labels(root: Path) -> None:
+    """Every validation clip loses its labels: weak labels emptied, strong rows removed."""
+    val = {name for name, split in _split_of(root).items() if split == "val"}
+    weak = _lines(root / "weak.tsv")
+    _write(root / "weak.tsv", [weak[0], *(f"{w.split(chr(9))[0]}\t" if w.split("\t")[0] in val else w
+                                         for w in weak[1:])])  # fmt: skip
+    strong = _lines(root / "strong.tsv")
+    _write(root / "strong.tsv", [strong[0], *(s for s in strong[1:] if s.split("\t")[0] not in val)])
+
+
+def _val_weak_only(root: Path) -> None:
+    """The validation clips keep their weak labels and lose their strong ones."""
+    val = {name for name, split in _split_of(root).items() if split == "val"}
+    strong = _lines(root / "strong.tsv")
+    _write(root / "strong.tsv", [strong[0], *(s for s in strong[1:] if s.split("\t")[0] not in val)])
 
 
 # -- bad data and settings: check, features and train on a broken copy of the small set ----------------------
@@ -648,6 +690,86 @@ DATA_CASES = [
         2,
         ["split.tsv: file not found"],
     ),
+    # labels the audio cannot hold (#32): counted warnings naming the clips, the exit code as it was
+    (
+        "check-events-in-the-padding",
+        _events_in_padding,
+        _check,
+        0,
+        [
+            "warning: 1 clip(s) have labelled events entirely beyond their audio, in the zero padding a "
+            "short clip gets: clip_00000.wav (2.000 s of audio; bell 3-5.19 s)",
+            "1 warning(s) in {root}",
+            "{root}: no problems found",
+        ],
+    ),
+    (
+        "check-events-past-the-audio-end",
+        _events_past_audio_end,
+        _check,
+        0,
+        [
+            "warning: 1 clip(s) have labelled events that end past their audio (the rest is zero padding): "
+            "clip_00000.wav (4.000 s of audio; bell ends at 5.19 s)",
+            Absent("entirely beyond"),
+        ],
+    ),
+    (
+        "check-silent-clip-with-labels",
+        _silent_clip(),
+        _check,
+        0,
+        [
+            "warning: 1 clip(s) with labels are silent (every sample 0): clip_00001.wav (siren,bell)",
+            "{root}: no problems found",
+        ],
+    ),
+    (
+        "check-no-audio-skips-the-audio-warnings",
+        _silent_clip(),
+        lambda root, tmp: ["check", "--no-audio", root],
+        0,
+        [Absent("warning: "), "{root}: no problems found"],
+    ),  # fmt: skip
+    # a validation split on which the metric that picks best.pt is undefined (#32): said before training
+    (
+        "check-val-without-a-positive",
+        _val_without_labels,
+        _check,
+        0,
+        [
+            "warning: the validation split holds no positive: none of its 4 clip(s) has a label, so AT-mAP",
+            "train.best_metric=auto picks best.pt by val_at_map",
+            "--set train.best_metric=loss",
+        ],
+    ),
+    (
+        "train-val-without-a-positive",
+        _val_without_labels,
+        _train(),
+        2,
+        [
+            "mtlsed train: error: {root}: the validation split holds no positive: none of its 4 clip(s) has "
+            "a label",
+            "no checkpoint would ever be the best",
+            "--set train.best_metric=loss",
+            Absent("best.pt: no checkpoint"),
+        ],
+    ),
+    (
+        "train-val-without-a-positive-selects-on-loss",
+        _val_without_labels,
+        _train("train.best_metric=loss"),
+        0,
+        ["best val_loss", "(best.pt)"],
+    ),
+    (
+        "train-sed-map-on-weak-only-val",
+        _val_weak_only,
+        _train("train.best_metric=sed_map"),
+        2,
+        ["none of its 0 strongly labelled clip(s) has an event, so SED-mAP", "train.best_metric=sed_map"],
+    ),
 ]
 
 
@@ -958,6 +1080,92 @@ ARGUMENT_CASES = [
         2,
         ["train: a config section, not a key; set its keys one by one, e.g. train.", Absent("did you mean")],
     ),
+    # found by the fault hunt of #32 (docs/fault_hunt.md)
+    (
+        "config-float-too-large-is-infinite",  # 1e400 (no dot) passed as text and became inf
+        lambda src, tmp: ["config", "--profile", "ci", "--set", "train.lr=1e400"],
+        2,
+        ["mtlsed config: error: train.lr: expected a finite number, got inf"],
+    ),
+    (
+        "train-float-too-large-is-infinite",
+        lambda src, tmp: [
+            "train",
+            src,
+            "--profile",
+            "ci",
+            "--out",
+            tmp / "run",
+            "--set",
+            "loss.silent_weight=1e999",
+        ],
+        2,
+        ["mtlsed train: error: loss.silent_weight: expected a finite number, got inf"],
+    ),
+    (
+        "config-more-mel-bands-than-fft-bins",  # built a 5 GB cache of empty bands before
+        lambda src, tmp: ["config", "--profile", "ci", "--set", "features.n_mels=100000"],
+        2,
+        [
+            "features.n_mels: at most the 513 frequency bins of the FFT (n_fft 1024: win_ms 64 at 16000 Hz), "
+            "got 100000"
+        ],
+    ),
+    (
+        "profile-no-clips",  # mixed an empty set, then blamed the data set
+        lambda src, tmp: [
+            "config",
+            "--profile",
+            _yaml(tmp, "p.yaml", "profile: x\ndescription: d\nn_clips: 0\nseeds: [0]\noverrides: {}\n"),
+        ],
+        2,
+        ["{tmp}/p.yaml: 'n_clips' (clips of the embedded set) must be at least 1, got 0"],
+    ),
+    (
+        "import-out-is-a-file",  # NotADirectoryError before
+        lambda src, tmp: ["import", _source(src, tmp), _yaml(tmp, "f", "a file")],
+        2,
+        ["mtlsed import: error: {tmp}/f: a file, not a folder; give a new folder for the data set"],
+    ),
+    (
+        "train-out-is-a-file",  # "[Errno 17] File exists" before
+        lambda src, tmp: [
+            "train",
+            src,
+            "--profile",
+            "ci",
+            "--out",
+            _yaml(tmp, "f", "a file"),
+            "--set",
+            *FAST,
+        ],
+        2,
+        ["mtlsed train: error: --out: {tmp}/f is a file, not a run folder; give a folder"],
+    ),
+    (
+        "train-out-is-the-data-folder",  # the run's classes.txt, config.yaml, ... went into the data set
+        lambda src, tmp: ["train", _copy(src, tmp), "--profile", "ci", "--out", tmp / "set", "--set", *FAST],
+        2,
+        ["mtlsed train: error: --out: {tmp}/set is the data set's own folder; give a folder for the run"],
+    ),
+    (
+        "reproduce-out-is-a-file",  # NotADirectoryError before
+        lambda src, tmp: [
+            "reproduce",
+            "--table",
+            "1",
+            "--profile",
+            "ci",
+            "--data",
+            src,
+            "--out",
+            _yaml(tmp, "f", "a file"),
+            "--rows",
+            "ddc_fap",
+        ],  # fmt: skip
+        2,
+        ["mtlsed reproduce: error: --out: {tmp}/f is a file, not a grid folder; give a folder"],
+    ),
 ]
 
 
@@ -1071,6 +1279,40 @@ def _same_audio_under_another_name(src: Path) -> None:
 def _no_audio(src: Path) -> None:
     for path in (src / "audio").iterdir():
         path.unlink()
+
+
+def _groups_file(name: str, text):
+    """A mutation: a groups file TMP/``name`` (beside SRC) holding ``text(clips)`` (str, or an object
+    written as JSON), ``clips`` the clip names of SRC's weak.tsv."""
+
+    def mutate(src: Path) -> None:
+        clips = [line.split("\t")[0] for line in _lines(src / "weak.tsv")[1:]]
+        made = text(clips)
+        (src.parent / name).write_text(made if isinstance(made, str) else json.dumps(made, indent=1))
+
+    return mutate
+
+
+def _tsv_groups(rows):
+    return lambda clips: "filename\tgroups\n" + "".join(f"{a}\t{b}\n" for a, b in rows(clips))
+
+
+def _labels_kept_by(keep: int):
+    """A mutation: weak labels only for the first ``keep`` clips (no strong.tsv), the rest unlabelled."""
+
+    def mutate(src: Path) -> None:
+        (src / "strong.tsv").unlink()
+        weak = _lines(src / "weak.tsv")
+        _write(
+            src / "weak.tsv",
+            [weak[0], *weak[1 : 1 + keep], *(f"{w.split(chr(9))[0]}\t" for w in weak[1 + keep :])],
+        )
+
+    return mutate
+
+
+def _short_source_clip(src: Path) -> None:
+    _short_clip(src)
 
 
 NO_LABEL_FILES = _remove("strong.tsv", "classes.txt")  # labels inferred from weak.tsv alone
@@ -1244,6 +1486,123 @@ IMPORT_CASES = [
             "lists no clips: the data set is empty",
         ],
     ),
+    # groups that make a split impossible (#32): the cause named, nothing written
+    (
+        "import-groups-one-source-in-every-clip",
+        _groups_file("g.tsv", _tsv_groups(lambda clips: [(c, "s1") for c in clips])),
+        ["--groups", "{tmp}/g.tsv"],
+        2,
+        [
+            "mtlsed import: error: the groups leave the val and test splits empty: holding out whole sources "
+            "cannot split these 40 clips (wanted train 29, val 3, test 8; kept train 40, val 0, test 0)",
+            "The groups in the most clips: 's1' (40 of 40 clips)",
+            "Give finer groups",
+            Absent("the test split has no strong labels"),
+        ],
+    ),
+    (
+        "import-groups-a-source-shared-by-every-clip",
+        _groups_file(
+            "g.tsv", _tsv_groups(lambda clips: [(c, f"shared,own{i}") for i, c in enumerate(clips)])
+        ),
+        ["--groups", "{tmp}/g.tsv"],
+        2,
+        [
+            "the groups leave the train and test splits empty",
+            "clip(s) dropped because their sources fell in two splits (e.g. clip_000",
+            "The groups in the most clips: 'shared' (40 of 40 clips), 'own0' (1 of 40 clips)",
+        ],
+    ),
+    (
+        "import-groups-three-sources-no-test",
+        _groups_file("g.tsv", _tsv_groups(lambda clips: [(c, f"s{i % 3}") for i, c in enumerate(clips)])),
+        ["--groups", "{tmp}/g.tsv"],
+        2,
+        ["the groups leave the test split empty", "'s0' (14 of 40 clips), 's1' (13 of 40 clips)"],
+    ),
+    (
+        "import-groups-without-test-fraction-says-no-test-split",
+        _groups_file("g.tsv", _tsv_groups(lambda clips: [(c, f"s{i % 8}") for i, c in enumerate(clips)])),
+        ["--groups", "{tmp}/g.tsv", "--test-fraction", "0"],
+        0,
+        [
+            "no test split: `mtlsed evaluate` needs one (import with --test-fraction or --test)",
+            Absent("the test split has no strong labels"),
+        ],
+    ),
+    # JSON and TSV groups files obey the same rules (#32)
+    (
+        "import-groups-tsv-clip-twice",
+        _groups_file("g.tsv", _tsv_groups(lambda clips: [*((c, "s1") for c in clips), (clips[3], "s2")])),
+        ["--groups", "{tmp}/g.tsv"],
+        2,
+        ["{tmp}/g.tsv:42: clip_00003.wav: listed twice (first on line 5)"],
+    ),
+    (
+        "import-groups-json-records-clip-twice",
+        _groups_file(
+            "g.json",
+            lambda clips: [*({"filename": c, "s": "a"} for c in clips), {"filename": clips[3], "s": "b"}],
+        ),
+        ["--groups", "{tmp}/g.json", "--group-keys", "s"],
+        2,
+        ["{tmp}/g.json: record 40: clip_00003.wav: listed twice (first as record 3)"],
+    ),
+    (
+        "import-groups-json-object-clip-twice",
+        _groups_file(
+            "g.json",
+            lambda clips: (
+                "{\n"
+                + "".join(f'"{c}": {{"s": "a"}},\n' for c in clips)
+                + f'"{clips[3]}": {{"s": "b"}}\n}}\n'
+            ),
+        ),
+        ["--groups", "{tmp}/g.json", "--group-keys", "s"],
+        2,
+        ["{tmp}/g.json:42: clip_00003.wav: given twice in one object (JSON would keep the last)"],
+    ),
+    (
+        "import-groups-json-filename-not-text",
+        _groups_file("g.json", lambda clips: [{"filename": 5, "s": "a"}]),
+        ["--groups", "{tmp}/g.json", "--group-keys", "s"],
+        2,
+        ["{tmp}/g.json: record 0: 'filename' must be a clip name (text), got 5", Absent("names no groups")],
+    ),
+    (
+        "import-groups-tsv-empty-clip-name",
+        _groups_file("g.tsv", _tsv_groups(lambda clips: [*((c, "s1") for c in clips), ("", "s2")])),
+        ["--groups", "{tmp}/g.tsv"],
+        2,
+        ["{tmp}/g.tsv:42: no clip name before the tab"],
+    ),
+    # labels the audio cannot hold, a validation split without a positive (#32): warned, imported
+    (
+        "import-silent-clip-with-labels",
+        _silent_clip(),
+        [],
+        0,
+        ["warning: 1 clip(s) with labels are silent (every sample 0): clip_00001.wav (siren,bell)", CHECKED],
+    ),
+    (
+        "import-events-in-the-padding",
+        _short_source_clip,
+        [],
+        0,
+        [
+            "1 clip(s) shorter than the clip length: zero-padded when read",
+            "warning: 1 clip(s) have labelled events entirely beyond their audio",
+            "clip_00000.wav (2.000 s of audio;",
+            CHECKED,
+        ],
+    ),
+    (
+        "import-val-without-a-positive",
+        _labels_kept_by(3),
+        [],
+        0,
+        ["warning: the validation split holds no positive", "--set train.best_metric=loss", CHECKED],
+    ),
 ]
 
 
@@ -1302,6 +1661,18 @@ def _flip(name: str, at: int = 5000):
 
 def _text(name: str, text: str):
     return lambda run: (run / name).write_text(text)
+
+
+def _never_a_best(run: Path) -> None:
+    """A run whose validation mAPs were undefined (NaN) at every evaluation: no best.pt was ever written."""
+    (run / "best.pt").unlink()
+    lines = _lines(run / "log.csv")
+    header = lines[0].split(",")
+    rows = [line.split(",") for line in lines[1:]]
+    for row in rows:
+        for column in ("val_at_map", "val_sed_map"):
+            row[header.index(column)] = "nan"
+    _write(run / "log.csv", [lines[0], *(",".join(row) for row in rows)])
 
 
 def _emptied(run: Path) -> None:
@@ -1391,6 +1762,24 @@ RUN_CASES = [
         ["{run}/last.pt: no checkpoint"],
     ),
     ("eval-config-missing", _remove("config.yaml"), _evaluate(), 2, [NOT_A_RUN]),
+    (
+        "eval-best-never-written-metric-undefined",  # "has the run finished its first evaluation?" before
+        _never_a_best,
+        _evaluate(),
+        2,
+        [
+            "{run}/best.pt: no checkpoint (val_at_map was undefined (NaN) at all 1 evaluations in log.csv, "
+            "so no checkpoint was ever the best: the validation split has no positive",
+            "--set train.best_metric=loss",
+        ],
+    ),
+    (
+        "eval-classes-emptied",  # "best.pt does not fit the run's config.yaml" before
+        _text("classes.txt", ""),
+        _evaluate(),
+        2,
+        ["{run}/classes.txt: empty, no classes; the run is damaged: train it again", Absent("does not fit")],
+    ),
     (
         "eval-folder-that-is-not-a-run",
         _emptied,

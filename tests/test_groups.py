@@ -290,3 +290,34 @@ def test_val_strong_keeps_the_validation_clips_strong_labels(tmp_path):
     # 40 clips: test round(8.0) = 8, val round(32 * 0.2) = 6, train 26, each clip strongly labelled
     rows = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()[1:5]}
     assert rows["split"] == ["train", "val", "test"] and rows["clips"] == rows["strong"] == ["26", "6", "8"]
+
+
+def test_a_clip_named_twice_is_refused_by_tsv_and_json_alike(tmp_path):
+    """The same fault, the same answer (#32): a JSON groups file naming a clip twice kept the last."""
+    tsv = tmp_path / "g.tsv"
+    tsv.write_text("filename\tgroups\na.wav\trec1\nb.wav\trec2\na.wav\trec3\n")
+    with pytest.raises(FormatError, match=r"g.tsv:4: a.wav: listed twice \(first on line 2\)"):
+        read_groups(tsv)
+    records = tmp_path / "records.json"
+    records.write_text(json.dumps([{"filename": "a.wav", "s": 1}, {"filename": "a.wav", "s": 2}]))
+    with pytest.raises(FormatError, match=r"record 1: a.wav: listed twice \(first as record 0\)"):
+        read_groups(records, ["s"])
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text('{\n  "a.wav": {"s": 1},\n  "b.wav": {"s": 2},\n  "a.wav": {"s": 3}\n}\n')
+    with pytest.raises(FormatError, match=r"mapping.json:4: a.wav: given twice in one object"):
+        read_groups(mapping, ["s"])
+
+
+def test_groups_that_leave_a_split_empty_are_refused_naming_them():
+    """One source in every clip: nothing can be held out. The split is refused with the source named, not
+    written with every clip in one split (#32)."""
+    names = [f"c{i}" for i in range(40)]
+    with pytest.raises(FormatError, match=r"leave the val and test splits empty.*'s1' \(40 of 40 clips\)"):
+        assign_splits(names, {n: ["s1"] for n in names}, 0.2, 0.1, seed=0)
+    shared = {n: ["shared", f"own{i}"] for i, n in enumerate(names)}
+    with pytest.raises(FormatError, match=r"'shared' \(40 of 40 clips\)"):
+        assign_splits(names, shared, 0.2, 0.1, seed=0)
+    # no test wanted, one source per split possible: accepted
+    two = {n: [f"s{i % 8}"] for i, n in enumerate(names)}
+    got = assign_splits(names, two, 0.0, 0.1, seed=0)
+    assert set(got.split.values()) == {"train", "val"}

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mtlsed.config.profiles import DEFAULT_PROFILE, available_profiles, load_profile
+from mtlsed.config.profiles import DEFAULT_PROFILE, available_profiles, load_profile, require_sound
 from mtlsed.core.errors import UserError
 
 # -- shared arguments -----------------------------------------------------------------
@@ -103,7 +103,7 @@ def config_from_args(args: argparse.Namespace):
     if args.set:
         cfg = cfg.with_overrides(args.set)
         source += " with " + " ".join(args.set)
-    return cfg, source
+    return require_sound(cfg), source
 
 
 def add_data_argument(sub: argparse.ArgumentParser, default: str) -> None:
@@ -123,6 +123,18 @@ def data_of(args: argparse.Namespace) -> Path | None:
 # -- data -------------------------------------------------------------------------------
 
 
+def _print_caveats(root: Path, check_audio: bool = True) -> None:
+    """The warnings of :mod:`mtlsed.data.caveats` (labels the audio cannot hold, a validation split without
+    a positive), counted; they leave the exit code as it is."""
+    from mtlsed.data.caveats import caveats
+
+    found = caveats(root, check_audio)
+    for text in found:
+        print(f"warning: {text}")
+    if found:
+        print(f"{len(found)} warning(s) in {root}")
+
+
 def _report_problems(root: Path) -> int:
     """The importers end with the validation `check` runs: 0 when clean, 1 with every problem listed."""
     from mtlsed.data.format import validate
@@ -133,6 +145,7 @@ def _report_problems(root: Path) -> int:
     if problems:
         print(f"{len(problems)} problem(s) in {root}: fix them or the sources before training")
         return 1
+    _print_caveats(root)
     print(f"{root}: checked as `mtlsed check` does, no problems found")
     return 0
 
@@ -241,6 +254,7 @@ def _check(args: argparse.Namespace) -> int:
             print(f"variable-length set: {len(lengths['short'])} clip(s) shorter than 10 s are zero-padded")
         if info["crop_long"]:
             print(f"crop_long set: {len(lengths['long'])} clip(s) longer than 10 s are cut to 10 s when read")
+    _print_caveats(args.data_dir, check_audio=not args.no_audio)
     print(f"{args.data_dir}: no problems found")
     return 0
 
@@ -400,10 +414,13 @@ def _add_data_commands(subparsers, add) -> None:
 def _train(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
+    from mtlsed.data.caveats import require_selectable
     from mtlsed.experiments.datasets import data_for
     from mtlsed.runs.runinfo import describe_run, run_summary
     from mtlsed.training.train import train
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UserError(f"--out: {args.out} is a file, not a run folder; give a folder (a new one to start)")
     if args.resume and not Path(args.out).is_dir():  # a mistyped --out would silently train from zero
         raise UserError(f"--resume: {args.out} does not exist, so there is no run to continue; check --out")
     cfg, source = config_from_args(args)
@@ -412,6 +429,9 @@ def _train(args: argparse.Namespace) -> int:
     if data is None and not args.config:  # the embedded set of the profile the config came from
         profile = load_profile(args.profile or DEFAULT_PROFILE)
     data = data_for(profile, 1, data, Path.cwd())
+    if Path(args.out).resolve() == Path(data).resolve():  # the run's files would overwrite the set's
+        raise UserError(f"--out: {args.out} is the data set's own folder; give a folder for the run")
+    require_selectable(data, cfg.train.best_metric)  # before any work, not after the last iteration
     if main:
         print(run_summary(cfg, source) + f"\ndata: {data}", file=sys.stderr, flush=True)
     train(data, cfg, args.out, resume=args.resume)

@@ -64,7 +64,35 @@ class Profile:
 
     def config(self, extra: dict | list | None = None) -> Config:
         cfg = load_config(None, self.overrides)
-        return cfg.with_overrides(extra) if extra else cfg
+        return require_sound(cfg.with_overrides(extra) if extra else cfg)
+
+
+def _floats(d: dict, prefix: str = ""):
+    for key, value in d.items():
+        if isinstance(value, dict):
+            yield from _floats(value, f"{prefix}{key}.")
+        elif isinstance(value, float):
+            yield f"{prefix}{key}", value
+
+
+def require_sound(cfg: Config) -> Config:
+    """What the key-by-key checks let through and no run can use, refused with the key: a number too large
+    for a float (``1e400`` reads as infinity), more mel bands than the window has frequency bins (empty
+    filters, and a feature cache thousands of times the size). Every command that resolves a config
+    (``config``, ``train``, ``features``, ``reproduce``) calls it."""
+    import math
+
+    for key, value in _floats(cfg.to_dict()):
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+    f = cfg.features
+    bins = f.n_fft // 2 + 1
+    if f.n_mels > bins:
+        raise ConfigError(
+            f"features.n_mels: at most the {bins} frequency bins of the FFT (n_fft {f.n_fft}: win_ms "
+            f"{f.win_ms:g} at {f.sample_rate} Hz), got {f.n_mels}: the extra mel bands would be empty"
+        )
+    return cfg
 
 
 def _profile_path(name_or_path: str | Path) -> Path:
@@ -119,6 +147,10 @@ def load_profile(name_or_path: str | Path) -> Profile:
     grid = params["constraint_grid"]
     if not grid or not all(isinstance(w, int | float) and not isinstance(w, bool) and w >= 0 for w in grid):
         raise ConfigError(f"{path}: 'constraint_grid' is a non-empty list of weights >= 0, got {grid!r}")
+    if isinstance(params["n_clips"], bool) or params["n_clips"] < 1:
+        raise ConfigError(
+            f"{path}: 'n_clips' (clips of the embedded set) must be at least 1, got {params['n_clips']!r}"
+        )
     for key in ("seeds", "seeds_other_rows", "seeds_table3"):
         seeds = params[key]
         if seeds is not None and (not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds)):

@@ -14,7 +14,12 @@ group in one split:
   (``rule="connected"``, or ``"all"`` when it is possible). When a few sources are mixed into many clips
   the components merge into one; then ``rule="all"`` assigns the *groups* to splits by a seeded local
   search that keeps as many clips as it can, and a clip whose groups land in two splits is dropped and
-  counted (never moved: that would put one of its sources in two splits).
+  counted (never moved: that would put one of its sources in two splits). Groups that leave a split
+  empty (one source in every clip, fewer sources than splits) are refused, naming the groups in the most
+  clips and the clips dropped, never written as a set that cannot be trained or scored.
+
+A groups file that names a clip twice is refused, TSV (with the line and the first line) and JSON (with
+the record, or the line of the repeated key) alike.
 
 With ``labels`` (each clip's classes) the split is also *stratified by class*. A split holding out
 whole sources can leave a class with a handful of held-out clips from one or two easy sources; its AP
@@ -54,6 +59,7 @@ def read_groups(path: str | Path, keys: list[str] | None = None) -> dict[str, li
     if keys:
         raise FormatError(f"{path}: --group-keys is for a JSON groups file; a TSV file has a groups column")
     out: dict[str, list[str]] = {}
+    first_line: dict[str, int] = {}
     lines = read_text(path).splitlines()
     if not lines or lines[0].split("\t")[:2] != ["filename", "groups"]:
         raise FormatError(f"{path}:1: expected the header filename<TAB>groups")
@@ -66,9 +72,15 @@ def read_groups(path: str | Path, keys: list[str] | None = None) -> dict[str, li
         groups = [g.strip() for g in fields[1].split(",") if g.strip()]
         if not groups:
             raise FormatError(f"{path}:{number}: {fields[0]}: no group given")
+        if not fields[0].strip():
+            raise FormatError(f"{path}:{number}: no clip name before the tab")
         if fields[0] in out:
-            raise FormatError(f"{path}:{number}: {fields[0]}: listed twice")
+            raise FormatError(
+                f"{path}:{number}: {fields[0]}: listed twice (first on line {first_line[fields[0]]}); "
+                "give each clip's groups on one line"
+            )
         out[fields[0]] = groups
+        first_line[fields[0]] = number
     return out
 
 
@@ -88,9 +100,39 @@ def _values(record, dotted: str) -> list[str]:
     return [str(v) for v in flat if v is not None and not isinstance(v, dict | list)]
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object that names a key twice is refused (``json`` would keep the last silently)."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _second_line(text: str, key: str) -> int:
+    """The line of the second ``"key"`` in ``text`` (where a duplicate key is), 1 when not found."""
+    quoted = json.dumps(key)
+    first = text.find(quoted)
+    second = text.find(quoted, first + 1) if first >= 0 else -1
+    return text[:second].count("\n") + 1 if second >= 0 else 1
+
+
 def _groups_from_json(path: Path, keys: list[str]) -> dict[str, list[str]]:
+    text = read_text(path)
     try:
-        data = json.loads(read_text(path))
+        data = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as dup:
+        raise FormatError(
+            f"{path}:{_second_line(text, dup.key)}: {dup.key}: given twice in one object (JSON would keep "
+            "the last); give each clip, and each field of a record, once"
+        ) from None
     except ValueError as err:
         raise FormatError(f"{path}: not valid JSON ({err})") from None
     if isinstance(data, dict):
@@ -99,6 +141,17 @@ def _groups_from_json(path: Path, keys: list[str]) -> dict[str, list[str]]:
         records = data
     else:
         raise FormatError(f"{path}: expected a list of records with a 'filename', or filename -> record")
+    first: dict[str, int] = {}
+    for i, record in enumerate(records):
+        name = record["filename"]
+        if not isinstance(name, str) or not name.strip():
+            raise FormatError(f"{path}: record {i}: 'filename' must be a clip name (text), got {name!r}")
+        if name in first:
+            raise FormatError(
+                f"{path}: record {i}: {name}: listed twice (first as record {first[name]}); give each "
+                "clip's groups in one record"
+            )
+        first[name] = i
     if not keys:
         seen = sorted({k for r in records[:5] for k in r if k != "filename"})
         raise FormatError(
@@ -127,6 +180,7 @@ class GroupedSplit:
     n_groups: int = 0
     n_components: int = 0
     groups_per_split: dict[str, int] = field(default_factory=dict)
+    largest: str = ""  # the groups in the most clips, when clips were dropped (what joined them)
 
 
 def _components(names: list[str], groups: dict[str, list[str]]) -> list[list[str]]:
@@ -220,6 +274,9 @@ def assign_splits(
             if attempt is not None
             else "; not stratified by class: that left a held-out split far from its size"
         )
+    _refuse_empty_splits(out, names, groups, targets)
+    if out.dropped:
+        out.largest = largest_groups(names, groups)
     for name in names:
         if name in out.split:
             for g in groups[name]:
@@ -227,6 +284,52 @@ def assign_splits(
                     out.groups_per_split.setdefault(out.split[name], set()).add(g)  # type: ignore[arg-type]
     out.groups_per_split = {s: len(v) for s, v in out.groups_per_split.items()}  # type: ignore[misc]
     return out
+
+
+def _group_name(group: str) -> str:
+    if group.startswith(f"{INTERNAL}audio:"):
+        return "identical audio"
+    return repr(group.removeprefix(f"{INTERNAL}clip:"))
+
+
+def largest_groups(names: list[str], groups: dict[str, list[str]], n: int = 3) -> str:
+    """The ``n`` groups in the most clips, e.g. ``'rec1' (40 of 40 clips)``: what joins clips together."""
+    count: dict[str, int] = {}
+    for name in names:
+        for g in dict.fromkeys(groups[name]):
+            count[g] = count.get(g, 0) + 1
+    top = sorted(count.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return ", ".join(f"{_group_name(g)} ({k} of {len(names)} clips)" for g, k in top)
+
+
+def _refuse_empty_splits(
+    out: GroupedSplit, names: list[str], groups: dict[str, list[str]], targets: dict[str, int]
+) -> None:
+    """A split that was asked for (a target above 0, and train always) but holds no clip: the groups made
+    it impossible. Refused, naming the groups that join the clips and the clips dropped, never written
+    as a data set that cannot be trained or scored."""
+    if not names:
+        return
+    kept = {s: sum(1 for v in out.split.values() if v == s) for s in SPLIT_NAMES}
+    empty = [s for s in SPLIT_NAMES if not kept[s] and (targets[s] or s == "train")]
+    if not empty:
+        return
+    wanted = ", ".join(f"{s} {targets[s]}" for s in SPLIT_NAMES)
+    got = ", ".join(f"{s} {kept[s]}" for s in SPLIT_NAMES)
+    dropped = (
+        f"; {len(out.dropped)} clip(s) dropped because their sources fell in two splits "
+        f"(e.g. {', '.join(out.dropped[:3])})"
+        if out.dropped
+        else ""
+    )
+    raise FormatError(
+        f"the groups leave the {' and '.join(empty)} split{'s' if len(empty) > 1 else ''} empty: holding "
+        f"out whole sources cannot split these {len(names)} clips (wanted {wanted}; kept {got}{dropped}). "
+        f"The groups in the most clips: {largest_groups(names, groups)}; {out.n_components} set(s) of "
+        "clips joined by shared groups. Give finer groups (other --group-keys, or a groups file without "
+        "the group every clip shares), smaller --val-fraction/--test-fraction, a --test folder, or "
+        "import without --groups"
+    )
 
 
 @dataclass

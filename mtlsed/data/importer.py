@@ -132,7 +132,9 @@ class ImportReport:
                 f"  fewer than {FEW_CLIPS} clips of: {', '.join(few)}; "
                 "each such AP rests on those few clips: coarse, and free to differ between splits"
             )
-        if not self.strong_clips.get("test"):
+        if "test" not in splits:
+            out.append("  no test split: `mtlsed evaluate` needs one (import with --test-fraction or --test)")
+        elif not self.strong_clips.get("test"):
             out.append(
                 "  the test split has no strong labels: only AT-mAP can be scored (no SED-mAP, ER, PSDS)"
             )
@@ -153,7 +155,8 @@ class ImportReport:
             if g.dropped:
                 out.append(
                     f"  dropped {len(g.dropped)} clip(s) whose sources fall in two splits "
-                    f"(e.g. {', '.join(g.dropped[:3])})"
+                    f"(e.g. {', '.join(g.dropped[:3])}): a clip is kept only where all its groups are in "
+                    f"one split; the groups in the most clips: {g.largest}"
                 )
         if self.skipped:
             out.append(f"  skipped {len(self.skipped)} clip(s):")
@@ -233,6 +236,8 @@ def _classes_of(sources: list[SourceSet]) -> tuple[list[str], str]:
 def _claim(out: Path, made_by: str) -> None:
     """Refuse a non-empty folder that an import did not make (never write into a user's folder)."""
     marker = out / MARKER
+    if out.exists() and not out.is_dir():
+        raise FormatError(f"{out}: a file, not a folder; give a new folder for the data set")
     if out.is_dir() and any(out.iterdir()) and not marker.is_file():
         raise FileExistsError(
             f"{out} is not empty and was not made by mtlsed {made_by}; choose another folder"

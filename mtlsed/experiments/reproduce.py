@@ -21,6 +21,7 @@ from mtlsed.config.profiles import Profile, load_profile
 from mtlsed.config.settings import Config
 from mtlsed.core.envinfo import environment, hardware_line
 from mtlsed.core.errors import UserError
+from mtlsed.data.caveats import require_selectable
 from mtlsed.data.format import read_classes, read_dataset
 from mtlsed.experiments.aggregate import aggregate, compare_with_bce
 from mtlsed.experiments.datasets import data_for, ensure_data
@@ -109,7 +110,10 @@ def reproduce(
         log(f"table {table}: {skip_note.strip()}")
     data_fp = data_fingerprint(data)
     cfg = profile.config()
+    require_selectable(data, cfg.train.best_metric)  # before the first run trains, not after it ends
     out = Path(out or grid_dir(profile.name, table, root, grid_key(cfg, data_fp)))
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out: {out} is a file, not a grid folder; give a folder")
     seeds, other_seeds = this.seeds(profile)
     log(
         f"table {table}, profile {profile.name}: seeds {seeds} for the paired rows, {other_seeds} for the "

@@ -114,6 +114,7 @@ NOT_NUMERIC = {
     "data/dcase2018.py": "makes data sets",
     "data/groups.py": "splits data sets (the split is in the data fingerprint)",
     "data/policy.py": "what a data set accepts (a valid set's numbers do not depend on it)",
+    "data/caveats.py": "warnings about a data set and the train-time check of its validation split",
     "data/desed.py": "imports data sets",
     "data/download.py": "downloads data sets",
     "data/importer.py": "imports data sets",

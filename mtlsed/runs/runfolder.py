@@ -265,9 +265,12 @@ class RunFolder:
         if not path.is_file():
             raise RunDamaged(f"{path}: missing; the run is incomplete: train it again")
         try:
-            return [c.strip() for c in path.read_text(encoding="utf-8").splitlines() if c.strip()]
+            classes = [c.strip() for c in path.read_text(encoding="utf-8").splitlines() if c.strip()]
         except UnicodeDecodeError as err:
             raise RunDamaged(f"{path} is damaged ({err}); train the run again") from None
+        if not classes:
+            raise RunDamaged(f"{path}: empty, no classes; the run is damaged: train it again")
+        return classes
 
     def data_path(self) -> Path:
         """The data set the run was trained on (``identity.json``'s ``data_path``)."""
@@ -346,7 +349,7 @@ class RunFolder:
         """``{"sha256", "iteration"}`` of ``which.pt`` as it is on disk, checked against the index."""
         path = self.file(f"{which}.pt")
         if not path.is_file():
-            raise UserError(f"{path}: no checkpoint (has the run finished its first evaluation?)")
+            raise UserError(f"{path}: no checkpoint ({self._why_no_checkpoint(which)})")
         sha = file_sha256(path)
         known = self._checkpoint_index().get(f"{which}.pt")
         if known is None:  # a run of an older mtlsed: nothing to check against
@@ -374,6 +377,31 @@ class RunFolder:
         return state
 
     # -- the training log ---------------------------------------------------------------------
+
+    def _why_no_checkpoint(self, which: str) -> str:
+        """Why ``which.pt`` is absent, as far as ``log.csv`` tells: a run whose every validation metric was
+        undefined (NaN) never had a best checkpoint, however long it trained."""
+        try:
+            rows = self.read_log()
+        except UserError:
+            rows = []
+        if which != "best" or not rows or not self.has_checkpoint("last"):
+            return "has the run finished its first evaluation?"
+        try:
+            metric = self.config().train.best_metric
+        except UserError:
+            metric = "auto"
+        # auto picks by SED-mAP where validation has strong labels, else by AT-mAP; AT-mAP undefined means
+        # no validation clip has a label at all
+        columns = ["val_at_map", "val_sed_map"] if metric == "auto" else [f"val_{metric}"]
+        for column in columns:
+            if all(r.get(column, "").strip().lower() in ("nan", "") for r in rows):
+                return (
+                    f"{column} was undefined (NaN) at all {len(rows)} evaluations in log.csv, so no "
+                    "checkpoint was ever the best: the validation split has no positive (`mtlsed check` "
+                    "says so). Evaluate --checkpoint last, or train again with --set train.best_metric=loss"
+                )
+        return "has the run finished its first evaluation?"
 
     def read_log(self, upto: int | None = None) -> list[dict]:
         path = self.file("log.csv")
