@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from mtlsed.data.format import FormatError, read_text
+from mtlsed.data.splits import split_sizes
 
 SPLIT_NAMES = ("train", "val", "test")
 INTERNAL = "mtlsed:"  # groups made here (a clip alone, identical audio), not counted as the user's sources
@@ -150,13 +151,6 @@ def _components(names: list[str], groups: dict[str, list[str]]) -> list[list[str
     return list(comps.values())
 
 
-def _targets(n: int, test_fraction: float, val_fraction: float) -> dict[str, int]:
-    """Clips per split: ``test_fraction`` of all, ``val_fraction`` of the rest (as an import by clip)."""
-    n_test = int(round(n * test_fraction))
-    n_val = int(round((n - n_test) * val_fraction))
-    return {"train": n - n_test - n_val, "val": n_val, "test": n_test}
-
-
 def _shares(targets: dict[str, int]) -> np.ndarray:
     """``(3,)`` each split's share of the clips, in ``SPLIT_NAMES`` order."""
     return np.array([targets[s] for s in SPLIT_NAMES], dtype=float) / max(1, sum(targets.values()))
@@ -189,7 +183,7 @@ def assign_splits(
     groups = {n: list(dict.fromkeys(groups.get(n) or [f"{INTERNAL}clip:{n}"])) for n in names}
     test_ok = set(names) if test_ok is None else set(test_ok)
     comps = _components(names, groups)
-    targets = _targets(len(names), test_fraction, val_fraction)
+    targets = split_sizes(len(names), val_fraction, test_fraction)
     n_groups = len({g for n in names for g in groups[n] if not g.startswith(INTERNAL)})
     strata = _Strata.of(names, labels, targets, class_weight) if labels is not None else None
     tried = [strata, None] if strata is not None else [None]

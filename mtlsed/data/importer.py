@@ -11,7 +11,8 @@ A source folder holds the clips and their labels::
 ``split.tsv``, ``audio/`` of links to the originals, or copies). A second source becomes the
 test split with its strong labels; without one a seeded fraction of the clips is held out (drawn
 from the strongly labelled clips when some have strong labels, so the test split can be scored
-for detection). Validation clips are carved from the training clips and keep only their weak
+for detection). Validation clips are ``val_fraction`` of the clips that are not test clips
+(:func:`mtlsed.data.splits.split_sizes`, as every command sizes its splits) and keep only their weak
 labels, as in the paper (``val_strong`` keeps their strong labels, as DESED's validation set has
 them, so post-processing can be chosen there).
 
@@ -58,6 +59,7 @@ from mtlsed.data.format import (
 )
 from mtlsed.data.groups import INTERNAL, GroupedSplit, assign_splits, write_groups
 from mtlsed.data.policy import audio_problem, confusable_labels
+from mtlsed.data.splits import IMPORT_VAL_FRACTION, TEST_FRACTION
 
 MARKER = Path(".mtlsed") / "made-by"
 
@@ -259,8 +261,8 @@ def import_sets(
     train: SourceSet,
     out: str | Path,
     test: SourceSet | None = None,
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.2,
+    val_fraction: float = IMPORT_VAL_FRACTION,
+    test_fraction: float = TEST_FRACTION,
     seed: int = 0,
     copy: bool = False,
     classes: list[str] | None = None,

@@ -119,6 +119,7 @@ NOT_NUMERIC = {
     "data/importer.py": "imports data sets",
     "data/mix.py": "makes data sets",
     "data/pools.py": "makes data sets",
+    "data/splits.py": "sizes the splits of data sets (the split is in the data fingerprint)",
     "data/synthetic.py": "makes data sets",
 }
 
