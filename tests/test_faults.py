@@ -1316,7 +1316,7 @@ RUN_CASES = [
     ("eval-best-truncated", _cut("best.pt"), _evaluate(), 2, [BEST_DAMAGED]),
     ("eval-best-byte-flipped", _flip("best.pt"), _evaluate(), 2, [BEST_DAMAGED]),
     (
-        "eval-best-truncated-unrecorded",  # no checksum to compare: torch's own error, named
+        "eval-best-unrecorded",  # no checksum to compare it with: damaged too
         _then(_remove("checkpoints.json"), _cut("best.pt")),
         _evaluate(),
         2,
@@ -1815,7 +1815,8 @@ def evaluate_faults(tmp, small_set, trained):
     assert empty.returncode == 2 and "no clips in the 'test' split" in empty.stderr
     no_ckpt = tmp / "nothing"
     no_ckpt.mkdir()
-    (no_ckpt / "config.yaml").write_text((run / "config.yaml").read_text())
+    for name in ("config.yaml", "identity.json", "classes.txt", "clips.tsv"):  # a run started, never saved
+        (no_ckpt / name).write_text((run / name).read_text())
     missing = _mtlsed("evaluate", no_ckpt, small_set)
     assert missing.returncode == 2 and "best.pt: no checkpoint" in missing.stderr
     classes = _copy(small_set, tmp / "k")

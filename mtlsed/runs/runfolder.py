@@ -3,9 +3,8 @@
 A run folder holds::
 
     config.yaml        the full configuration
-    identity.json      what the run is: config, data content, code (``mtlsed.runs.identity``); ``data_path``
-    says
-                       where the data was (outside the digest: where, not what)
+    identity.json      what the run is: config, data content, code (``mtlsed.runs.identity``);
+                       ``data_path`` says where the data was (outside the digest: where, not what)
     classes.txt        the class order of the outputs
     clips.tsv          the clips the run learnt from and chose on (train and val), with their audio's sha256:
                        ``evaluate`` refuses a split that shares audio with them
@@ -296,11 +295,11 @@ class RunFolder:
         )
         write_text(self.file("clips.tsv"), "filename\tsplit\tsha256\n" + rows)
 
-    def clips(self) -> dict[str, dict[str, str]] | None:
-        """``{split: {filename: sha256}}`` the run learnt from (None for a run of an older mtlsed)."""
+    def clips(self) -> dict[str, dict[str, str]]:
+        """``{split: {filename: sha256}}`` the run learnt from (``clips.tsv``, written as the run starts)."""
         path = self.file("clips.tsv")
         if not path.is_file():
-            return None
+            raise RunDamaged(f"{path}: missing; the run cannot be trusted: train it again into a new folder")
         out: dict[str, dict[str, str]] = {}
         lines = path.read_text(encoding="utf-8").splitlines()
         for number, line in enumerate(lines[1:], start=2):
@@ -337,8 +336,6 @@ class RunFolder:
             known = index.get(f"{which}.pt", {})
             current = file_sha256(target) if target.is_file() else None
             kept = {s: v for s, v in known.items() if s == current}
-            if current is not None and current not in kept:  # written by an older mtlsed
-                kept[current] = {"iteration": None}
             index[f"{which}.pt"] = {**kept, sha: {"iteration": int(state.get("iteration", 0))}}
             write_json(self.file("checkpoints.json"), index)
 
@@ -349,8 +346,8 @@ class RunFolder:
             raise UserError(f"{path}: no checkpoint (has the run finished its first evaluation?)")
         sha = file_sha256(path)
         known = self._checkpoint_index().get(f"{which}.pt")
-        if known is None:  # a run of an older mtlsed: nothing to check against
-            return {"sha256": sha, "iteration": None}
+        if known is None:
+            raise RunDamaged(_damaged_checkpoint(path, which, "checkpoints.json records no checksum of it"))
         if sha not in known:
             raise RunDamaged(_damaged_checkpoint(path, which, "its checksum does not match the one recorded"))
         return {"sha256": sha, **known[sha]}
