@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import mtlsed_here
 
 FAST = ["train.iterations=2", "train.eval_every=2", "train.batch_size=4"]
 WORKERS = 2  # cases run at once: one per core of the 2-core machines this suite is sized for
@@ -940,24 +941,6 @@ ARGUMENT_CASES = [
 ]
 
 
-def _mtlsed_here(*args) -> subprocess.CompletedProcess:
-    """The real command line in this process (``mtlsed.cli.main.main``), for the cases that argparse, the
-    config or the profile refuse before any work: milliseconds each, where a subprocess spends 1-4 s
-    importing scipy and torch. An exception the command does not turn into a message fails the test."""
-    import contextlib
-    import io
-
-    from mtlsed.cli.main import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as stop:  # argparse's refusals
-            code = stop.code if isinstance(stop.code, int) else 1
-    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
-
-
 class _Here:
     """A case run when its test asks for it, in this process (same interface as :func:`_ahead`'s futures)."""
 
@@ -971,7 +954,7 @@ class _Here:
 @pytest.fixture(scope="module")
 def argument_cases(small_set, tmp_path_factory):
     def run(case, tmp):
-        return tmp, _mtlsed_here(*case[1](small_set, tmp))
+        return tmp, mtlsed_here(*case[1](small_set, tmp))
 
     return {case[0]: _Here(run, case, tmp_path_factory) for case in ARGUMENT_CASES}
 
