@@ -463,20 +463,20 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from mtlsed.experiments.paper import PAPER_METRICS
+    from mtlsed.core.vocabulary import HEADLINE
     from mtlsed.experiments.reproduce import reproduce
     from mtlsed.experiments.tables import markdown_table, markdown_weights
 
     result = reproduce(
         args.table, args.profile, data_of(args), args.out, args.embedded_dir, args.rows, jobs=args.jobs
     )
-    print(markdown_table(result.entries, ["at_map", "sed_map", "er", "d", "i"]))
+    print(markdown_table(result.entries, HEADLINE))
     if result.weights and args.table == 1:
         print("\nAuxiliary weights scored on the validation split:\n" + markdown_weights(result.weights))
     if args.table == 3:
         print("\n" + (result.grid / "table3_choices.md").read_text())
     for key, rows in result.comparisons.items():
-        verdicts = ", ".join(f"{r['metric']} {r['verdict']}" for r in rows if r["metric"] in PAPER_METRICS)
+        verdicts = ", ".join(f"{r['metric']} {r['verdict']}" for r in rows if r["metric"] in HEADLINE)
         print(f"{key} - ddc_fap, paired over seeds: {verdicts}")
     return 0
 

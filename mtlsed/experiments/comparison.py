@@ -19,8 +19,7 @@ import math
 import numpy as np
 from scipy import stats
 
-LOWER_IS_BETTER = {"er", "d", "i"}
-EVENT_METRICS = {"er", "d", "i", "f1"}  # computed from detected events: void when nothing is detected
+from mtlsed.core.vocabulary import EVENT_METRICS, LOWER_IS_BETTER
 
 
 def paired_difference(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mtlsed.config.profiles import Profile
 from mtlsed.core.envinfo import hardware_line
+from mtlsed.core.vocabulary import HEADLINE, METRIC_NAMES
 from mtlsed.experiments.comparison import markdown_comparison
 from mtlsed.experiments.datasets import default_data_dir
 from mtlsed.experiments.reproduce import grid_dir, grid_key
@@ -22,9 +23,6 @@ from mtlsed.experiments.rows import BASELINE
 from mtlsed.experiments.table1 import TUNED
 from mtlsed.experiments.tables import markdown_weights
 from mtlsed.runs.runfolder import RunFolder
-
-METRIC_NAMES = {"at_map": "AT-mAP", "sed_map": "SED-mAP", "er": "ER", "d": "D", "i": "I", "f1": "F1"}
-HEADLINE = ["at_map", "sed_map", "er", "d", "i"]
 
 
 def table_grid(profile: Profile, table: int, root: Path, data: Path | None = None) -> Path:

@@ -38,18 +38,14 @@ from pathlib import Path
 from mtlsed.core.atomic import atomic_path, write_json, write_text
 from mtlsed.core.errors import ConfigError, UserError
 from mtlsed.core.hashing import file_sha256
+from mtlsed.core.vocabulary import LOSS_TERMS
 
 LOG_COLUMNS = [
     "iteration",
     "epoch",
     "lr",
     "loss",
-    "bce",
-    "segment",
-    "silent",
-    "cosine",
-    "judge",
-    "consistency",
+    *LOSS_TERMS,
     "val_loss",
     "val_at_map",
     "val_sed_map",
