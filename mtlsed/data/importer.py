@@ -58,10 +58,9 @@ from mtlsed.data.format import (
     write_dataset_index,
 )
 from mtlsed.data.groups import INTERNAL, GroupedSplit, assign_splits, write_groups
+from mtlsed.data.ours import mark, refuse_foreign
 from mtlsed.data.policy import audio_problem, confusable_labels
 from mtlsed.data.splits import IMPORT_VAL_FRACTION, TEST_FRACTION
-
-MARKER = Path(".mtlsed") / "made-by"
 
 
 @dataclass
@@ -234,14 +233,9 @@ def _classes_of(sources: list[SourceSet]) -> tuple[list[str], str]:
 
 def _claim(out: Path, made_by: str) -> None:
     """Refuse a non-empty folder that an import did not make (never write into a user's folder)."""
-    marker = out / MARKER
-    if out.is_dir() and any(out.iterdir()) and not marker.is_file():
-        raise FileExistsError(
-            f"{out} is not empty and was not made by mtlsed {made_by}; choose another folder"
-        )
+    refuse_foreign(out, made_by)
     (out / "audio").mkdir(parents=True, exist_ok=True)
-    marker.parent.mkdir(exist_ok=True)
-    marker.write_text(made_by + "\n")
+    mark(out, made_by)
 
 
 def _place(src: Path, dst: Path, copy: bool) -> None:
