@@ -28,14 +28,14 @@ test far from its size, the split is made without it and says so.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from mtlsed.data.format import FormatError, read_text
+from mtlsed.core.errors import FormatError
+from mtlsed.core.textio import read_utf8, write_tsv
 from mtlsed.data.splits import split_sizes
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -55,7 +55,7 @@ def read_groups(path: str | Path, keys: list[str] | None = None) -> dict[str, li
     if keys:
         raise FormatError(f"{path}: --group-keys is for a JSON groups file; a TSV file has a groups column")
     out: dict[str, list[str]] = {}
-    lines = read_text(path).splitlines()
+    lines = read_utf8(path, FormatError).splitlines()
     if not lines or lines[0].split("\t")[:2] != ["filename", "groups"]:
         raise FormatError(f"{path}:1: expected the header filename<TAB>groups")
     for number, line in enumerate(lines[1:], start=2):
@@ -91,7 +91,7 @@ def _values(record, dotted: str) -> list[str]:
 
 def _groups_from_json(path: Path, keys: list[str]) -> dict[str, list[str]]:
     try:
-        data = json.loads(read_text(path))
+        data = json.loads(read_utf8(path, FormatError))
     except ValueError as err:
         raise FormatError(f"{path}: not valid JSON ({err})") from None
     if isinstance(data, dict):
@@ -415,10 +415,9 @@ def _kept(assign, n_clips: int, split_of) -> np.ndarray:
 
 def write_groups(path: str | Path, groups: dict[str, list[str]]) -> None:
     """``groups.tsv`` of a data set: ``filename<TAB>groups`` (what ``mtlsed check`` verifies)."""
-    from mtlsed.core.atomic import atomic_path
-
-    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
-        writer.writerow(["filename", "groups"])
-        for name, gs in groups.items():  # a comma or tab inside a source's name would split it
-            writer.writerow([name, ",".join(g.replace(",", "%2C").replace("\t", "%09") for g in gs)])
+    # a comma or tab inside a source's name would split it
+    rows = (
+        [name, ",".join(g.replace(",", "%2C").replace("\t", "%09") for g in gs)]
+        for name, gs in groups.items()
+    )
+    write_tsv(Path(path), ["filename", "groups"], rows)
