@@ -276,7 +276,7 @@ class RunFolder:
         file comes last and holds the sha256 of the other two: :meth:`metrics` accepts it only when
         they match.
         """
-        from mtlsed.data.format import write_tsv
+        from mtlsed.core.textio import write_tsv
 
         self.metrics_path(split).unlink(missing_ok=True)
         scores.save(self.scores_path(split))
