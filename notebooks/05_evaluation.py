@@ -83,9 +83,9 @@ from IPython.display import Markdown, display
 
 import mtlsed.book.notebook as nb
 from mtlsed.book import plots
+from mtlsed.core.vocabulary import BEYOND_METRICS, HEADLINE
 from mtlsed.data.format import read_dataset, read_strong
 from mtlsed.experiments.aggregate import per_seed_metrics
-from mtlsed.experiments.comparison import BEYOND_METRICS, PAPER_METRICS
 from mtlsed.experiments.report import comparison_markdown
 from mtlsed.experiments.reproduce import reproduce
 from mtlsed.experiments.table1 import TUNED
@@ -105,7 +105,7 @@ print(session.card())
 
 # %%
 table1 = reproduce(1, session.prof, session.data, root=session.root, log=lambda *a: None)
-display(Markdown(markdown_table(table1.entries, PAPER_METRICS)))
+display(Markdown(markdown_table(table1.entries, HEADLINE)))
 
 # %% [markdown]
 # Beyond the paper: event F1 and PSDS (no paper value). F1 is undefined for a run that
@@ -194,7 +194,7 @@ detected = read_strong(run / "events_test.tsv")
 metrics = RunFolder(run).require_metrics("test")
 print(
     "this run on the whole test split:",
-    ", ".join(f"{k} {metrics[k]:.3f}" for k in PAPER_METRICS),
+    ", ".join(f"{k} {metrics[k]:.3f}" for k in HEADLINE),
 )
 test_files = index.files_in("test")[:3]
 fig, axes = plt.subplots(len(test_files), 2, figsize=(12, 2.2 * len(test_files)))
@@ -225,7 +225,7 @@ fig, ax = plots.plot_frame_probs(
 
 # %%
 table2 = reproduce(2, session.prof, session.data, root=session.root, log=lambda *a: None)
-display(Markdown(markdown_table(table2.entries, PAPER_METRICS)))
+display(Markdown(markdown_table(table2.entries, HEADLINE)))
 
 # %% [markdown]
 # The profile's `model.channels` sets the convolution widths of every model, but the

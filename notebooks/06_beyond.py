@@ -74,8 +74,9 @@ from IPython.display import Markdown, display
 
 import mtlsed.book.notebook as nb
 from mtlsed.book import plots
+from mtlsed.core.vocabulary import HEADLINE
 from mtlsed.evaluation.evaluate import evaluate_shifted
-from mtlsed.experiments.comparison import PAPER_METRICS, markdown_comparison
+from mtlsed.experiments.comparison import markdown_comparison
 from mtlsed.experiments.reproduce import reproduce
 from mtlsed.experiments.tables import markdown_shifted, markdown_table
 
@@ -124,7 +125,7 @@ nb.constraint_terms(run_dir, data_dir, n=8)
 # %%
 if 3 in session.prof.params["tables"]:
     table3 = reproduce(3, session.prof, session.data, root=session.root, log=lambda *a: None)
-    display(Markdown(markdown_table(table3.entries, PAPER_METRICS)))
+    display(Markdown(markdown_table(table3.entries, HEADLINE)))
     display(Markdown((table3.grid / "table3_choices.md").read_text()))
     for key, rows in table3.comparisons.items():
         display(

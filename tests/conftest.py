@@ -2,6 +2,7 @@
 between ``make test``'s two workers (pytest-xdist, one group of tests at a time each: :func:`_group`)."""
 
 import os
+import subprocess
 from pathlib import Path
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -50,6 +51,52 @@ def fake_evaluation(run_dir: Path, split: str, metrics: dict) -> Path:
     metrics = {"evaluation_code": evaluation_fingerprint(), **metrics}
     RunFolder(run_dir).write_evaluation(split, scores, [], metrics)
     return Path(run_dir)
+
+
+def untrained_run(run_dir: Path, data_dir: Path, overrides: list[str] = (), profile: str = "ci") -> Path:
+    """A run folder as ``mtlsed train`` starts it (config, identity, classes, clips) whose ``best.pt`` holds a
+    model that was never trained: for tests of what evaluation wires together, with no training. Written
+    through the package's own functions (:meth:`RunFolder.start`, :meth:`RunFolder.save_checkpoint`)."""
+    import torch
+
+    from mtlsed.config.profiles import load_profile
+    from mtlsed.data.fingerprint import data_fingerprint
+    from mtlsed.data.format import read_dataset
+    from mtlsed.models import build_model
+    from mtlsed.runs.identity import run_fingerprint
+    from mtlsed.runs.runfolder import RunFolder
+    from mtlsed.training.train import learnt_clips
+
+    cfg = load_profile(profile).config().with_overrides(list(overrides))
+    index = read_dataset(data_dir)
+    run = RunFolder(run_dir)
+    with run.writing("train"):
+        identity = run_fingerprint(cfg.to_dict(), data_fingerprint(data_dir, index))
+        run.start(cfg, identity, index.classes, Path(data_dir).resolve(), learnt_clips(index))
+        torch.manual_seed(cfg.train.seed)
+        model = build_model(cfg.model, len(index.classes), cfg.features.n_mels)
+        run.save_checkpoint("best", {"model": model.state_dict(), "iteration": 0})
+    return Path(run_dir)
+
+
+def mtlsed_here(*args, cwd=None) -> subprocess.CompletedProcess:
+    """The real command line in this process (``mtlsed.cli.main.main``), for the cases that argparse, the
+    config or the profile refuse before any work: milliseconds each, where a subprocess spends 1-4 s
+    importing scipy and torch (``cwd``: the working folder meanwhile). An exception the command does not
+    turn into a message fails the test."""
+    import contextlib
+    import io
+
+    from mtlsed.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    where = contextlib.chdir(cwd) if cwd else contextlib.nullcontext()
+    with where, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as stop:  # argparse's refusals
+            code = stop.code if isinstance(stop.code, int) else 1
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 # Modules (groups) by how long they take, longest first: xdist hands a worker the next group when it frees up,

@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import write_wav
+from conftest import mtlsed_here, write_wav
 
 from mtlsed.data.audio import load_audio
 from mtlsed.data.dcase2018 import dcase2018_sources, read_fsd2018, read_tut2018
@@ -133,7 +133,7 @@ def test_mix_dcase2018_cli_end_to_end(tmp_path):
         events = index.strong[name]
         assert len({e.label for e in events}) == 2
         assert all(3.0 <= e.onset < e.offset <= 7.0 + 1e-6 for e in events)
-    bad = subprocess.run(cmd[:5] + [str(tmp_path)] + cmd[6:], capture_output=True, text=True)
+    bad = mtlsed_here(*cmd[3:5], tmp_path, *cmd[6:])
     assert bad.returncode == 2 and "no FSDKaggle2018 metadata found" in bad.stderr
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import fake_evaluation
+from conftest import fake_evaluation, mtlsed_here
 
 from mtlsed.experiments.aggregate import aggregate
 from mtlsed.experiments.paper import paper_row
@@ -69,20 +69,13 @@ def test_aggregate_mean_and_sample_std():
     assert one.endswith("the configuration's fixed settings for every row.")
 
 
+def _reproduce_args(tmp_path, *args) -> list[str]:
+    grid, data = str(tmp_path / "grid"), str(tmp_path / "data")
+    return ["reproduce", "--profile", "ci", "--embedded-dir", data, "--out", grid, *args]
+
+
 def _reproduce(tmp_path, *args):
-    cmd = [
-        sys.executable,
-        "-m",
-        "mtlsed",
-        "reproduce",
-        "--profile",
-        "ci",
-        "--embedded-dir",
-        str(tmp_path / "data"),
-        "--out",
-        str(tmp_path / "grid"),
-        *args,
-    ]
+    cmd = [sys.executable, "-m", "mtlsed", *_reproduce_args(tmp_path, *args)]
     # in its own folder: reproduce reuses the finished runs under ./runs (the notebooks' own, say)
     return subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
 
@@ -112,13 +105,9 @@ def test_reproduce_table2_rows_and_bad_input(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert (tmp_path / "data" / "desed-like-48clips-16000hz-seed0" / "weak.tsv").is_file()
     assert "| Attention |" in (tmp_path / "grid" / "table2.md").read_text()
-    bad = _reproduce(tmp_path, "--table", "2", "--rows", "resnet")
+    bad = mtlsed_here(*_reproduce_args(tmp_path, "--table", "2", "--rows", "resnet"), cwd=tmp_path)
     assert bad.returncode == 2 and "unknown row(s) ['resnet']" in bad.stderr
-    bad = subprocess.run(
-        [sys.executable, "-m", "mtlsed", "reproduce", "--table", "1", "--profile", "gpu"],
-        capture_output=True,
-        text=True,
-    )
+    bad = mtlsed_here("reproduce", "--table", "1", "--profile", "gpu", cwd=tmp_path)
     assert bad.returncode == 2 and "profile 'gpu' not found" in bad.stderr
 
 

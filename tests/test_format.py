@@ -1,11 +1,11 @@
 """The dataset format: round trip, every validation error with its line, `mtlsed check`."""
 
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import mtlsed_here
 
 from mtlsed.data.format import (
     Event,
@@ -157,9 +157,7 @@ def test_split_audio_and_time_problems(tmp_path):
 
 
 def _check(path):
-    return subprocess.run(
-        [sys.executable, "-m", "mtlsed", "check", str(path)], capture_output=True, text=True
-    )
+    return mtlsed_here("check", path)
 
 
 def test_check_cli_on_a_fresh_set_and_on_a_planted_broken_line(small_set, tmp_path):

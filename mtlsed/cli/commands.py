@@ -51,21 +51,21 @@ COUNT = ranged(int, 1)
 RATE = ranged(int, 1000, 384000)
 
 
-def check_fractions(val_fraction: float, test_fraction: float, n_clips: int | None = None) -> None:
-    """The split's fractions leave training clips (of ``n_clips``, when known)."""
-    if val_fraction + test_fraction >= 1:
+def check_fractions(val_fraction: float, test_fraction: float, n_clips: int) -> None:
+    """The split of ``n_clips`` (:func:`mtlsed.data.splits.split_sizes`) has training and validation clips.
+
+    Each fraction is below 1 (:data:`FRACTION`), so a share of the clips always trains; a small set may
+    still round it, or the validation split, to nothing.
+    """
+    from mtlsed.data.splits import split_sizes
+
+    sizes = split_sizes(n_clips, val_fraction, test_fraction)
+    if sizes["train"] < 1 or (val_fraction > 0 and sizes["val"] < 1):
         raise UserError(
-            f"--val-fraction {val_fraction:g} + --test-fraction {test_fraction:g} leave no training clips "
-            "(their sum must be below 1)"
+            f"--clips {n_clips} with --val-fraction {val_fraction:g} and --test-fraction "
+            f"{test_fraction:g} leaves {sizes['train']} training and {sizes['val']} validation clip(s); "
+            "training needs both"
         )
-    if n_clips is not None:
-        n_train = n_clips - round(n_clips * val_fraction) - round(n_clips * test_fraction)
-        if n_train < 1 or (val_fraction > 0 and round(n_clips * val_fraction) < 1):
-            raise UserError(
-                f"--clips {n_clips} with --val-fraction {val_fraction:g} and --test-fraction "
-                f"{test_fraction:g} leaves {max(n_train, 0)} training and {round(n_clips * val_fraction)} "
-                "validation clip(s); training needs both"
-            )
 
 
 def add_config_arguments(sub: argparse.ArgumentParser) -> None:
@@ -199,7 +199,6 @@ def _import(args: argparse.Namespace) -> int:
     from mtlsed.data.groups import read_groups
     from mtlsed.data.importer import SourceSet, import_sets
 
-    check_fractions(args.val_fraction, 0 if args.test else args.test_fraction)
     if args.group_keys and not args.groups:
         raise UserError("--group-keys needs --groups FILE (the JSON file the keys are read from)")
     groups = read_groups(args.groups, args.group_keys) if args.groups else None
@@ -259,11 +258,23 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _split_args(sub: argparse.ArgumentParser, test: bool = True) -> None:
+def _split_args(sub: argparse.ArgumentParser, val_fraction: float, test: bool = True) -> None:
+    """``--seed``, ``--val-fraction`` (one meaning for every command: :func:`mtlsed.data.splits.split_sizes`)
+    and ``--test-fraction``."""
+    from mtlsed.data.splits import TEST_FRACTION
+
     sub.add_argument("--seed", type=SEED, default=0, help="random seed of the split (default 0)")
-    sub.add_argument("--val-fraction", type=FRACTION, default=0.1, help="of the training clips (default 0.1)")
+    of = "of the clips that are not test clips" if test else "of the training clips (the test split is given)"
+    sub.add_argument(
+        "--val-fraction", type=FRACTION, default=val_fraction, help=f"{of} (default {val_fraction:g})"
+    )
     if test:
-        sub.add_argument("--test-fraction", type=FRACTION, default=0.2, help="held out (default 0.2)")
+        sub.add_argument(
+            "--test-fraction",
+            type=FRACTION,
+            default=TEST_FRACTION,
+            help=f"of all the clips, held out for test (default {TEST_FRACTION:g})",
+        )
 
 
 def _import_out_args(sub: argparse.ArgumentParser) -> None:
@@ -272,6 +283,8 @@ def _import_out_args(sub: argparse.ArgumentParser) -> None:
 
 
 def _add_data_commands(subparsers, add) -> None:
+    from mtlsed.data.splits import IMPORT_VAL_FRACTION, MIXED_VAL_FRACTION
+
     sub = add(subparsers, "synth", "mix a data set from the embedded synthetic sound set", _synth)
     sub.add_argument("out", type=Path, help="output dataset folder")
     sub.add_argument("--recipe", choices=["overlapped", "desed-like"], default="overlapped")
@@ -281,7 +294,7 @@ def _add_data_commands(subparsers, add) -> None:
     sub.add_argument(
         "--force", action="store_true", help="replace the audio and labels of a folder not made by synth"
     )
-    _split_args(sub)
+    _split_args(sub, MIXED_VAL_FRACTION)
     sub.add_argument("--workers", type=COUNT, default=None, help="processes (default: all cores)")
 
     sub = add(
@@ -297,7 +310,7 @@ def _add_data_commands(subparsers, add) -> None:
     sub.add_argument("--audio", type=Path, help="the clips' folder when it is not SRC/audio")
     sub.add_argument("--test", type=Path, help="a second folder in the same layout: the test split")
     sub.add_argument("--test-audio", type=Path, help="the test clips' folder when it is not TEST/audio")
-    _split_args(sub)
+    _split_args(sub, IMPORT_VAL_FRACTION)
     sub.add_argument(
         "--groups",
         type=Path,
@@ -385,7 +398,7 @@ def _add_data_commands(subparsers, add) -> None:
     sub.add_argument("--clips", type=COUNT, default=8000, help="number of clips (paper: 8000)")
     sub.add_argument("--sr", type=RATE, default=32000, help="sample rate in Hz (default 32000)")
     sub.add_argument("--all-labels", action="store_true", help="also use clips not manually verified")
-    _split_args(sub)
+    _split_args(sub, MIXED_VAL_FRACTION)
     sub.add_argument("--workers", type=COUNT, default=None, help="processes (default: all cores)")
 
     sub = add(
@@ -396,7 +409,7 @@ def _add_data_commands(subparsers, add) -> None:
     )
     sub.add_argument("desed", type=Path, help="DESED root (with metadata/ and audio/)")
     _import_out_args(sub)
-    _split_args(sub, test=False)
+    _split_args(sub, IMPORT_VAL_FRACTION, test=False)
 
     sub = add(subparsers, "features", "build (or resume) the log-mel feature cache of a data set", _features)
     sub.add_argument("data_dir", type=Path)
@@ -470,20 +483,20 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from mtlsed.experiments.paper import PAPER_METRICS
+    from mtlsed.core.vocabulary import HEADLINE
     from mtlsed.experiments.reproduce import reproduce
     from mtlsed.experiments.tables import markdown_table, markdown_weights
 
     result = reproduce(
         args.table, args.profile, data_of(args), args.out, args.embedded_dir, args.rows, jobs=args.jobs
     )
-    print(markdown_table(result.entries, ["at_map", "sed_map", "er", "d", "i"]))
+    print(markdown_table(result.entries, HEADLINE))
     if result.weights and args.table == 1:
         print("\nAuxiliary weights scored on the validation split:\n" + markdown_weights(result.weights))
     if args.table == 3:
         print("\n" + (result.grid / "table3_choices.md").read_text())
     for key, rows in result.comparisons.items():
-        verdicts = ", ".join(f"{r['metric']} {r['verdict']}" for r in rows if r["metric"] in PAPER_METRICS)
+        verdicts = ", ".join(f"{r['metric']} {r['verdict']}" for r in rows if r["metric"] in HEADLINE)
         print(f"{key} - ddc_fap, paired over seeds: {verdicts}")
     return 0
 

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from mtlsed.core.errors import ConfigError
+from mtlsed.core.textio import read_utf8
 
 
 class StrictLoader(yaml.SafeLoader):
@@ -57,12 +58,4 @@ def read_yaml(path: str | Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path}:{line}: byte {data[err.start]:#04x} is not UTF-8 (save the file as UTF-8)"
-        ) from None
-    return parse_yaml(text, str(path))
+    return parse_yaml(read_utf8(path, ConfigError), str(path))

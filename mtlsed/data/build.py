@@ -25,6 +25,7 @@ from mtlsed.core.procs import die_with_parent
 from mtlsed.data.audio import write_audio
 from mtlsed.data.format import SPLITS, Event, write_dataset_index
 from mtlsed.data.mix import RECIPES, mix
+from mtlsed.data.splits import MIXED_VAL_FRACTION, TEST_FRACTION, split_sizes
 from mtlsed.data.synthetic import SyntheticBackgrounds, SyntheticEvents
 
 
@@ -37,14 +38,14 @@ class BuildSpec:
     seed: int
     sr: int
     clip_seconds: float = 10.0
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
+    val_fraction: float = MIXED_VAL_FRACTION  # of the clips that are not test clips
+    test_fraction: float = TEST_FRACTION
     source: str = "embedded"
 
     def split_of(self) -> list[str]:
-        """The split of each clip index: a seeded permutation cut by the fractions."""
-        n_test = int(round(self.n_clips * self.test_fraction))
-        n_val = int(round(self.n_clips * self.val_fraction))
+        """The split of each clip index: a seeded permutation cut by ``split_sizes``."""
+        sizes = split_sizes(self.n_clips, self.val_fraction, self.test_fraction)
+        n_test, n_val = sizes["test"], sizes["val"]
         order = np.random.default_rng([self.seed, 2**31 - 1]).permutation(self.n_clips)
         split = ["train"] * self.n_clips
         for j, i in enumerate(order):

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from mtlsed.data.format import FormatError
 from mtlsed.data.pools import FileBackgrounds, FileEvents, split_files
+from mtlsed.data.splits import MIXED_VAL_FRACTION, TEST_FRACTION
 
 
 @dataclass
@@ -126,14 +127,15 @@ def dcase2018_sources(
     tut_root: str | Path,
     sr: int,
     seed: int = 0,
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.2,
+    val_fraction: float = MIXED_VAL_FRACTION,
+    test_fraction: float = TEST_FRACTION,
     verified_only: bool = True,
 ):
     """Per-split event and background pools: ``(sources, classes, report)``.
 
     Event files are split per class (every class in every split); backgrounds
-    follow TUT's fold 1 when it is there (its test part for our test split).
+    follow TUT's fold 1 when it is there (its test part for our test split). ``val_fraction`` is a share
+    of the files that are not test files (:func:`mtlsed.data.splits.split_sizes`).
     """
     report = SourceReport()
     items = read_fsd2018(fsd_root, verified_only, report)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mtlsed.data.format import FormatError
 from mtlsed.data.importer import ImportReport, SourceSet, import_sets
+from mtlsed.data.splits import IMPORT_VAL_FRACTION
 
 DESED_CLASSES = [
     "Alarm_bell_ringing",
@@ -36,9 +37,17 @@ DESED_CLASSES = [
 
 
 def import_desed(
-    root: str | Path, out: str | Path, val_fraction: float = 0.1, seed: int = 0, copy: bool = False
+    root: str | Path,
+    out: str | Path,
+    val_fraction: float = IMPORT_VAL_FRACTION,
+    seed: int = 0,
+    copy: bool = False,
 ) -> ImportReport:
-    """Write the DESED dataset folder ``out`` from a DESED copy at ``root`` (see :mod:`importer`)."""
+    """Write the DESED dataset folder ``out`` from a DESED copy at ``root`` (see :mod:`importer`).
+
+    DESED's validation set is the test split, so ``val_fraction`` is a share of all the training clips
+    (the clips that are not test clips, as for every command).
+    """
     root = Path(root)
     weak_tsv = root / "metadata" / "train" / "weak.tsv"
     val_tsv = root / "metadata" / "validation" / "validation.tsv"

@@ -33,14 +33,15 @@ test far from its size, the split is made without it and says so.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from mtlsed.data.format import FormatError, read_text
+from mtlsed.core.errors import FormatError
+from mtlsed.core.textio import read_utf8, write_tsv
+from mtlsed.data.splits import split_sizes
 
 SPLIT_NAMES = ("train", "val", "test")
 INTERNAL = "mtlsed:"  # groups made here (a clip alone, identical audio), not counted as the user's sources
@@ -60,7 +61,7 @@ def read_groups(path: str | Path, keys: list[str] | None = None) -> dict[str, li
         raise FormatError(f"{path}: --group-keys is for a JSON groups file; a TSV file has a groups column")
     out: dict[str, list[str]] = {}
     first_line: dict[str, int] = {}
-    lines = read_text(path).splitlines()
+    lines = read_utf8(path, FormatError).splitlines()
     if not lines or lines[0].split("\t")[:2] != ["filename", "groups"]:
         raise FormatError(f"{path}:1: expected the header filename<TAB>groups")
     for number, line in enumerate(lines[1:], start=2):
@@ -125,7 +126,7 @@ def _second_line(text: str, key: str) -> int:
 
 
 def _groups_from_json(path: Path, keys: list[str]) -> dict[str, list[str]]:
-    text = read_text(path)
+    text = read_utf8(path, FormatError)
     try:
         data = json.loads(text, object_pairs_hook=_unique_keys)
     except _DuplicateKey as dup:
@@ -204,13 +205,6 @@ def _components(names: list[str], groups: dict[str, list[str]]) -> list[list[str
     return list(comps.values())
 
 
-def _targets(n: int, test_fraction: float, val_fraction: float) -> dict[str, int]:
-    """Clips per split: ``test_fraction`` of all, ``val_fraction`` of the rest (as an import by clip)."""
-    n_test = int(round(n * test_fraction))
-    n_val = int(round((n - n_test) * val_fraction))
-    return {"train": n - n_test - n_val, "val": n_val, "test": n_test}
-
-
 def _shares(targets: dict[str, int]) -> np.ndarray:
     """``(3,)`` each split's share of the clips, in ``SPLIT_NAMES`` order."""
     return np.array([targets[s] for s in SPLIT_NAMES], dtype=float) / max(1, sum(targets.values()))
@@ -243,7 +237,7 @@ def assign_splits(
     groups = {n: list(dict.fromkeys(groups.get(n) or [f"{INTERNAL}clip:{n}"])) for n in names}
     test_ok = set(names) if test_ok is None else set(test_ok)
     comps = _components(names, groups)
-    targets = _targets(len(names), test_fraction, val_fraction)
+    targets = split_sizes(len(names), val_fraction, test_fraction)
     n_groups = len({g for n in names for g in groups[n] if not g.startswith(INTERNAL)})
     strata = _Strata.of(names, labels, targets, class_weight) if labels is not None else None
     tried = [strata, None] if strata is not None else [None]
@@ -524,10 +518,9 @@ def _kept(assign, n_clips: int, split_of) -> np.ndarray:
 
 def write_groups(path: str | Path, groups: dict[str, list[str]]) -> None:
     """``groups.tsv`` of a data set: ``filename<TAB>groups`` (what ``mtlsed check`` verifies)."""
-    from mtlsed.core.atomic import atomic_path
-
-    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
-        writer.writerow(["filename", "groups"])
-        for name, gs in groups.items():  # a comma or tab inside a source's name would split it
-            writer.writerow([name, ",".join(g.replace(",", "%2C").replace("\t", "%09") for g in gs)])
+    # a comma or tab inside a source's name would split it
+    rows = (
+        [name, ",".join(g.replace(",", "%2C").replace("\t", "%09") for g in gs)]
+        for name, gs in groups.items()
+    )
+    write_tsv(Path(path), ["filename", "groups"], rows)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from mtlsed.core.hashing import file_sha256
+from mtlsed.data.ours import OWN_DIR
 
-HASH_CACHE = Path(".mtlsed") / "audio-sha256.tsv"
+HASH_CACHE = OWN_DIR / "audio-sha256.tsv"
 
 
 def audio_hashes(root: Path, filenames: list[str], audio_dir: Path) -> dict[str, str]:

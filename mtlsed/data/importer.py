@@ -11,7 +11,8 @@ A source folder holds the clips and their labels::
 ``split.tsv``, ``audio/`` of links to the originals, or copies). A second source becomes the
 test split with its strong labels; without one a seeded fraction of the clips is held out (drawn
 from the strongly labelled clips when some have strong labels, so the test split can be scored
-for detection). Validation clips are carved from the training clips and keep only their weak
+for detection). Validation clips are ``val_fraction`` of the clips that are not test clips
+(:func:`mtlsed.data.splits.split_sizes`, as every command sizes its splits) and keep only their weak
 labels, as in the paper (``val_strong`` keeps their strong labels, as DESED's validation set has
 them, so post-processing can be chosen there).
 
@@ -57,9 +58,9 @@ from mtlsed.data.format import (
     write_dataset_index,
 )
 from mtlsed.data.groups import INTERNAL, GroupedSplit, assign_splits, write_groups
+from mtlsed.data.ours import mark, refuse_foreign
 from mtlsed.data.policy import audio_problem, confusable_labels
-
-MARKER = Path(".mtlsed") / "made-by"
+from mtlsed.data.splits import IMPORT_VAL_FRACTION, TEST_FRACTION
 
 
 @dataclass
@@ -235,16 +236,11 @@ def _classes_of(sources: list[SourceSet]) -> tuple[list[str], str]:
 
 def _claim(out: Path, made_by: str) -> None:
     """Refuse a non-empty folder that an import did not make (never write into a user's folder)."""
-    marker = out / MARKER
     if out.exists() and not out.is_dir():
         raise FormatError(f"{out}: a file, not a folder; give a new folder for the data set")
-    if out.is_dir() and any(out.iterdir()) and not marker.is_file():
-        raise FileExistsError(
-            f"{out} is not empty and was not made by mtlsed {made_by}; choose another folder"
-        )
+    refuse_foreign(out, made_by)
     (out / "audio").mkdir(parents=True, exist_ok=True)
-    marker.parent.mkdir(exist_ok=True)
-    marker.write_text(made_by + "\n")
+    mark(out, made_by)
 
 
 def _place(src: Path, dst: Path, copy: bool) -> None:
@@ -264,8 +260,8 @@ def import_sets(
     train: SourceSet,
     out: str | Path,
     test: SourceSet | None = None,
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.2,
+    val_fraction: float = IMPORT_VAL_FRACTION,
+    test_fraction: float = TEST_FRACTION,
     seed: int = 0,
     copy: bool = False,
     classes: list[str] | None = None,

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from mtlsed.data.audio import load_audio
+from mtlsed.data.splits import split_sizes
 
 
 class FileEvents:
@@ -60,6 +61,9 @@ class FileBackgrounds:
 def split_files(items: list, seed: int, val_fraction: float, test_fraction: float, key=None) -> dict:
     """Split ``items`` into train/val/test reproducibly; with ``key`` each group is split apart.
 
+    Each group's sizes are :func:`~mtlsed.data.splits.split_sizes` (``val_fraction`` of the items that are
+    not test items), at least one item in each split whose fraction is above 0.
+
     Grouping by class keeps every class present in every split.
     """
     groups: dict = {}
@@ -69,8 +73,8 @@ def split_files(items: list, seed: int, val_fraction: float, test_fraction: floa
     for g, members in sorted(groups.items(), key=lambda kv: str(kv[0])):
         rng = np.random.default_rng([seed, zlib.crc32(str(g).encode())])  # stable across runs
         order = rng.permutation(len(members))
-        n_test = max(1, int(round(len(members) * test_fraction))) if test_fraction > 0 else 0
-        n_val = max(1, int(round(len(members) * val_fraction))) if val_fraction > 0 else 0
+        sizes = split_sizes(len(members), val_fraction, test_fraction, at_least_one=True)
+        n_test, n_val = sizes["test"], sizes["val"]
         if len(members) < n_test + n_val + 1:
             raise ValueError(f"group {g!r} has {len(members)} file(s): too few to split train/val/test")
         for j, idx in enumerate(order):

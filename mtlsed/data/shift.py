@@ -64,18 +64,18 @@ import soundfile as sf
 from scipy.interpolate import PchipInterpolator
 from scipy.signal import butter, correlate, firwin2, oaconvolve, resample_poly, sosfiltfilt
 
-from mtlsed.core.atomic import atomic_path, write_bytes, write_json, write_text
+from mtlsed.core.atomic import atomic_path, write_bytes, write_json
 from mtlsed.core.errors import UserError
 from mtlsed.data.audio import fix_length, load_audio
 from mtlsed.data.format import SPLITS, read_dataset
+from mtlsed.data.ours import OWN_DIR, made_by, mark, refuse_foreign
 
 log = logging.getLogger(__name__)
 
 PEAK = 0.99  # a transformed clip whose peak would pass full scale is scaled to this peak
 FIR_SECONDS = 0.2  # length of the linear-phase FIRs of mic and eq (about 5 Hz resolution)
-MARKER = Path(".mtlsed") / "made-by"
 SETTINGS = "shift.json"
-CLIP_LOG = Path(".mtlsed") / "shift-clips.tsv"  # name, peak, gain of every transformed clip
+CLIP_LOG = OWN_DIR / "shift-clips.tsv"  # name, peak, gain of every transformed clip
 # the label files copied, weak.tsv last: a set without it is not read, so it marks the copy done
 LABEL_FILES = ("dataset.json", "groups.tsv", "classes.txt", "strong.tsv", "split.tsv", "weak.tsv")
 
@@ -495,30 +495,29 @@ def _differences(old: dict, new: dict) -> list[str]:
 
 def _claim(out: Path, settings: dict) -> None:
     """Make ``out`` ours, or check that it already holds this very shift (else FileExistsError)."""
-    marker, line = out / MARKER, _marker_line(settings["transform"], settings["seed"], Path(settings["data"]))
-    if out.is_dir() and any(out.iterdir()):
-        if not marker.is_file():
-            raise FileExistsError(f"{out} is not empty and not made by mtlsed shift; choose another folder")
-        made_by = marker.read_text().strip()
-        if not made_by.startswith("shift "):
-            raise FileExistsError(f"{out} was made by mtlsed {made_by.split(' ')[0]!r}, not by shift")
+    line = _marker_line(settings["transform"], settings["seed"], Path(settings["data"]))
+    refuse_foreign(out, "shift")
+    made = made_by(out)
+    if made is not None:
+        if not made.startswith("shift "):
+            raise FileExistsError(f"{out} was made by mtlsed {made.split(' ')[0]!r}, not by shift")
         path = out / SETTINGS
         old = json.loads(path.read_text()) if path.is_file() else None
         if old is not None:
             differ = _differences(old, settings)
         else:  # killed before shift.json was written: the marker says what it was
-            differ = [] if made_by == line else [f"made as {made_by!r}, asked {line!r}"]
+            differ = [] if made == line else [f"made as {made!r}, asked {line!r}"]
         if differ:
             raise FileExistsError(
                 f"{out} holds another shift ({'; '.join(differ)}); choose another folder or remove it"
             )
     (out / "audio").mkdir(parents=True, exist_ok=True)
     if not (out / SETTINGS).is_file():
-        write_text(marker, line + "\n")  # first: a folder with our files always has our marker
+        mark(out, line)  # first: a folder with our files always has our marker
         write_json(out / SETTINGS, settings)
     for stale in [
         *out.glob(".*.tmp"),
-        *(out / ".mtlsed").glob(".*.tmp"),
+        *(out / OWN_DIR).glob(".*.tmp"),
         *(out / "audio").rglob(".*.tmp.wav"),
     ]:
         stale.unlink()  # left by a run killed mid-write (mtlsed.core.atomic names them so)

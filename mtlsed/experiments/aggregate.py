@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mtlsed.core.vocabulary import METRICS
 from mtlsed.experiments.paper import paper_row
-from mtlsed.experiments.rows import BASELINE, Row
-from mtlsed.experiments.tables import METRICS
+from mtlsed.experiments.rows import BASELINE, DDC_FAP, Row
 from mtlsed.runs.runfolder import RunFolder
 
 
@@ -64,7 +64,7 @@ def compare_with_bce(rows: list[Row], by_seed: dict[str, dict[int, dict]]) -> di
     return {
         row.key: [paired_difference(by_seed[BASELINE], by_seed[row.key], m) for m in METRICS]
         for row in rows
-        if row.key != BASELINE and row.method.endswith("DDC-FAP") and row.key in by_seed
+        if row.key != BASELINE and row.method.endswith(DDC_FAP) and row.key in by_seed
     }
 
 

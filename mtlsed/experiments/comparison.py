@@ -19,20 +19,7 @@ import math
 import numpy as np
 from scipy import stats
 
-PAPER_METRICS = ["at_map", "sed_map", "er", "d", "i"]  # what the paper's tables report
-BEYOND_METRICS = ["f1", "psds1", "psds2"]  # scored here too: event F1 and the DCASE PSDS scenarios
-METRIC_NAMES = {
-    "at_map": "AT-mAP",
-    "sed_map": "SED-mAP",
-    "er": "ER",
-    "d": "D",
-    "i": "I",
-    "f1": "F1",
-    "psds1": "PSDS1",
-    "psds2": "PSDS2",
-}
-LOWER_IS_BETTER = {"er", "d", "i"}
-EVENT_METRICS = {"er", "d", "i", "f1"}  # computed from detected events: void when nothing is detected
+from mtlsed.core.vocabulary import EVENT_METRICS, LOWER_IS_BETTER, METRIC_NAMES
 
 
 def paired_difference(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import csv
 from importlib.resources import files
 
+from mtlsed.core.vocabulary import HEADLINE
 from mtlsed.experiments.rows import Row
-
-PAPER_METRICS = ["at_map", "sed_map", "er", "d", "i"]
 
 
 def paper_numbers() -> list[dict]:
@@ -25,5 +24,5 @@ def paper_row(row: Row) -> dict | None:
             and p["selection"] == row.selection
             and (p["topk"] or None) == (str(row.topk) if row.topk else None)
         ):
-            return {m: float(p[m]) for m in PAPER_METRICS}
+            return {m: float(p[m]) for m in HEADLINE}
     return None

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from mtlsed.config.profiles import Profile
 from mtlsed.core.envinfo import hardware_line
-from mtlsed.experiments.comparison import BEYOND_METRICS, METRIC_NAMES, PAPER_METRICS, markdown_comparison
+from mtlsed.core.vocabulary import BEYOND_METRICS, HEADLINE, METRIC_NAMES
+from mtlsed.experiments.comparison import markdown_comparison
 from mtlsed.experiments.datasets import default_data_dir
 from mtlsed.experiments.reproduce import grid_dir, grid_key
 from mtlsed.experiments.rows import BASELINE
@@ -69,7 +70,7 @@ def _verdicts(rows: list[dict]) -> str:
     """The verdict per headline metric; metrics without an interval are grouped by their reason."""
     parts, void = [], {}
     for r in rows:
-        if r["metric"] not in PAPER_METRICS:
+        if r["metric"] not in HEADLINE:
             continue
         name = METRIC_NAMES[r["metric"]]
         if r["mean"] is None or r["low"] is None:
@@ -99,8 +100,8 @@ def comparison_markdown(table: int, key: str, comparison: list[dict]) -> str:
     """A row's paired comparison with BCE alone as the book shows it: the paper's metrics, beside the
     paper's direction where the paper has the row; the metrics beyond the paper folded away."""
     pair = _paper_pair(table, key)
-    headline = [r for r in comparison if r["metric"] in PAPER_METRICS]
-    beyond = [r for r in comparison if r["metric"] not in PAPER_METRICS]
+    headline = [r for r in comparison if r["metric"] in HEADLINE]
+    beyond = [r for r in comparison if r["metric"] not in HEADLINE]
     parts = [
         markdown_beside_the_paper(headline, *pair) if pair else markdown_comparison(headline, "BCE", "MTL")
     ]
@@ -117,7 +118,7 @@ def comparison_markdown(table: int, key: str, comparison: list[dict]) -> str:
 def _dropdown(title: str, body: str) -> str:
     """A folded block: HTML's ``<details>``, which the book, GitHub, Jupyter and Colab all render (the
     Markdown inside it too, between blank lines)."""
-    return f"<details style=\"margin-bottom: 1em\"><summary>{title}</summary>\n\n{body.strip()}\n\n</details>"
+    return f'<details style="margin-bottom: 1em"><summary>{title}</summary>\n\n{body.strip()}\n\n</details>'
 
 
 def results_page(profile: Profile, root: Path, data: Path | None = None) -> str:
@@ -144,7 +145,7 @@ def results_page(profile: Profile, root: Path, data: Path | None = None) -> str:
         part = [
             f"## Table {table}: {title}",
             "",
-            markdown_table(entries, PAPER_METRICS),
+            markdown_table(entries, HEADLINE),
             "",
             _dropdown(
                 f"Metrics the paper does not report: {', '.join(METRIC_NAMES[m] for m in BEYOND_METRICS)}",

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mtlsed.core.vocabulary import MODEL_NAMES
+
 BCE_ONLY = {"loss.segment_weight": 0.0, "loss.silent_weight": 0.0}
 BASELINE = "ddc_fap"  # the BCE-only DDC-FAP row of every table: the one the others are compared with
+DDC_FAP = MODEL_NAMES["ddc_fap"]  # the paper's model, as its tables name it
 
 
 @dataclass
@@ -26,10 +29,18 @@ class Row:
 
     @property
     def label(self) -> str:
-        parts = [self.method, self.loss]
-        if self.selection:
-            parts.append(self.selection + (f" top{self.topk}" if self.topk else ""))
-        return " / ".join(parts) + (f" ({self.note})" if self.note else "")
+        """The row's name in every table and heading (:func:`row_name`)."""
+        return row_name(self.method, self.loss, self.selection, self.topk, self.note)
+
+
+def row_name(
+    method: str, loss: str, selection: str = "", topk: int | str | None = None, note: str = ""
+) -> str:
+    """How a row is named: ``DDC-FAP`` for a BCE row, ``DDC-FAP: segment+silent, label-guided`` (with
+    ``top3`` after a self-supervised selection) for the others, then its note in parentheses."""
+    sel = selection + (f" top{topk}" if topk else "")
+    name = method if loss == "bce" else f"{method}: " + ", ".join(p for p in (loss, sel) if p)
+    return name + (f" ({note})" if note else "")
 
 
 def mtl_overrides(loss: str, selection: str, topk: int | None = None) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mtlsed.core.atomic import write_json, write_text
-from mtlsed.experiments.rows import BCE_ONLY, Row, mtl_overrides
+from mtlsed.experiments.rows import BCE_ONLY, DDC_FAP, Row, mtl_overrides
 from mtlsed.experiments.runner import GridRuns, link_run, run_grid, validation_score
 from mtlsed.experiments.tables import markdown_weights
 
@@ -25,14 +25,14 @@ EXTRA_ROWS = {TUNED}  # a row --rows can name that rows() does not list (it exis
 
 
 def rows() -> list[Row]:
-    out = [Row(1, "ddc_fap", "DDC-FAP", "bce", overrides={"model.name": "ddc_fap", **BCE_ONLY}, paired=True)]
+    out = [Row(1, "ddc_fap", DDC_FAP, "bce", overrides={"model.name": "ddc_fap", **BCE_ONLY}, paired=True)]
     for loss in ("segment", "segment+silent"):
         tag = loss.replace("+", "_")
         out.append(
             Row(
                 1,
                 f"{tag}-label",
-                "DDC-FAP",
+                DDC_FAP,
                 loss,
                 "label-guided",
                 overrides={"model.name": "ddc_fap", **mtl_overrides(loss, "label-guided")},
@@ -44,7 +44,7 @@ def rows() -> list[Row]:
                 Row(
                     1,
                     f"{tag}-top{k}",
-                    "DDC-FAP",
+                    DDC_FAP,
                     loss,
                     "self-supervised",
                     k,
@@ -60,7 +60,7 @@ def weight_row(weights: list[float], key: str | None = None, note: str = "") -> 
     return Row(
         1,
         key or f"weights/segment{seg:g}-silent{sil:g}",
-        "DDC-FAP",
+        DDC_FAP,
         "segment+silent",
         "label-guided",
         overrides={

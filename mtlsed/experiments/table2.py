@@ -3,8 +3,9 @@ VGG-GWRP), each with BCE alone, and MTL-DDC-FAP (label-guided segment + silent a
 
 from __future__ import annotations
 
+from mtlsed.core.vocabulary import MODEL_NAMES
 from mtlsed.experiments import table1
-from mtlsed.experiments.rows import BCE_ONLY, Row, mtl_overrides
+from mtlsed.experiments.rows import BCE_ONLY, DDC_FAP, Row, mtl_overrides
 
 NUMBER = 2
 RECIPE = "desed-like"  # the embedded set it is reproduced on without --data
@@ -13,19 +14,14 @@ EXTRA_ROWS: set[str] = set()
 
 def rows() -> list[Row]:
     out = [
-        Row(2, name, method, "bce", overrides={"model.name": name, **BCE_ONLY})
-        for name, method in (
-            ("attention", "Attention"),
-            ("talnet", "TALNet"),
-            ("vgg_gwrp", "VGG-GWRP"),
-            ("ddc_fap", "DDC-FAP"),
-        )
+        Row(2, name, MODEL_NAMES[name], "bce", overrides={"model.name": name, **BCE_ONLY})
+        for name in ("attention", "talnet", "vgg_gwrp", "ddc_fap")
     ]
     out.append(
         Row(
             2,
             "mtl_ddc_fap",
-            "MTL-DDC-FAP",
+            f"MTL-{DDC_FAP}",
             "segment+silent",
             "label-guided",
             overrides={"model.name": "ddc_fap", **mtl_overrides("segment+silent", "label-guided")},

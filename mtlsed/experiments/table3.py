@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from mtlsed.core.atomic import write_json, write_text
-from mtlsed.experiments.comparison import METRIC_NAMES
-from mtlsed.experiments.rows import BCE_ONLY, Row, mtl_overrides
+from mtlsed.core.vocabulary import METRIC_NAMES
+from mtlsed.experiments.rows import BCE_ONLY, DDC_FAP, Row, mtl_overrides
 from mtlsed.experiments.runner import GridRuns, link_run, run_grid, validation_score
 
 NUMBER = 3
@@ -54,14 +54,14 @@ PREFERRED = {"segment_silent": 0.2}  # the paper's weight wins a tie
 
 
 def bce_row() -> Row:
-    return Row(3, "ddc_fap", "DDC-FAP", "bce", overrides={**BASE, **BCE_ONLY}, paired=True)
+    return Row(3, "ddc_fap", DDC_FAP, "bce", overrides={**BASE, **BCE_ONLY}, paired=True)
 
 
 def constraint_row(key: str, weight: float, chosen: bool = False) -> Row:
     label, overrides = CONSTRAINTS[key]
     note = f"w {weight:g} chosen on val" if chosen else f"w {weight:g}"
     folder = key if chosen else f"weights/{key}/w{weight:g}"
-    return Row(3, folder, "DDC-FAP", label, overrides={**BASE, **overrides(weight)}, paired=chosen, note=note)
+    return Row(3, folder, DDC_FAP, label, overrides={**BASE, **overrides(weight)}, paired=chosen, note=note)
 
 
 def choose(key: str, grid: list[float], run_dirs: list[Path], data: Path) -> dict:

@@ -9,9 +9,8 @@ import csv
 from pathlib import Path
 
 from mtlsed.core.atomic import atomic_path, write_json, write_text
-from mtlsed.experiments.comparison import BEYOND_METRICS, EVENT_METRICS, METRIC_NAMES, PAPER_METRICS
-
-METRICS = PAPER_METRICS + BEYOND_METRICS
+from mtlsed.core.vocabulary import EVENT_METRICS, METRIC_NAMES, METRICS
+from mtlsed.experiments.rows import row_name
 
 
 def markdown_weights(choice: dict) -> str:
@@ -40,13 +39,7 @@ def markdown_table(entries: list[dict], metrics=METRICS, notes: bool = True) -> 
     head.append("Post-proc.")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in entries:
-        sel = e["selection"] + (f" top{e['topk']}" if e["topk"] else "")
-        name = (
-            e["method"]
-            if e["loss"] == "bce"
-            else f"{e['method']}: " + ", ".join(p for p in (e["loss"], sel) if p)
-        )
-        name += f" ({e['setting']})" if e.get("setting") else ""
+        name = row_name(e["method"], e["loss"], e["selection"], e["topk"], e.get("setting", ""))
         cells = [name] + ([str(e["n_seeds"])] if len(seeds) > 1 else [])
         for m in metrics:
             mean, std, paper = e[f"{m}_mean"], e[f"{m}_std"], e[f"{m}_paper"]

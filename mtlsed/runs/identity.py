@@ -78,6 +78,9 @@ NOT_NUMERIC = {
     "core/atomic.py": "how files are written",
     "core/code.py": "the normal form of code that the fingerprints hash",
     "core/hashing.py": "hashes of files and objects",
+    "core/textio.py": "UTF-8 and TSV files: bytes in and out, a file that reads otherwise is an error",
+    "core/locks.py": "who may write a folder, not what is written",
+    "core/vocabulary.py": "names of metrics and loss terms (the code that computes them is fingerprinted)",
     "data/hashes.py": "the audio hashes a data fingerprint is made of",
     "data/fingerprint.py": "the data fingerprint itself",
     "book/build.py": "the book build",
@@ -120,6 +123,8 @@ NOT_NUMERIC = {
     "data/importer.py": "imports data sets",
     "data/mix.py": "makes data sets",
     "data/pools.py": "makes data sets",
+    "data/ours.py": "which folders mtlsed made (a marker outside the data fingerprint)",
+    "data/splits.py": "sizes the splits of data sets (the split is in the data fingerprint)",
     "data/synthetic.py": "makes data sets",
 }
 

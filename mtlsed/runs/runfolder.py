@@ -3,9 +3,8 @@
 A run folder holds::
 
     config.yaml        the full configuration
-    identity.json      what the run is: config, data content, code (``mtlsed.runs.identity``); ``data_path``
-    says
-                       where the data was (outside the digest: where, not what)
+    identity.json      what the run is: config, data content, code (``mtlsed.runs.identity``);
+                       ``data_path`` says where the data was (outside the digest: where, not what)
     classes.txt        the class order of the outputs
     clips.tsv          the clips the run learnt from and chose on (train and val), with their audio's sha256:
                        ``evaluate`` refuses a split that shares audio with them
@@ -25,13 +24,9 @@ Train, evaluate, the grids, the notebooks and the results page read and write th
 from __future__ import annotations
 
 import csv
-import errno
 import hashlib
 import io
 import json
-import os
-import socket
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,18 +34,15 @@ from pathlib import Path
 from mtlsed.core.atomic import atomic_path, write_json, write_text
 from mtlsed.core.errors import ConfigError, UserError
 from mtlsed.core.hashing import file_sha256
+from mtlsed.core.locks import Busy, held, is_held
+from mtlsed.core.vocabulary import LOSS_TERMS
 
 LOG_COLUMNS = [
     "iteration",
     "epoch",
     "lr",
     "loss",
-    "bce",
-    "segment",
-    "silent",
-    "cosine",
-    "judge",
-    "consistency",
+    *LOSS_TERMS,
     "val_loss",
     "val_at_map",
     "val_sed_map",
@@ -63,135 +55,8 @@ class RunDamaged(UserError):
     """A file of a run folder cannot be trusted; the message names it and says what to do."""
 
 
-class RunLocked(UserError):
+class RunLocked(Busy):
     """Another process is writing the run folder."""
-
-
-# -- the writer's lock -----------------------------------------------------------------
-
-_HELD: dict[str, list] = {}  # resolved lock path -> [file handle, depth]: re-entrant within a process
-
-
-@contextmanager
-def _lock(folder: Path, command: str) -> Iterator[None]:
-    """Hold ``folder/.lock`` for writing. A second writer is refused with the holder's PID and command.
-
-    The lock is an ``flock`` on the file, which the kernel releases when its process dies (``kill -9``
-    included), so a dead writer never blocks the next one; where the file system has no ``flock`` (some
-    network mounts), the file's existence is the lock and a lock whose process is gone from this host
-    is taken over.
-    """
-    path = folder / ".lock"
-    key = str(path.resolve())
-    if key in _HELD:
-        _HELD[key][1] += 1
-        try:
-            yield
-        finally:
-            _HELD[key][1] -= 1
-        return
-    fh = _acquire(path, command)
-    _HELD[key] = [fh, 1]
-    try:
-        yield
-    finally:
-        del _HELD[key]
-        _release(path, fh)
-
-
-def _holder(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _busy_message(path: Path, info: dict) -> str:
-    who = f"PID {info.get('pid', '?')}"
-    if info.get("command"):
-        who += f" (mtlsed {info['command']}"
-        who += f", since {info['since']})" if info.get("since") else ")"
-    host = f" on {info['host']}" if info.get("host") and info["host"] != socket.gethostname() else ""
-    return (
-        f"{path.parent} is being written by {who}{host}; wait for it to finish or stop it. "
-        f"If no such process is running any more, delete {path} and run the command again."
-    )
-
-
-def _stamp(command: str) -> str:
-    return json.dumps(
-        {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "command": command,
-            "since": time.strftime("%Y-%m-%d %H:%M:%S"),
-        }
-    )
-
-
-def _acquire(path: Path, command: str):
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        fh = open(path, "a+")  # noqa: SIM115 - held until _release
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
-            raise RunLocked(_busy_message(path, _holder(path))) from None
-        except OSError as err:  # no flock on this file system: the file's existence is the lock
-            fh.close()
-            if err.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
-                raise
-            return _acquire_exclusive(path, command)
-        try:
-            same = os.fstat(fh.fileno()).st_ino == path.stat().st_ino
-        except FileNotFoundError:
-            same = False
-        if not same:  # the file was removed by its last holder between our open and our lock: again
-            fh.close()
-            continue
-        fh.seek(0)
-        fh.truncate()
-        fh.write(_stamp(command))
-        fh.flush()
-        return fh
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _acquire_exclusive(path: Path, command: str):
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            info = _holder(path)
-            mine = info.get("host") == socket.gethostname()
-            if mine and isinstance(info.get("pid"), int) and not _alive(info["pid"]):
-                path.unlink(missing_ok=True)  # its writer is gone: a stale lock, taken over
-                continue
-            raise RunLocked(_busy_message(path, info)) from None
-        os.write(fd, _stamp(command).encode())
-        os.close(fd)
-        return None
-    raise RunLocked(_busy_message(path, _holder(path)))
-
-
-def _release(path: Path, fh) -> None:
-    try:
-        path.unlink(missing_ok=True)
-    finally:
-        if fh is not None:
-            fh.close()
 
 
 # -- the folder --------------------------------------------------------------------------
@@ -217,8 +82,8 @@ class RunFolder:
         held, no other process is writing them.
         """
         self.path.mkdir(parents=True, exist_ok=True)
-        outermost = str((self.path / ".lock").resolve()) not in _HELD
-        with _lock(self.path, command):
+        outermost = not is_held(self.path / ".lock")
+        with held(self.path / ".lock", command, busy=RunLocked):
             if outermost:
                 for leftover in self.path.glob(".*.tmp*"):
                     leftover.unlink(missing_ok=True)
@@ -299,11 +164,11 @@ class RunFolder:
         )
         write_text(self.file("clips.tsv"), "filename\tsplit\tsha256\n" + rows)
 
-    def clips(self) -> dict[str, dict[str, str]] | None:
-        """``{split: {filename: sha256}}`` the run learnt from (None for a run of an older mtlsed)."""
+    def clips(self) -> dict[str, dict[str, str]]:
+        """``{split: {filename: sha256}}`` the run learnt from (``clips.tsv``, written as the run starts)."""
         path = self.file("clips.tsv")
         if not path.is_file():
-            return None
+            raise RunDamaged(f"{path}: missing; the run cannot be trusted: train it again into a new folder")
         out: dict[str, dict[str, str]] = {}
         lines = path.read_text(encoding="utf-8").splitlines()
         for number, line in enumerate(lines[1:], start=2):
@@ -340,8 +205,6 @@ class RunFolder:
             known = index.get(f"{which}.pt", {})
             current = file_sha256(target) if target.is_file() else None
             kept = {s: v for s, v in known.items() if s == current}
-            if current is not None and current not in kept:  # written by an older mtlsed
-                kept[current] = {"iteration": None}
             index[f"{which}.pt"] = {**kept, sha: {"iteration": int(state.get("iteration", 0))}}
             write_json(self.file("checkpoints.json"), index)
 
@@ -352,8 +215,8 @@ class RunFolder:
             raise UserError(f"{path}: no checkpoint ({self._why_no_checkpoint(which)})")
         sha = file_sha256(path)
         known = self._checkpoint_index().get(f"{which}.pt")
-        if known is None:  # a run of an older mtlsed: nothing to check against
-            return {"sha256": sha, "iteration": None}
+        if known is None:
+            raise RunDamaged(_damaged_checkpoint(path, which, "checkpoints.json records no checksum of it"))
         if sha not in known:
             raise RunDamaged(_damaged_checkpoint(path, which, "its checksum does not match the one recorded"))
         return {"sha256": sha, **known[sha]}
@@ -441,7 +304,7 @@ class RunFolder:
         file comes last and holds the sha256 of the other two: :meth:`metrics` accepts it only when
         they match.
         """
-        from mtlsed.data.format import write_tsv
+        from mtlsed.core.textio import write_tsv
 
         self.metrics_path(split).unlink(missing_ok=True)
         scores.save(self.scores_path(split))

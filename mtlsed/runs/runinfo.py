@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from mtlsed.config.settings import Config
+from mtlsed.core.vocabulary import METRIC_NAMES, METRICS
 
 
 def run_summary(cfg: Config, source: str) -> str:
@@ -63,15 +64,17 @@ def describe_run(run_dir: str | Path) -> str:
 
 def format_metrics(metrics: dict) -> str:
     """One line: the main metrics (``n/a`` where undefined) and the detection count."""
-    keys = ["at_map", "sed_map", "er", "d", "i", "f1", "psds1", "psds2"]
-    cells = [f"{k} {metrics[k]:.3f}" if metrics[k] is not None else f"{k} n/a" for k in keys if k in metrics]
+    cells = [
+        f"{k} {metrics[k]:.3f}" if metrics[k] is not None else f"{k} n/a" for k in METRICS if k in metrics
+    ]
     flag = " (NO DETECTIONS)" if metrics["no_detections"] else ""
     cells.append(f"detected {metrics['n_detected']}{flag}")
     post = metrics.get("post_processing", {}).get("chosen_on")
     if post:
         cells.append(f"post-processing from {post}")
     k = metrics.get("n_classes")
-    for key, name in (("at_map_classes", "AT-mAP"), ("sed_map_classes", "SED-mAP")):
+    for metric in ("at_map", "sed_map"):
+        key, name = f"{metric}_classes", METRIC_NAMES[metric]
         if k is not None and metrics.get(key) is not None and metrics[key] < k:
             cells.append(f"{name} over {metrics[key]} of {k} classes (the others have no positive here)")
     return "  ".join(cells)
