@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mtlsed.core.errors import FormatError
 from mtlsed.data.audio import load_audio
 
 
@@ -25,7 +26,7 @@ class FileEvents:
         self.classes = list(classes) if classes else sorted(self.by_class)
         empty = [c for c in self.classes if not self.by_class.get(c)]
         if empty:
-            raise ValueError(f"no files for class(es) {empty} in this split")
+            raise FormatError(f"no files for class(es) {empty} in this split")
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.by_class.values())
@@ -41,7 +42,7 @@ class FileBackgrounds:
 
     def __init__(self, paths: list[Path], sr: int):
         if not paths:
-            raise ValueError("no background files in this split")
+            raise FormatError("no background files in this split")
         self.paths = [Path(p) for p in paths]
         self.sr = sr
 
@@ -57,6 +58,22 @@ class FileBackgrounds:
         return (y / (np.sqrt(np.mean(y.astype(np.float64) ** 2)) + 1e-12)).astype(np.float32)
 
 
+def min_group_size(val_fraction: float, test_fraction: float) -> int:
+    """The fewest files :func:`split_files` can split into train, val and test with these fractions (each
+    non-zero fraction takes at least one file, and train keeps one)."""
+    n = 1
+    while n < sum(_split_sizes(n, val_fraction, test_fraction)) + 1:
+        n += 1
+    return n
+
+
+def _split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
+    """``(n_test, n_val)`` of a group of ``n`` files."""
+    n_test = max(1, int(round(n * test_fraction))) if test_fraction > 0 else 0
+    n_val = max(1, int(round(n * val_fraction))) if val_fraction > 0 else 0
+    return n_test, n_val
+
+
 def split_files(items: list, seed: int, val_fraction: float, test_fraction: float, key=None) -> dict:
     """Split ``items`` into train/val/test reproducibly; with ``key`` each group is split apart.
 
@@ -69,10 +86,12 @@ def split_files(items: list, seed: int, val_fraction: float, test_fraction: floa
     for g, members in sorted(groups.items(), key=lambda kv: str(kv[0])):
         rng = np.random.default_rng([seed, zlib.crc32(str(g).encode())])  # stable across runs
         order = rng.permutation(len(members))
-        n_test = max(1, int(round(len(members) * test_fraction))) if test_fraction > 0 else 0
-        n_val = max(1, int(round(len(members) * val_fraction))) if val_fraction > 0 else 0
+        n_test, n_val = _split_sizes(len(members), val_fraction, test_fraction)
         if len(members) < n_test + n_val + 1:
-            raise ValueError(f"group {g!r} has {len(members)} file(s): too few to split train/val/test")
+            raise FormatError(
+                f"group {g!r} has {len(members)} file(s), too few to split train/val/test: it needs at least "
+                f"{min_group_size(val_fraction, test_fraction)}"
+            )
         for j, idx in enumerate(order):
             split = "test" if j < n_test else ("val" if j < n_test + n_val else "train")
             out[split].append(members[idx])
