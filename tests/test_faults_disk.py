@@ -240,29 +240,44 @@ def test_a_malformed_mirror_is_refused(tmp_path, mirror):
     assert not any(tmp_path.iterdir())
 
 
-def test_an_archive_that_meets_a_file_where_it_has_a_folder_is_a_message(tmp_path, monkeypatch):
-    """``NotADirectoryError`` while unpacking: the message names the archive and the path in the way."""
+def _served_archive(tmp_path: Path, monkeypatch, size: bool = True) -> str:
+    """``tut2018-dev`` as one small zip (``top/sub/a.txt``) served from a ``file://`` mirror; the mirror."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("top/sub/a.txt", "hello")
+        zf.writestr("top/sub/a.txt", "hello" * 1000)
     served = tmp_path / "mirror"
     served.mkdir()
-    archive = served / "set.zip"
-    archive.write_bytes(buf.getvalue())
+    (served / "set.zip").write_bytes(buf.getvalue())
     tut = download_module.TUT2018_DEV
-    entry = replace(
-        tut.archives[0],
-        name="set.zip",
-        size=archive.stat().st_size,
-        md5=hashlib.md5(buf.getvalue()).hexdigest(),
-    )
+    md5 = hashlib.md5(buf.getvalue()).hexdigest()
+    entry = replace(tut.archives[0], name="set.zip", size=len(buf.getvalue()) if size else None, md5=md5)
     registry = {**download_module.REGISTRY, "tut2018-dev": replace(tut, archives=(entry,), always=())}
     monkeypatch.setattr(download_module, "REGISTRY", registry)
+    return served.as_uri()
+
+
+def test_an_archive_that_meets_a_file_where_it_has_a_folder_is_a_message(tmp_path, monkeypatch):
+    """``NotADirectoryError`` while unpacking: the message names the archive and the path in the way."""
+    mirror = _served_archive(tmp_path, monkeypatch)
     to = tmp_path / "to"
     to.mkdir()
     (to / "top").write_text("a file, where the archive has a folder")
-    done = _mtlsed("download", "tut2018-dev", "--to", to, "--mirror", served.as_uri())
+    done = _mtlsed("download", "tut2018-dev", "--to", to, "--mirror", mirror)
     _refused(done, f"set.zip: cannot unpack into {to}", str(to / "top"), "run the command again")
+
+
+def test_a_download_of_unpublished_size_checks_the_space_the_server_announces(tmp_path, monkeypatch):
+    """No size published: the Content-Length the server sends is checked before the archive is written;
+    with space freed the same command downloads and unpacks it."""
+    mirror = _served_archive(tmp_path, monkeypatch, size=False)
+    to, real = tmp_path / "to", shutil.disk_usage
+    _free_under(monkeypatch, to, 100)
+    done = _mtlsed("download", "tut2018-dev", "--to", to, "--mirror", mirror)
+    _refused(done, "downloading set.zip needs", f"in {to / '.mtlsed-download'}, 100 B free")
+    monkeypatch.setattr(shutil, "disk_usage", real)
+    done = _mtlsed("download", "tut2018-dev", "--to", to, "--mirror", mirror)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert (to / "top" / "sub" / "a.txt").read_text() == "hello" * 1000
 
 
 # -- mix-dcase2018 -----------------------------------------------------------------------------------

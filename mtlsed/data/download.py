@@ -44,7 +44,7 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from mtlsed.core.atomic import write_json
-from mtlsed.core.diskspace import FULL, human_size
+from mtlsed.core.diskspace import FULL, ensure_free, human_size
 from mtlsed.core.errors import UserError
 
 MIRROR_ENV = "MTLSED_DOWNLOAD_MIRROR"
@@ -353,6 +353,8 @@ def fetch(url: str, dest: Path, size: int | None = None, show: bool = False, log
                 total=total, initial=offset, disable=not show, unit="B", unit_scale=True, desc=dest.name
             ) as bar,
         ):
+            if total is not None:  # the size the server announces (FSDKaggle2018's are not published)
+                ensure_free(part.parent, total - offset, f"downloading {dest.name}")
             while chunk := response.read(CHUNK):
                 fh.write(chunk)
                 bar.update(len(chunk))
