@@ -477,7 +477,7 @@ def test_mix_the_overlapped_set_from_the_downloaded_folders(tmp_path, server, ar
     sources, classes, report = dcase2018_sources(events, backgrounds, sr=16000, seed=0)
     assert classes == FSD_CLASSES and not report.skipped
     assert [p.name for p in sources["test"][1].paths] == ["park-barcelona-1-1-a.wav"]  # TUT's fold 1
-    spec = BuildSpec("overlapped", 6, 0, 16000, 10.0, 0.1, 0.2, "dcase2018")
+    spec = BuildSpec("overlapped", 6, 0, 16000, 10.0, 0.2, 0.2, "dcase2018")  # val: 0.2 of 5 = 1 clip
     out = build_dataset(tmp_path / "overlapped", spec, sources=sources, classes=classes, workers=1)
     assert validate(out) == []
     index = read_dataset(out)

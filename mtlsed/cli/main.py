@@ -1,7 +1,7 @@
 """The ``mtlsed`` command: a thin dispatcher over :data:`mtlsed.cli.commands.COMMANDS`.
 
 The library raises; this module prints the errors a user causes (bad input, a
-missing file) without a traceback and exits 2.
+missing file, a full or read-only disk) without a traceback and exits 2.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from mtlsed import __version__
+from mtlsed.core.diskspace import disk_message
 from mtlsed.core.errors import UserError
 
 __all__ = ["UserError", "add_command", "build_parser", "main"]
@@ -64,6 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except PermissionError as err:  # a read-only output folder, a data set on a read-only mount
         print(f"mtlsed {args.command}: error: cannot write {err.filename}: {err.strerror}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a disk that fills up or is mounted read-only while a command writes
+        message = disk_message(err)
+        if message is None:
+            raise
+        print(f"mtlsed {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

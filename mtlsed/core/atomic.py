@@ -3,7 +3,8 @@
 Every file mtlsed writes for later reading (configs, identities, checkpoints, scores, metrics, tables,
 label files, caches' bookkeeping) goes through :func:`atomic_path`: the content is written to a
 temporary file in the same folder (its name carries the writer's PID, so two writers never share one),
-flushed to disk, and renamed over the target, which POSIX makes atomic.
+flushed to disk, and renamed over the target, which POSIX makes atomic. A write that fails on a full or
+read-only disk names the target (a ``write`` that fails names no file), so the message says where.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
         yield tmp
         _fsync(tmp)
         os.replace(tmp, path)
+    except OSError as err:
+        if err.filename is None or str(err.filename) == str(tmp):
+            err.filename = str(path)
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -15,17 +15,21 @@
   and ``fold1_evaluate.txt`` exist, fold 1 decides train vs test.
 
 Files listed but absent are skipped and counted in the report (partial copies
-are common); a malformed metadata line raises an error naming file and line.
+are common); a malformed metadata line (or a byte that is not UTF-8) raises an
+error naming file and line, and too few files or classes for the split an
+error saying how many are needed.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mtlsed.data.format import FormatError
-from mtlsed.data.pools import FileBackgrounds, FileEvents, split_files
+from mtlsed.data.format import FormatError, read_text
+from mtlsed.data.mix import OVERLAPPED_EVENTS
+from mtlsed.data.pools import FileBackgrounds, FileEvents, min_group_size, split_files
 from mtlsed.data.splits import MIXED_VAL_FRACTION, TEST_FRACTION
 
 
@@ -60,7 +64,7 @@ def read_fsd2018(root: str | Path, verified_only: bool = True, report: SourceRep
     root = Path(root)
     csv_path, audio = _fsd_layout(root)
     items = []
-    with csv_path.open(newline="", encoding="utf-8") as fh:
+    with io.StringIO(read_text(csv_path), newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
         need = ["fname", "label", "manually_verified"]
@@ -95,7 +99,7 @@ def read_tut2018(root: str | Path, report: SourceReport | None = None) -> dict[s
     if not meta.is_file():
         raise FormatError(f"{meta}: file not found (TUT Urban Acoustic Scenes 2018 metadata)")
     files: list[Path] = []
-    lines = meta.read_text(encoding="utf-8").splitlines()
+    lines = read_text(meta).splitlines()
     if not lines or lines[0].split("\t")[:2] != ["filename", "scene_label"]:
         raise FormatError(f"{meta}:1: expected a tab-separated header 'filename<TAB>scene_label<TAB>...'")
     for number, line in enumerate(lines[1:], start=2):
@@ -114,7 +118,7 @@ def read_tut2018(root: str | Path, report: SourceReport | None = None) -> dict[s
     for name in ("fold1_train", "fold1_evaluate"):
         f = root / "evaluation_setup" / f"{name}.txt"
         if f.is_file():
-            listed = {ln.split("\t")[0].strip() for ln in f.read_text().splitlines() if ln.strip()}
+            listed = {ln.split("\t")[0].strip() for ln in read_text(f).splitlines() if ln.strip()}
             folds[name] = [p for p in files if str(p.relative_to(root)) in listed]
     folds["all"] = files
     if not files:
@@ -140,12 +144,17 @@ def dcase2018_sources(
     report = SourceReport()
     items = read_fsd2018(fsd_root, verified_only, report)
     classes = sorted({label for _, label in items})
+    _enough_events(_fsd_layout(Path(fsd_root))[0], items, classes, val_fraction, test_fraction, verified_only)
     ev_split = split_files(items, seed, val_fraction, test_fraction, key=lambda it: it[1])
     folds = read_tut2018(tut_root, report)
+    meta = Path(tut_root) / "meta.csv"
     if "fold1_train" in folds and "fold1_evaluate" in folds:
+        _enough(meta, "fold 1 training background", len(folds["fold1_train"]), val_fraction, 0.0)
+        _enough(meta, "fold 1 evaluation background", len(folds["fold1_evaluate"]), 0.0, 0.0)
         bg = split_files(folds["fold1_train"], seed, val_fraction, 0.0)
         bg["test"] = folds["fold1_evaluate"]
     else:
+        _enough(meta, "background", len(folds["all"]), val_fraction, test_fraction)
         bg = split_files(folds["all"], seed, val_fraction, test_fraction)
     sources = {}
     for split in ("train", "val", "test"):
@@ -153,3 +162,39 @@ def dcase2018_sources(
         report.counts[f"{split} events"] = len(ev_split[split])
         report.counts[f"{split} backgrounds"] = len(bg[split])
     return sources, classes, report
+
+
+def _needs(val_fraction: float, test_fraction: float) -> str:
+    return f"(--val-fraction {val_fraction:g}, --test-fraction {test_fraction:g})"
+
+
+def _enough(where: Path, what: str, found: int, val_fraction: float, test_fraction: float) -> None:
+    """Refuse ``found`` files of ``what`` (listed in ``where``) too few to give every split one."""
+    need = min_group_size(val_fraction, test_fraction)
+    if found < need:
+        raise FormatError(
+            f"{where}: {found} {what} file(s) found, the train/val/test split "
+            f"{_needs(val_fraction, test_fraction)} needs at least {need}; add files to the copy"
+        )
+
+
+def _enough_events(csv_path, items, classes, val_fraction, test_fraction, verified_only) -> None:
+    """Refuse event files too few for the split: every class needs a file in every split, and the
+    overlapped recipe mixes :data:`~mtlsed.data.mix.OVERLAPPED_EVENTS` different classes per clip."""
+    more = " (or pass --all-labels to use the clips not manually verified too)" if verified_only else ""
+    if len(classes) < OVERLAPPED_EVENTS:
+        raise FormatError(
+            f"{csv_path}: {len(classes)} class(es) among the usable event files ({', '.join(classes)}); the "
+            f"overlapped set mixes {OVERLAPPED_EVENTS} different classes per clip, so it needs at least "
+            f"{OVERLAPPED_EVENTS}{more}"
+        )
+    need = min_group_size(val_fraction, test_fraction)
+    counts = {c: sum(1 for _, label in items if label == c) for c in classes}
+    short = {c: n for c, n in counts.items() if n < need}
+    if short:
+        listed = ", ".join(f"{c!r}: {n}" for c, n in sorted(short.items()))
+        raise FormatError(
+            f"{csv_path}: {len(short)} class(es) with too few usable event files ({listed}); the "
+            f"train/val/test split {_needs(val_fraction, test_fraction)} needs at least {need} per class"
+            f"{more}"
+        )

@@ -25,7 +25,6 @@ which the archives are served by their file names.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import http.client
 import json
@@ -45,6 +44,7 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from mtlsed.core.atomic import write_json
+from mtlsed.core.diskspace import FULL, ensure_free, human_size
 from mtlsed.core.errors import UserError
 
 MIRROR_ENV = "MTLSED_DOWNLOAD_MIRROR"
@@ -179,20 +179,6 @@ REGISTRY: dict[str, DataSet] = {s.name: s for s in (TUT2018_DEV, FSD2018, DESED)
 # -- small helpers --------------------------------------------------------------------------------
 
 
-def human_size(n: int | None) -> str:
-    """``1657811579`` -> ``'1.66 GB'`` (decimal units, as Zenodo shows them); None -> ``'unknown'``."""
-    if n is None:
-        return "unknown"
-    if n < 1000:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("kB", "MB", "GB", "TB"):
-        value /= 1000
-        if value < 1000 or unit == "TB":
-            break
-    return f"{value:.3g} {unit}" if value < 100 else f"{value:.0f} {unit}"
-
-
 def get_set(name: str, registry: dict[str, DataSet] | None = None) -> DataSet:
     """The registry entry ``name``; an unknown name, or a set that cannot be downloaded, raises."""
     registry = REGISTRY if registry is None else registry
@@ -218,6 +204,33 @@ def select_archives(dataset: DataSet, parts: list[str] | None) -> list[Archive]:
             )
         wanted.update(match)
     return [a for a in dataset.archives if a.part in wanted]
+
+
+MIRROR_SCHEMES = ("http", "https", "ftp", "file")  # what urllib fetches
+
+
+def check_mirror(mirror: str | None) -> None:
+    """Refuse a mirror (``--mirror`` or ``$MTLSED_DOWNLOAD_MIRROR``) that is not a URL urllib can fetch,
+    before anything is fetched: urllib would raise a bare ``ValueError`` at the first archive."""
+    mirror = mirror or os.environ.get(MIRROR_ENV) or None
+    if not mirror:
+        return
+    try:
+        parts = urllib.parse.urlsplit(mirror)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError as err:
+        why = str(err)
+    else:
+        if parts.scheme not in MIRROR_SCHEMES:
+            why = f"scheme {parts.scheme!r} is not one of {', '.join(MIRROR_SCHEMES)}"
+        elif parts.scheme != "file" and not parts.hostname:
+            why = "no host name"
+        else:
+            return
+    raise DownloadError(
+        f"mirror {mirror!r} (--mirror or ${MIRROR_ENV}) is not a URL to download from: {why}; "
+        "give a base URL such as https://example.org/dcase/"
+    )
 
 
 def archive_url(archive: Archive, mirror: str | None = None) -> str:
@@ -268,8 +281,8 @@ def _is_done(to: Path, dataset: DataSet, archive: Archive) -> bool:
 
 def _no_space(where: Path, what: str) -> DownloadError:
     return DownloadError(
-        f"no space left on the device of {where} while {what}; free some space and run the command again "
-        "(a download continues where it stopped)"
+        f"no space left on the device of {where} (or its quota is used up) while {what}; free some space "
+        "and run the command again (a download continues where it stopped)"
     )
 
 
@@ -340,11 +353,13 @@ def fetch(url: str, dest: Path, size: int | None = None, show: bool = False, log
                 total=total, initial=offset, disable=not show, unit="B", unit_scale=True, desc=dest.name
             ) as bar,
         ):
+            if total is not None:  # the size the server announces (FSDKaggle2018's are not published)
+                ensure_free(part.parent, total - offset, f"downloading {dest.name}")
             while chunk := response.read(CHUNK):
                 fh.write(chunk)
                 bar.update(len(chunk))
     except OSError as err:
-        if err.errno == errno.ENOSPC:
+        if err.errno in FULL:
             raise _no_space(dest.parent, f"downloading {dest.name}") from None
         raise _network_error(url, part, err) from None
     except http.client.HTTPException as err:
@@ -458,10 +473,14 @@ def unpack(path: Path, target: Path, archive: Archive) -> list[str]:
     except zipfile.BadZipFile as err:
         message = f"{archive.name}: not a readable zip archive ({err}); remove {path} and run again"
         raise DownloadError(message) from None
-    except OSError as err:
-        if err.errno == errno.ENOSPC:
+    except OSError as err:  # a full disk, or a file where the archive has a folder (NotADirectoryError)
+        if err.errno in FULL:
             raise _no_space(target, f"unpacking {archive.name}") from None
-        raise
+        where = err.filename or target
+        raise DownloadError(
+            f"{archive.name}: cannot unpack into {target}: {where}: {err.strerror or err}; move away what is "
+            "in the way (or choose another --to) and run the command again"
+        ) from None
     return sorted({PurePosixPath(m.filename).parts[0] for m in members if m.filename.strip("/")})
 
 
@@ -530,6 +549,7 @@ def download(
     """
     dataset = get_set(name, registry)
     chosen = select_archives(dataset, parts)
+    check_mirror(mirror)
     to = Path(to)
     try:
         _state(to).mkdir(parents=True, exist_ok=True)

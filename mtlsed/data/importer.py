@@ -42,7 +42,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mtlsed.core.atomic import write_json
+from mtlsed.core.atomic import atomic_path, write_json
+from mtlsed.core.diskspace import ensure_free
 from mtlsed.data.format import (
     STRONG_HEADER,
     WEAK_HEADER,
@@ -251,7 +252,8 @@ def _place(src: Path, dst: Path, copy: bool) -> None:
         return
     dst.parent.mkdir(parents=True, exist_ok=True)
     if copy:
-        shutil.copy2(src, dst)
+        with atomic_path(dst) as tmp:  # a copy cut short by a full disk leaves nothing to clash with
+            shutil.copy2(src, tmp)
     else:
         os.symlink(src.resolve(), dst)
 
@@ -363,10 +365,14 @@ def import_sets(
         if split.get(name) == "val" and not val_strong:
             strong.pop(name, None)  # validation sees weak labels only, as in the paper
     ordered = [n for usable in kept for n in usable if n in split]
-    for source, w, _ in parts:
-        for name in w:
-            if name in split:
-                _place(source.audio / name, out / "audio" / name, copy)
+    placed = [(s.audio / n, out / "audio" / n) for s, w, _ in parts for n in w if n in split]
+    if copy:
+        todo = [src for src, dst in placed if not (dst.exists() or dst.is_symlink())]
+        ensure_free(
+            out / "audio", sum(src.stat().st_size for src in todo), f"copying {len(todo)} audio file(s)"
+        )
+    for src, dst in placed:
+        _place(src, dst, copy)
     write_dataset_index(
         out,
         classes,

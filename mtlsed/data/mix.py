@@ -35,6 +35,7 @@ ACTIVE_FRAME_S = 0.02
 ACTIVE_HOP_S = 0.01
 BACKGROUND_RMS = 0.01  # about -40 dBFS; events sit above it at their SNR
 PEAK_LIMIT = 0.95  # mixtures louder than this are scaled down as a whole (SNRs unchanged)
+OVERLAPPED_EVENTS = 2  # the paper's overlapped clips: two events of different classes
 
 RECIPES = ("overlapped", "desed-like")
 
@@ -131,7 +132,7 @@ def mix_overlapped(
     backgrounds: BackgroundSource,
     sr: int,
     clip_seconds: float = 10.0,
-    n_events: int = 2,
+    n_events: int = OVERLAPPED_EVENTS,
     window_s: float = 4.0,
     onset_s: float = 3.0,
     snr_db: float = 20.0,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mtlsed.core.errors import FormatError
 from mtlsed.data.audio import load_audio
 from mtlsed.data.splits import split_sizes
 
@@ -26,7 +27,7 @@ class FileEvents:
         self.classes = list(classes) if classes else sorted(self.by_class)
         empty = [c for c in self.classes if not self.by_class.get(c)]
         if empty:
-            raise ValueError(f"no files for class(es) {empty} in this split")
+            raise FormatError(f"no files for class(es) {empty} in this split")
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.by_class.values())
@@ -42,7 +43,7 @@ class FileBackgrounds:
 
     def __init__(self, paths: list[Path], sr: int):
         if not paths:
-            raise ValueError("no background files in this split")
+            raise FormatError("no background files in this split")
         self.paths = [Path(p) for p in paths]
         self.sr = sr
 
@@ -56,6 +57,17 @@ class FileBackgrounds:
         start = int(rng.integers(0, len(y) - n + 1))
         y = y[start : start + n]
         return (y / (np.sqrt(np.mean(y.astype(np.float64) ** 2)) + 1e-12)).astype(np.float32)
+
+
+def min_group_size(val_fraction: float, test_fraction: float) -> int:
+    """The fewest files :func:`split_files` can split into train, val and test with these fractions (each
+    non-zero fraction takes at least one file, and train keeps one)."""
+    n = 1
+    while True:
+        sizes = split_sizes(n, val_fraction, test_fraction, at_least_one=True)
+        if n >= sizes["test"] + sizes["val"] + 1:
+            return n
+        n += 1
 
 
 def split_files(items: list, seed: int, val_fraction: float, test_fraction: float, key=None) -> dict:
@@ -76,7 +88,10 @@ def split_files(items: list, seed: int, val_fraction: float, test_fraction: floa
         sizes = split_sizes(len(members), val_fraction, test_fraction, at_least_one=True)
         n_test, n_val = sizes["test"], sizes["val"]
         if len(members) < n_test + n_val + 1:
-            raise ValueError(f"group {g!r} has {len(members)} file(s): too few to split train/val/test")
+            raise FormatError(
+                f"group {g!r} has {len(members)} file(s), too few to split train/val/test: it needs at least "
+                f"{min_group_size(val_fraction, test_fraction)}"
+            )
         for j, idx in enumerate(order):
             split = "test" if j < n_test else ("val" if j < n_test + n_val else "train")
             out[split].append(members[idx])

@@ -76,6 +76,7 @@ NOT_NUMERIC = {
     "cli/__init__.py": "the layer's docstring",
     "core/allocator.py": "where freed memory goes (malloc's thresholds), not what is computed",
     "core/atomic.py": "how files are written",
+    "core/diskspace.py": "free space before a write, messages for a full disk",
     "core/code.py": "the normal form of code that the fingerprints hash",
     "core/hashing.py": "hashes of files and objects",
     "core/textio.py": "UTF-8 and TSV files: bytes in and out, a file that reads otherwise is an error",

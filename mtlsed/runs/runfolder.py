@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mtlsed.core.atomic import atomic_path, write_json, write_text
+from mtlsed.core.diskspace import ensure_free
 from mtlsed.core.errors import ConfigError, UserError
 from mtlsed.core.hashing import file_sha256
 from mtlsed.core.locks import Busy, held, is_held
@@ -187,7 +188,8 @@ class RunFolder:
         return self._json("checkpoints.json") or {}
 
     def save_checkpoint(self, which: str, state: dict) -> None:
-        """Write ``which.pt`` atomically and record its sha256 and iteration in ``checkpoints.json``.
+        """Write ``which.pt`` atomically and record its sha256 and iteration in ``checkpoints.json``;
+        a disk without room for it is refused before anything is written.
 
         The index is written before the file is renamed into place and keeps the previous entry, so
         a kill between the two leaves an index that knows whichever file is there.
@@ -199,6 +201,7 @@ class RunFolder:
         data = buf.getvalue()
         sha = hashlib.sha256(data).hexdigest()
         target = self.file(f"{which}.pt")
+        ensure_free(self.path, len(data), f"checkpoint {which}.pt")
         with atomic_path(target) as tmp:
             tmp.write_bytes(data)
             index = self._checkpoint_index()
