@@ -173,3 +173,36 @@ def test_output_differences_compares_only_tagged_cells_after_sanitising(tmp_path
     )
     (count,) = output_differences(committed, untagged, sanitize)
     assert "2 cells tagged profile-independent, 0 executed" in count
+
+
+def test_a_failing_cell_in_a_build_is_one_message_naming_the_notebook_and_cell(tmp_path):
+    from mtlsed.book.build import _execute
+    from mtlsed.core.errors import UserError
+
+    nb = tmp_path / "broken.ipynb"
+    nb.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {"cell_type": "code", "source": "x = 1", "metadata": {}, "outputs": []},
+                    {
+                        "cell_type": "code",
+                        "source": "raise ValueError('no such clip')",
+                        "metadata": {},
+                        "outputs": [],
+                    },
+                ],
+                "metadata": {
+                    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+                },
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
+    out = tmp_path / "out.ipynb"
+    with pytest.raises(
+        UserError, match=r"broken\.ipynb: cell 2 failed: ValueError: no such clip \(the executed"
+    ):
+        _execute(nb, out, cwd=str(tmp_path))
+    assert out.is_file()

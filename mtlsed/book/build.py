@@ -94,6 +94,27 @@ def _add_publish_settings(config: Path) -> None:
     config.write_text(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True))
 
 
+def _execute(notebook: Path, out: Path, **kwargs) -> None:
+    """Run ``notebook`` with papermill into ``out``; a failing cell is a :class:`UserError` that names the
+    notebook, the cell and the error, and where the executed copy with its traceback is."""
+    import papermill
+
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(out),
+            kernel_name="python3",
+            progress_bar=False,
+            config=_kernel_config(),
+            **kwargs,
+        )
+    except papermill.PapermillExecutionError as err:
+        raise UserError(
+            f"{notebook.name}: cell {err.exec_count} failed: {err.ename}: {err.evalue} "
+            f"(the executed copy, with the traceback: {out})"
+        ) from None
+
+
 def _kernel_config():
     """Encrypt the kernel's local traffic when pyzmq can (ipykernel 7 warns on every start otherwise)."""
     from traitlets.config import Config
@@ -109,7 +130,6 @@ def execute_notebooks(
     ``data``: a dataset folder every notebook uses instead of the embedded set. ``work``: the folder
     the notebooks run in and keep their data and runs in (default: the checkout ``root``).
     """
-    import papermill
 
     out_dir = src / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -136,15 +156,7 @@ def execute_notebooks(
         log(f"  executing {nb.name} ...")
         start = time.perf_counter()
         partial = out_dir / (nb.stem + ".partial.ipynb")
-        papermill.execute_notebook(
-            str(nb),
-            str(partial),
-            parameters=params,
-            cwd=str(work or root / "notebooks"),
-            kernel_name="python3",
-            progress_bar=False,
-            config=_kernel_config(),
-        )
+        _execute(nb, partial, parameters=params, cwd=str(work or root / "notebooks"))
         present_parameters(partial, params["profile"] if shipped else _display_path(profile_path, root), data)
         partial.replace(target)
         seconds = time.perf_counter() - start
@@ -424,7 +436,6 @@ def refresh_notebooks(root: Path | None = None, log=print, only: list[str] | Non
     profile; its runs are reused when the book was built before). ``only``: these notebooks (names such as
     ``04_training``), not all.
     """
-    import papermill
 
     root = Path(root or repo_root())
     jupytext = _tool("jupytext")
@@ -439,13 +450,6 @@ def refresh_notebooks(root: Path | None = None, log=print, only: list[str] | Non
             cwd=twin.parent,
         )
         log(f"  executing {nb.name} with its defaults (profile {DEFAULT_PROFILE}) ...")
-        papermill.execute_notebook(
-            str(nb),
-            str(nb),
-            cwd=str(nb.parent),
-            kernel_name="python3",
-            progress_bar=False,
-            config=_kernel_config(),
-        )
+        _execute(nb, nb, cwd=str(nb.parent))
         _drop_empty_tags(nb)
         twin.write_text(twin_text(nb))  # the twin in jupytext's canonical form
