@@ -171,7 +171,7 @@ toy_p[toy_event] = 0.8
 levels = nb.autopool_levels(toy_p, alphas=(0.0, 1.0, 5.0, np.inf), event=toy_event)
 levels
 
-# %% mystnb={"figure": {"caption": "Auto-pool of one toy frame curve (black) for α = 0 (the mean), 1, 5 and ∞ (the max): each dashed line is the pooled value, the clip probability that the cross-entropy compares with the weak label."}}
+# %% mystnb={"figure": {"caption": "Auto-pool of one toy frame curve (black) for \u03b1 = 0 (the mean), 1, 5 and \u221e (the max): each dashed line is the pooled value, the clip probability that the cross-entropy compares with the weak label."}}
 fig, ax = plots.plot_autopool(toy_p, levels, hop_s=0.032)
 
 # %% [markdown]
