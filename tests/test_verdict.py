@@ -82,7 +82,7 @@ def test_the_results_page_sets_a_row_beside_the_papers_direction():
     assert rows["AT-mAP"] == ["better", "yes |"]
     assert rows["ER"] == ["better", "yes |"] and rows["I"] == ["better", "yes |"]
     assert rows["D"] == ["unchanged", "**no** |"]  # we see D worse; the paper saw no change
-    assert rows["SED-mAP"] == ["better", "no detectable difference |"]
+    assert rows["SED-mAP"] == ["better", "– |"]  # our interval holds 0: no direction to compare
     assert _paper_pair(1, "segment-top2") is None  # a row the paper's direction is not set beside
 
 

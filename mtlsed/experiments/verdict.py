@@ -67,14 +67,15 @@ def markdown_beside_the_paper(comparison: list[dict], paper_bce: dict, paper_mtl
         cell = "n/a" if r["mean"] is None else _interval(r)
         per_seed = ", ".join(f"{s}: {v:+.3f}" for s, v in r["per_seed"].items()) or "n/a"
         said = agreement(r, paper)
-        same = {"as in the paper": "yes", "against the paper": "**no**"}.get(said, said)
+        same = {"as in the paper": "yes", "against the paper": "**no**"}.get(said, "–")  # no direction here
         lines.append(
             f"| {NAMES[r['metric']]} | {cell} | {per_seed} | {r['verdict']} | "
             f"{paper.replace('none', 'unchanged')} | {same} |"
         )
     lines.append(
         "\nPaired over training seeds (same data, same seeds); 95% t interval over seeds; for ER, D and I "
-        "lower is better. The paper: the direction of its own MTL − BCE difference (one run each)."
+        "lower is better. The paper: the direction of its own MTL − BCE difference (one run each); same "
+        "direction: – where our interval holds 0 or the metric is not comparable."
     )
     return "\n".join(lines)
 
