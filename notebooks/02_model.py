@@ -132,7 +132,7 @@ plots.overlay_events(ax, view.events, classes)
 # %% mystnb={"figure": {"caption": "The masks $\\hat{M}_k(t, f)$ of every class for this clip (labelled classes in bold)."}}
 active = [c in view.labels for c in classes]
 fig, axes = plots.plot_masks(view.masks, classes, hop_s, active=active)
-fig.suptitle("masks of every class, 0 (dark) to 1 (yellow); labelled classes in bold", fontsize=10)
+_ = fig.suptitle("masks of every class, 0 (dark) to 1 (yellow); labelled classes in bold", fontsize=10)
 
 # %% [markdown]
 # Only the bands that FAP weights (next section) reach the output: mask values in bands

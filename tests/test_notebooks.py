@@ -206,3 +206,12 @@ def test_a_failing_cell_in_a_build_is_one_message_naming_the_notebook_and_cell(t
     ):
         _execute(nb, out, cwd=str(tmp_path))
     assert out.is_file()
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_cell_shows_a_matplotlib_return_value(nb):
+    """A cell that ends in ``fig.suptitle(...)`` shows ``Text(...)`` and the book captions it as a figure."""
+    for n, cell in enumerate(json.loads(nb.read_text())["cells"]):
+        for out in cell.get("outputs", []):
+            shown = "".join(out.get("data", {}).get("text/plain", ""))
+            assert not shown.startswith(("Text(", "[<matplotlib", "<matplotlib.")), (nb.name, n, shown[:60])
