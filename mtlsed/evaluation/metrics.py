@@ -68,12 +68,8 @@ class Scores:
         """Read a scores file; a damaged one raises :class:`ValueError` naming it."""
         try:
             with np.load(path) as z:
-                if "hop_s" in z.files:
-                    times = z["times"]
-                    grid = FrameGrid(float(z["hop_s"]), float(times[0]), len(times))
-                else:  # files of earlier versions: evenly spaced centres, or the edges' midpoints
-                    b = z["boundaries"]
-                    grid = FrameGrid.from_centres(z["times"] if "times" in z.files else (b[:-1] + b[1:]) / 2)
+                times = z["times"]
+                grid = FrameGrid(float(z["hop_s"]), float(times[0]), len(times))
                 return cls(list(z["filenames"]), list(z["classes"]), z["clip"], z["frame"], grid)
         except Exception as err:  # zipfile, numpy and OS errors of a truncated or garbled file
             raise UserError(f"{path}: damaged scores file ({err}); evaluate the run again") from None

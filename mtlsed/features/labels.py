@@ -38,14 +38,6 @@ class FrameGrid:
         """The grid of a clip of ``clip_seconds`` (what the feature cache stores)."""
         return cls.of(cfg, cfg.n_frames(int(round(clip_seconds * cfg.sample_rate))))
 
-    @classmethod
-    def from_centres(cls, centres: np.ndarray) -> FrameGrid:
-        """The grid whose frame centres are ``centres`` ``(T,)`` (evenly spaced; at least two)."""
-        centres = np.asarray(centres, dtype=float)
-        if len(centres) < 2:
-            raise ValueError("a frame grid needs at least two frame centres to know its hop")
-        return cls(float(centres[1] - centres[0]), float(centres[0]), len(centres))
-
     @property
     def centres(self) -> np.ndarray:
         """Centre time in seconds of each frame ``(T,)``."""

@@ -44,7 +44,7 @@ from mtlsed.features.dataset import SedDataset
 from mtlsed.models import build_model
 from mtlsed.objectives.total import TERMS, total_loss
 from mtlsed.runs.identity import differences, run_fingerprint
-from mtlsed.runs.runfolder import RunFolder
+from mtlsed.runs.runfolder import RunDamaged, RunFolder
 from mtlsed.runs.runinfo import progress_line
 from mtlsed.training.ema import WeightAverage
 from mtlsed.training.step import (
@@ -221,7 +221,10 @@ def check_run_dir(run: RunFolder, identity: dict, resume: bool) -> None:
     if not resume:
         raise UserError(f"{run.path} already holds a run; use --resume to continue it, or another folder")
     if saved is None:
-        raise UserError(f"{run.path}: no identity.json (a run of an older mtlsed); cannot check --resume")
+        raise RunDamaged(
+            f"{run.file('identity.json')}: missing; the run cannot be checked for --resume: train it again "
+            "into a new folder"
+        )
     if saved["digest"] != identity["digest"]:
         what = "; ".join(differences(saved, identity))
         raise UserError(f"{run.path}: --resume with other settings than the run was started with: {what}")
