@@ -29,3 +29,7 @@ LOSS_TERMS = ("bce", "segment", "silent", "cosine", "judge", "consistency")
 
 # how tables and figures name a model (``model.name`` -> its name in the paper)
 MODEL_NAMES = {"ddc_fap": "DDC-FAP", "vgg_gwrp": "VGG-GWRP", "attention": "Attention", "talnet": "TALNet"}
+
+# the devices ``train.device`` and ``--device`` name (``mtlsed.core.devices.pick_device``)
+DEVICE_PATTERN = r"auto|cpu|mps|cuda(:\d+)?"
+KNOWN_DEVICES = "auto, cpu, cuda, cuda:N or mps"

@@ -34,11 +34,12 @@ from tqdm import tqdm
 
 from mtlsed.config.settings import Config
 from mtlsed.core.allocator import keep_freed_memory
+from mtlsed.core.devices import pick_device
 from mtlsed.core.errors import UserError
 from mtlsed.data.fingerprint import data_fingerprint
 from mtlsed.data.format import read_dataset, require_valid
 from mtlsed.data.hashes import audio_hashes
-from mtlsed.evaluation.inference import outputs, pick_device
+from mtlsed.evaluation.inference import outputs
 from mtlsed.evaluation.ranking import at_map, sed_map
 from mtlsed.features.dataset import SedDataset
 from mtlsed.models import build_model
