@@ -43,10 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mtlsed.core.atomic import write_json
+from mtlsed.core.events import Event
 from mtlsed.data.format import (
     STRONG_HEADER,
     WEAK_HEADER,
-    Event,
     FormatError,
     _rows,
     _split_labels,

@@ -34,7 +34,8 @@ from mtlsed.config.settings import Config, EvalConfig
 from mtlsed.core.atomic import write_json
 from mtlsed.core.devices import pick_device
 from mtlsed.core.errors import UserError
-from mtlsed.data.format import Event, read_dataset, require_valid
+from mtlsed.core.events import Event
+from mtlsed.data.format import read_dataset, require_valid
 from mtlsed.evaluation.inference import load_run, predict
 from mtlsed.evaluation.metrics import Scores, event_based, merge_overlaps, psds_scores
 from mtlsed.evaluation.postprocess import detect_events

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from mtlsed.core.errors import UserError
-from mtlsed.data.format import Event
+from mtlsed.core.events import Event
 from mtlsed.features.labels import FrameGrid
 
 PSDS1 = {"dtc_threshold": 0.7, "gtc_threshold": 0.7, "cttc_threshold": None, "alpha_ct": 0.0, "alpha_st": 1.0}

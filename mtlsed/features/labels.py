@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mtlsed.config.settings import FeatureConfig
-from mtlsed.data.format import Event
+from mtlsed.core.events import Event
 
 
 @dataclass(frozen=True)
