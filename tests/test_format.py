@@ -7,8 +7,8 @@ import pytest
 import soundfile as sf
 from conftest import mtlsed_here
 
+from mtlsed.core.events import Event
 from mtlsed.data.format import (
-    Event,
     FormatError,
     read_dataset,
     read_strong,

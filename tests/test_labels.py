@@ -6,7 +6,7 @@ import pytest
 
 from mtlsed.config.settings import Config, EvalConfig, FeatureConfig
 from mtlsed.core.errors import UserError
-from mtlsed.data.format import Event
+from mtlsed.core.events import Event
 from mtlsed.evaluation.postprocess import detect_events
 from mtlsed.features.labels import FrameGrid, clip_labels, frame_labels
 

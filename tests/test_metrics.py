@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mtlsed.config.settings import EvalConfig, FeatureConfig
-from mtlsed.data.format import Event
+from mtlsed.core.events import Event
 from mtlsed.evaluation.metrics import Scores, event_based, merge_overlaps, psds_per_class, psds_scores
 from mtlsed.evaluation.postprocess import detect_events
 from mtlsed.evaluation.ranking import at_map, mean_average_precision, sed_map, sed_map_and_classes

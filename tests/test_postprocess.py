@@ -8,7 +8,8 @@ from conftest import untrained_run
 
 from mtlsed.cli.main import main
 from mtlsed.config.settings import EvalConfig
-from mtlsed.data.format import Event, write_dataset_index
+from mtlsed.core.events import Event
+from mtlsed.data.format import write_dataset_index
 from mtlsed.evaluation.metrics import Scores
 from mtlsed.evaluation.postprocess import GRID, choose_on_validation, settings_grid
 from mtlsed.features.labels import FrameGrid

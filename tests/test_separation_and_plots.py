@@ -13,7 +13,7 @@ from mtlsed.book import plots  # noqa: E402
 from mtlsed.book.separation import separate  # noqa: E402
 from mtlsed.config.settings import FeatureConfig  # noqa: E402
 from mtlsed.core.envinfo import environment, hardware_line  # noqa: E402
-from mtlsed.data.format import Event  # noqa: E402
+from mtlsed.core.events import Event  # noqa: E402
 
 CFG = FeatureConfig(sample_rate=16000, fmin=0.0)
 SR = 16000

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from mtlsed.config.settings import Config
+from mtlsed.core.devices import pick_device
 from mtlsed.core.errors import UserError
 from mtlsed.evaluation.inference import load_run
 from mtlsed.features.dataset import SedDataset
@@ -20,7 +21,7 @@ from mtlsed.models import build_model
 from mtlsed.models.output import SedOutput
 from mtlsed.objectives.total import total_loss
 from mtlsed.training.step import make_optimizer, memory_format, precision_context
-from mtlsed.training.train import batch_indices, cpu_threads, pick_device, train, validate
+from mtlsed.training.train import batch_indices, cpu_threads, train, validate
 
 TINY = [
     "features.sample_rate=16000",

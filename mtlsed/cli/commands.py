@@ -222,8 +222,8 @@ def _import_desed(args: argparse.Namespace) -> int:
 
 
 def _features(args: argparse.Namespace) -> int:
+    from mtlsed.core.devices import pick_device
     from mtlsed.data.format import require_valid
-    from mtlsed.evaluation.inference import pick_device
     from mtlsed.features.cache import build_feature_cache
 
     cfg, _ = config_from_args(args)

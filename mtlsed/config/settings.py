@@ -21,6 +21,7 @@ from typing import Any, Literal, Union
 import yaml
 
 from mtlsed.core.errors import ConfigError
+from mtlsed.core.vocabulary import DEVICE_PATTERN, KNOWN_DEVICES
 
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
@@ -343,10 +344,7 @@ RANGES: dict[str, tuple[Any, str]] = {
     "train.ema_decay": (lambda v: 0 <= v < 1, "in [0, 1) (0: off)"),
     "train.weight_decay": (lambda v: v >= 0, "0 (Adam, off) or more"),
     "train.threads": (lambda v: v >= 0, "0 (PyTorch's default) or more"),
-    "train.device": (
-        lambda v: re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) is not None,
-        "auto, cpu, cuda, cuda:N or mps",
-    ),
+    "train.device": (lambda v: re.fullmatch(DEVICE_PATTERN, v) is not None, KNOWN_DEVICES),
     "eval.clip_threshold": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     "eval.frame_threshold": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     "eval.median_filter_s": (lambda v: v >= 0, "0 or more (seconds)"),

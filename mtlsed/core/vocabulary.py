@@ -25,8 +25,14 @@ METRIC_NAMES = {
     "psds2": "PSDS2",
 }
 
-# the terms of the training loss (Eq. (8) and the constraints beyond the paper), as logged per iteration
-LOSS_TERMS = ("bce", "segment", "silent", "cosine", "judge", "consistency")
+# the terms of the training loss as logged per iteration: Eq. (8)'s, then the constraints beyond the paper
+PAPER_LOSS_TERMS = ("bce", "segment", "silent")
+EXTRA_LOSS_TERMS = ("cosine", "judge", "consistency")
+LOSS_TERMS = PAPER_LOSS_TERMS + EXTRA_LOSS_TERMS
 
 # how tables and figures name a model (``model.name`` -> its name in the paper)
 MODEL_NAMES = {"ddc_fap": "DDC-FAP", "vgg_gwrp": "VGG-GWRP", "attention": "Attention", "talnet": "TALNet"}
+
+# the devices ``train.device`` and ``--device`` name (``mtlsed.core.devices.pick_device``)
+DEVICE_PATTERN = r"auto|cpu|mps|cuda(:\d+)?"
+KNOWN_DEVICES = "auto, cpu, cuda, cuda:N or mps"

@@ -21,9 +21,10 @@ import numpy as np
 from tqdm import tqdm
 
 from mtlsed.core.atomic import write_json
+from mtlsed.core.events import Event
 from mtlsed.core.procs import die_with_parent
 from mtlsed.data.audio import write_audio
-from mtlsed.data.format import SPLITS, Event, write_dataset_index
+from mtlsed.data.format import SPLITS, write_dataset_index
 from mtlsed.data.mix import RECIPES, mix
 from mtlsed.data.splits import MIXED_VAL_FRACTION, TEST_FRACTION, split_sizes
 from mtlsed.data.synthetic import SyntheticBackgrounds, SyntheticEvents

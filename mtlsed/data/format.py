@@ -23,29 +23,20 @@ file and line of the first problem; :func:`validate` collects every problem.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mtlsed.core.errors import FormatError
+from mtlsed.core.events import Event
+from mtlsed.core.textio import read_utf8, write_tsv
 from mtlsed.data.policy import TOLERANCE_S, unsafe_name
 
 WEAK_HEADER = ["filename", "event_labels"]
 STRONG_HEADER = ["filename", "onset", "offset", "event_label"]
 SPLIT_HEADER = ["filename", "split"]
 SPLITS = ("train", "val", "test")
-
-
-@dataclass(frozen=True)
-class Event:
-    """One strongly labelled event of a clip, times in seconds."""
-
-    filename: str
-    onset: float
-    offset: float
-    label: str
 
 
 @dataclass(frozen=True)
@@ -95,15 +86,8 @@ class DatasetIndex:
 
 
 def read_text(path: Path) -> str:
-    """A text file as UTF-8 (a leading byte-order mark dropped); a byte that is not UTF-8 names its line."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise FormatError(
-            f"{path}:{line}: byte {data[err.start]:#04x} is not UTF-8 (save the file as UTF-8)"
-        ) from None
+    """A label file's text (:func:`mtlsed.core.textio.read_utf8`); a byte that is not UTF-8 names its line."""
+    return read_utf8(path, FormatError)
 
 
 def _rows(path: Path, header: list[str]) -> Iterable[tuple[int, list[str]]]:
@@ -577,16 +561,6 @@ def _problem_from(err: FormatError, path: Path) -> Problem:
 
 
 # -- writing ------------------------------------------------------------------
-
-
-def write_tsv(path: Path, header: list[str], rows: Iterable[list[str]]) -> None:
-    """A TSV file with its header, written atomically."""
-    from mtlsed.core.atomic import atomic_path
-
-    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def _fmt_time(t: float) -> str:

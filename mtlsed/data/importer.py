@@ -44,10 +44,10 @@ from pathlib import Path
 
 from mtlsed.core.atomic import atomic_path, write_json
 from mtlsed.core.diskspace import ensure_free
+from mtlsed.core.events import Event
 from mtlsed.data.format import (
     STRONG_HEADER,
     WEAK_HEADER,
-    Event,
     FormatError,
     _rows,
     _split_labels,

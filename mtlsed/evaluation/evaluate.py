@@ -32,9 +32,11 @@ import numpy as np
 
 from mtlsed.config.settings import Config, EvalConfig
 from mtlsed.core.atomic import write_json
+from mtlsed.core.devices import pick_device
 from mtlsed.core.errors import UserError
-from mtlsed.data.format import Event, read_dataset, require_valid
-from mtlsed.evaluation.inference import load_run, pick_device, predict
+from mtlsed.core.events import Event
+from mtlsed.data.format import read_dataset, require_valid
+from mtlsed.evaluation.inference import load_run, predict
 from mtlsed.evaluation.metrics import Scores, event_based, merge_overlaps, psds_scores
 from mtlsed.evaluation.postprocess import detect_events
 from mtlsed.evaluation.ranking import mean_average_precision, sed_map_and_classes
@@ -125,9 +127,9 @@ def check_no_leak(run: RunFolder, data_dir: Path, split: str) -> None:
     from mtlsed.data.hashes import audio_hashes
     from mtlsed.runs.identity import differences
 
+    if split not in LEARNT_FROM:
+        return  # the train split itself may be scored
     learnt = run.clips()
-    if learnt is None or split not in LEARNT_FROM:
-        return  # a run of an older mtlsed records no clips; the train split itself may be scored
     index = read_dataset(data_dir)
     hashes = audio_hashes(index.root, index.files_in(split), index.root / "audio")
     seen = {sha: (name, part) for part in LEARNT_FROM[split] for name, sha in learnt.get(part, {}).items()}

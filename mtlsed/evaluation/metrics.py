@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from mtlsed.core.errors import UserError
-from mtlsed.data.format import Event
+from mtlsed.core.events import Event
 from mtlsed.features.labels import FrameGrid
 
 PSDS1 = {"dtc_threshold": 0.7, "gtc_threshold": 0.7, "cttc_threshold": None, "alpha_ct": 0.0, "alpha_st": 1.0}
@@ -68,12 +68,8 @@ class Scores:
         """Read a scores file; a damaged one raises :class:`ValueError` naming it."""
         try:
             with np.load(path) as z:
-                if "hop_s" in z.files:
-                    times = z["times"]
-                    grid = FrameGrid(float(z["hop_s"]), float(times[0]), len(times))
-                else:  # files of earlier versions: evenly spaced centres, or the edges' midpoints
-                    b = z["boundaries"]
-                    grid = FrameGrid.from_centres(z["times"] if "times" in z.files else (b[:-1] + b[1:]) / 2)
+                times = z["times"]
+                grid = FrameGrid(float(z["hop_s"]), float(times[0]), len(times))
                 return cls(list(z["filenames"]), list(z["classes"]), z["clip"], z["frame"], grid)
         except Exception as err:  # zipfile, numpy and OS errors of a truncated or garbled file
             raise UserError(f"{path}: damaged scores file ({err}); evaluate the run again") from None

@@ -13,7 +13,6 @@ import dataclasses
 import json
 import shutil
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from tqdm import tqdm
 from mtlsed.config.settings import FeatureConfig
 from mtlsed.core.atomic import write_json, write_text
 from mtlsed.core.errors import UserError
+from mtlsed.core.locks import held
 from mtlsed.data.audio import load_audio
 from mtlsed.data.format import read_dataset
 from mtlsed.features.labels import FrameGrid
@@ -130,26 +130,10 @@ def build_feature_cache(
     if (final / "meta.json").is_file():
         return FeatureCache.open(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(final.with_name(key + ".lock")):
+    with held(final.with_name(key + ".lock"), "features", wait=True):  # another builder: wait, then reuse
         if (final / "meta.json").is_file():
             return FeatureCache.open(final)
         return _build(index, key, final, cfg, clip_seconds, batch_size, device, progress)
-
-
-@contextmanager
-def _locked(path: Path):
-    """An exclusive advisory lock on ``path`` (POSIX); elsewhere, no lock."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _build(index, key, final, cfg, clip_seconds, batch_size, device, progress) -> FeatureCache:

@@ -60,14 +60,7 @@ class SedDataset(torch.utils.data.Dataset):
         CPU than collating one item at a time through a DataLoader (600 clips of 311 x 64 take 48 MB).
         """
         if self._tensors is None:
-            feats = self._raw()
-            if self.cfg.features.normalise == "dataset":
-                x = (feats - self.cache.mean) / self.cache.std
-            else:
-                from mtlsed.features.normalise import normalise
-
-                mean, std = (torch.from_numpy(s) for s in self.norm_stats())
-                x = normalise(torch.from_numpy(feats), self.cfg.features, mean, std).numpy()
+            x = self.normalised(self._raw())
             frames = np.stack([self.frame_labels(i) for i in range(len(self))]) if len(self) else None
             self._tensors = (
                 torch.from_numpy(x.astype(np.float32, copy=False)),
@@ -85,6 +78,19 @@ class SedDataset(torch.utils.data.Dataset):
         """The split's raw log-mel ``(N, T, F)`` (what augmentation works on, before normalisation)."""
         return torch.from_numpy(self._raw())
 
+    def normalised(self, raw: np.ndarray) -> np.ndarray:
+        """Raw log-mel ``(N, T, F)`` as the model's input, by ``features.normalise`` (the one place a split is
+        normalised): ``dataset`` in numpy (``(x - mean) / std``, bit for bit what
+        :func:`mtlsed.features.normalise.normalise` computes), the others through that function."""
+        if self.cfg.features.normalise == "dataset":
+            return (raw - self.cache.mean) / self.cache.std
+        from mtlsed.features.normalise import normalise
+
+        mean, std = (torch.from_numpy(s) for s in self.norm_stats())
+        return normalise(
+            torch.from_numpy(np.require(raw, np.float32, "W")), self.cfg.features, mean, std
+        ).numpy()
+
     def norm_stats(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-band ``(mean (F,), std (F,))`` of the training split in the domain of ``features.normalise``
         (:func:`mtlsed.features.normalise.normalise` takes them); computed once per cache and setting, then
@@ -95,15 +101,8 @@ class SedDataset(torch.utils.data.Dataset):
         if self._features is None:  # opened lazily: each DataLoader worker maps the file itself
             self._features = self.cache.features
         raw = np.asarray(self._features[self.rows[i]])
-        if self.cfg.features.normalise == "dataset":
-            x = torch.from_numpy(((raw - self.cache.mean) / self.cache.std).astype(np.float32))
-        else:
-            from mtlsed.features.normalise import normalise
-
-            mean, std = (torch.from_numpy(s) for s in self.norm_stats())
-            x = normalise(torch.from_numpy(raw.astype(np.float32))[None], self.cfg.features, mean, std)[0]
         return (
-            x,
+            torch.from_numpy(self.normalised(raw[None])[0].astype(np.float32, copy=False)),
             torch.from_numpy(self.clip_labels[i]),
             torch.from_numpy(self.frame_labels(i)),
         )

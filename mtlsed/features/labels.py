@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mtlsed.config.settings import FeatureConfig
-from mtlsed.data.format import Event
+from mtlsed.core.events import Event
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,6 @@ class FrameGrid:
     def for_clip(cls, cfg: FeatureConfig, clip_seconds: float) -> FrameGrid:
         """The grid of a clip of ``clip_seconds`` (what the feature cache stores)."""
         return cls.of(cfg, cfg.n_frames(int(round(clip_seconds * cfg.sample_rate))))
-
-    @classmethod
-    def from_centres(cls, centres: np.ndarray) -> FrameGrid:
-        """The grid whose frame centres are ``centres`` ``(T,)`` (evenly spaced; at least two)."""
-        centres = np.asarray(centres, dtype=float)
-        if len(centres) < 2:
-            raise ValueError("a frame grid needs at least two frame centres to know its hop")
-        return cls(float(centres[1] - centres[0]), float(centres[0]), len(centres))
 
     @property
     def centres(self) -> np.ndarray:

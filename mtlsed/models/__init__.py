@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from mtlsed.config.settings import ModelConfig
+from mtlsed.core.vocabulary import MODEL_NAMES
 from mtlsed.models.attention import AttentionSED
 from mtlsed.models.ddc_fap import DDCFAP
 from mtlsed.models.output import SedOutput
@@ -32,7 +33,7 @@ def _tal(cfg: ModelConfig, k: int, f: int) -> nn.Module:
 
 
 MODELS = {"ddc_fap": _ddc, "vgg_gwrp": _vgg, "attention": _att, "talnet": _tal}
-DISPLAY_NAMES = {"ddc_fap": "DDC-FAP", "vgg_gwrp": "VGG-GWRP", "attention": "Attention", "talnet": "TALNet"}
+DISPLAY_NAMES = MODEL_NAMES  # how tables and figures name a model (mtlsed.core.vocabulary owns the names)
 
 
 def build_model(cfg: ModelConfig, n_classes: int, n_mels: int) -> nn.Module:

@@ -9,11 +9,10 @@ import torch
 
 from mtlsed.config.settings import LossConfig
 from mtlsed.core.errors import ConfigError
+from mtlsed.core.vocabulary import EXTRA_LOSS_TERMS, LOSS_TERMS
 from mtlsed.models.output import SedOutput
 from mtlsed.objectives import constraints
 from mtlsed.objectives.losses import bce_loss, segment_loss, select_active, silent_loss
-
-TERMS = ("bce", "segment", "silent", "cosine", "judge", "consistency")
 
 
 @dataclass
@@ -29,12 +28,12 @@ class LossTerms:
     consistency: torch.Tensor | None = None
 
     def __post_init__(self):
-        for name in ("cosine", "judge", "consistency"):
+        for name in EXTRA_LOSS_TERMS:
             if getattr(self, name) is None:
                 setattr(self, name, self.bce.new_zeros(()))
 
     def as_dict(self) -> dict[str, float]:
-        return {k: float(getattr(self, k).detach()) for k in ("total", *TERMS)}
+        return {k: float(getattr(self, k).detach()) for k in ("total", *LOSS_TERMS)}
 
 
 # the weights of the terms that need masks (the cosine penalty only with cosine_on=mask)

@@ -51,6 +51,7 @@ NUMERIC = {
     "features/cache.py",
     "features/dataset.py",
     "data/format.py",  # reading the labels
+    "core/events.py",  # the labels' type
     "models/*",
 }
 # The modules a run's metrics depend on beyond its weights: a change here re-scores finished runs.
@@ -81,6 +82,7 @@ NOT_NUMERIC = {
     "core/hashing.py": "hashes of files and objects",
     "core/textio.py": "UTF-8 and TSV files: bytes in and out, a file that reads otherwise is an error",
     "core/locks.py": "who may write a folder, not what is written",
+    "core/devices.py": "which device runs a run (train.device is in its config), not what it computes",
     "core/vocabulary.py": "names of metrics and loss terms (the code that computes them is fingerprinted)",
     "data/hashes.py": "the audio hashes a data fingerprint is made of",
     "data/fingerprint.py": "the data fingerprint itself",

@@ -34,17 +34,19 @@ from tqdm import tqdm
 
 from mtlsed.config.settings import Config
 from mtlsed.core.allocator import keep_freed_memory
+from mtlsed.core.devices import pick_device
 from mtlsed.core.errors import UserError
+from mtlsed.core.vocabulary import LOSS_TERMS, PAPER_LOSS_TERMS
 from mtlsed.data.fingerprint import data_fingerprint
 from mtlsed.data.format import read_dataset, require_valid
 from mtlsed.data.hashes import audio_hashes
-from mtlsed.evaluation.inference import outputs, pick_device
+from mtlsed.evaluation.inference import outputs
 from mtlsed.evaluation.ranking import at_map, sed_map
 from mtlsed.features.dataset import SedDataset
 from mtlsed.models import build_model
-from mtlsed.objectives.total import TERMS, total_loss
+from mtlsed.objectives.total import total_loss
 from mtlsed.runs.identity import differences, run_fingerprint
-from mtlsed.runs.runfolder import RunFolder
+from mtlsed.runs.runfolder import RunDamaged, RunFolder
 from mtlsed.runs.runinfo import progress_line
 from mtlsed.training.ema import WeightAverage
 from mtlsed.training.step import (
@@ -221,7 +223,10 @@ def check_run_dir(run: RunFolder, identity: dict, resume: bool) -> None:
     if not resume:
         raise UserError(f"{run.path} already holds a run; use --resume to continue it, or another folder")
     if saved is None:
-        raise UserError(f"{run.path}: no identity.json (a run of an older mtlsed); cannot check --resume")
+        raise RunDamaged(
+            f"{run.file('identity.json')}: missing; the run cannot be checked for --resume: train it again "
+            "into a new folder"
+        )
     if saved["digest"] != identity["digest"]:
         what = "; ".join(differences(saved, identity))
         raise UserError(f"{run.path}: --resume with other settings than the run was started with: {what}")
@@ -312,7 +317,7 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
     show = is_main and (tty if progress is None else progress)
     # not on a terminal (nohup, a scheduler, CI, a log file): a line every 5% instead of a bar
     line_every = max(1, iterations // 20) if is_main and progress is None and not tty else 0
-    sums = dict.fromkeys(("total", *TERMS), 0.0)
+    sums = dict.fromkeys(("total", *LOSS_TERMS), 0.0)
     count = 0
     tic = time.perf_counter()
     model.train()
@@ -352,9 +357,7 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
         count += 1
         bar.update()
         if line_every and (it % line_every == 0 or it == iterations):
-            shown = {
-                k: v for k, v in terms.as_dict().items() if k in ("total", "bce", "segment", "silent") or v
-            }
+            shown = {k: v for k, v in terms.as_dict().items() if k in ("total", *PAPER_LOSS_TERMS) or v}
             progress_line(it, start, iterations, shown, time.perf_counter() - tic)
         if it % cfg.train.eval_every and it != iterations:
             continue
@@ -368,7 +371,7 @@ def _train_locked(run: RunFolder, data_dir, index, cfg, identity, resume, progre
                 "epoch": round(it * cfg.train.batch_size / len(train_set), 3),
                 "lr": scheduler.get_last_lr()[0],
                 "loss": means["total"],
-                **{k: means[k] for k in TERMS},
+                **{k: means[k] for k in LOSS_TERMS},
                 **val,
                 "seconds": round(time.perf_counter() - tic, 2),
             }
