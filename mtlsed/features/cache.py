@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from mtlsed.config.settings import FeatureConfig
 from mtlsed.core.atomic import write_json, write_text
+from mtlsed.core.diskspace import reserve
 from mtlsed.core.errors import UserError
 from mtlsed.core.locks import held
 from mtlsed.data.audio import load_audio
@@ -151,6 +152,7 @@ def _build(index, key, final, cfg, clip_seconds, batch_size, device, progress) -
         arr = np.lib.format.open_memmap(arr_path, mode="w+", dtype=np.float32, shape=shape)
     else:
         arr = np.load(arr_path, mmap_mode="r+")
+    reserve(arr_path, "the feature cache")  # a disk too small: a message here, not SIGBUS in a write
     front = LogMel(cfg).to(device)
     show = sys.stderr.isatty() if progress is None else progress
     with tqdm(total=len(names), initial=done, disable=not show, desc="log-mel", unit="clip") as bar:
