@@ -75,9 +75,10 @@ from IPython.display import Markdown
 import mtlsed.book.notebook as nb
 from mtlsed.book import plots
 from mtlsed.config.settings import ModelConfig
+from mtlsed.core.vocabulary import MODEL_NAMES
 from mtlsed.evaluation.inference import load_run
 from mtlsed.features.logmel import logmel
-from mtlsed.models import DISPLAY_NAMES, MODELS, build_model, receptive_field, size_table
+from mtlsed.models import MODELS, build_model, receptive_field, size_table
 from mtlsed.runs.runfolder import RunFolder
 
 session = nb.setup(profile, data, seeds, n_clips, overrides)
@@ -91,7 +92,7 @@ print(session.card())
 # is where DDC-FAP's savings over Kong's VGG-like block come from.
 
 # %%
-sizes = {DISPLAY_NAMES[name]: ModelConfig(name=name) for name in MODELS}
+sizes = {MODEL_NAMES[name]: ModelConfig(name=name) for name in MODELS}
 sizes[f"DDC-FAP, profile {session.profile}"] = session.config.model
 size_table(sizes)
 

@@ -91,6 +91,7 @@ from IPython.display import Audio, display
 import mtlsed.book.notebook as nb
 from mtlsed.book import plots
 from mtlsed.book.separation import separate
+from mtlsed.core.vocabulary import PAPER_LOSS_TERMS
 from mtlsed.features.logmel import logmel
 from mtlsed.runs.runfolder import RunFolder
 
@@ -116,7 +117,7 @@ fig, axes = plt.subplots(1, 3, figsize=(12, 3))
 plots.plot_curves(log, ["loss", "bce", "val_loss"], ax=axes[0], title="loss (Eq. 8): training and validation")
 lam = {"segment": session.config.loss.segment_weight, "silent": session.config.loss.silent_weight}
 plots.plot_curves(
-    log, ["segment", "silent"], ax=axes[1], title="auxiliary terms as weighted in Eq. (8)", weights=lam
+    log, PAPER_LOSS_TERMS[1:], ax=axes[1], title="auxiliary terms as weighted in Eq. (8)", weights=lam
 )
 plots.plot_curves(log, ["val_at_map", "val_sed_map"], ax=axes[2], title="validation scores", unit_range=True)
 fig.tight_layout()

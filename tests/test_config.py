@@ -96,6 +96,11 @@ def test_overrides_from_strings_and_dicts():
         Config().with_overrides({"train.lrr": 1})
     with pytest.raises(ConfigError, match="trian: unknown config section"):
         Config().with_overrides({"trian.lr": 1})
+    # a dotted key below a key names the key, not a missing section
+    with pytest.raises(
+        ConfigError, match=r"train\.lr\.x: train\.lr is a key, not a config section; set it as train\.lr="
+    ):
+        Config().with_overrides({"train.lr.x": 1})
     with pytest.raises(ConfigError, match="expected key=value"):
         parse_assignments(["train.lr"])
     with pytest.raises(ConfigError, match=r"train\.iterations: expected an integer"):

@@ -110,7 +110,7 @@ class Session:
 
     @property
     def device(self) -> str:
-        from mtlsed.evaluation.inference import pick_device
+        from mtlsed.core.devices import pick_device
 
         return str(pick_device(self.config.train.device))
 
@@ -320,7 +320,9 @@ def loss_table(terms, loss_cfg, digits: int = 4):
     """
     import pandas as pd
 
-    names = ["bce", "segment", "silent"]
+    from mtlsed.core.vocabulary import PAPER_LOSS_TERMS
+
+    names = PAPER_LOSS_TERMS
     columns = {}
     for n in names:
         value, weight = float(getattr(terms, n)), getattr(loss_cfg, f"{n}_weight")

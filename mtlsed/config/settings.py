@@ -272,7 +272,12 @@ class Config:
             node = data
             for i, part in enumerate(parts[:-1]):
                 if not isinstance(node.get(part), dict):
-                    raise ConfigError(f"{'.'.join(parts[: i + 1])}: unknown config section")
+                    here = ".".join(parts[: i + 1])
+                    if part in node:  # a key, not a section: nothing lies below it
+                        raise ConfigError(
+                            f"{key}: {here} is a key, not a config section; set it as {here}=..."
+                        )
+                    raise ConfigError(f"{here}: unknown config section")
                 node = node[part]
             if isinstance(node.get(parts[-1]), dict):  # a whole section: its keys go one by one
                 example = next(iter(node[parts[-1]]))

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mtlsed.core.devices import pick_device  # noqa: F401 -- mtlsed/book/notebook.py imports it from here
 from mtlsed.core.errors import UserError
 from mtlsed.features.dataset import SedDataset
 from mtlsed.models import build_model

@@ -33,7 +33,6 @@ def _tal(cfg: ModelConfig, k: int, f: int) -> nn.Module:
 
 
 MODELS = {"ddc_fap": _ddc, "vgg_gwrp": _vgg, "attention": _att, "talnet": _tal}
-DISPLAY_NAMES = MODEL_NAMES  # how tables and figures name a model (mtlsed.core.vocabulary owns the names)
 
 
 def build_model(cfg: ModelConfig, n_classes: int, n_mels: int) -> nn.Module:
@@ -117,5 +116,5 @@ def size_table(configs: dict, n_classes: int = 10, n_mels: int = 64, n_frames: i
 def config_sizes(cfg, names: list[str], n_classes: int = 10):
     """:func:`size_table` of the named models at the sizes of a full ``Config`` (its mel bands, its clips)."""
     n_frames = cfg.features.n_frames(int(round(cfg.data.clip_seconds * cfg.features.sample_rate)))
-    configs = {DISPLAY_NAMES[n]: cfg.with_overrides({"model.name": n}).model for n in names}
+    configs = {MODEL_NAMES[n]: cfg.with_overrides({"model.name": n}).model for n in names}
     return size_table(configs, n_classes, cfg.features.n_mels, n_frames)
