@@ -32,6 +32,17 @@ def cfg16() -> Config:
     return cfg
 
 
+def source_folder(small_set: Path, tmp: Path) -> Path:
+    """TMP/src: the small set as a source folder to import (audio/, weak.tsv, strong.tsv, classes.txt)."""
+    import shutil
+
+    src = tmp / "src"
+    shutil.copytree(small_set / "audio", src / "audio")
+    for name in ("weak.tsv", "strong.tsv", "classes.txt"):
+        shutil.copyfile(small_set / name, src / name)
+    return src
+
+
 def write_wav(path: Path, y: np.ndarray, sr: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), y, sr)

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import mtlsed_here
+from conftest import mtlsed_here, source_folder
 
 FAST = ["train.iterations=2", "train.eval_every=2", "train.batch_size=4"]
 WORKERS = 2  # cases run at once: one per core of the 2-core machines this suite is sized for
@@ -1103,7 +1103,7 @@ ARGUMENT_CASES = [
     ),
     (
         "import-out-is-a-file",  # NotADirectoryError before
-        lambda src, tmp: ["import", _source(src, tmp), _yaml(tmp, "f", "a file")],
+        lambda src, tmp: ["import", source_folder(src, tmp), _yaml(tmp, "f", "a file")],
         2,
         ["mtlsed import: error: {tmp}/f: a file, not a folder; give a new folder for the data set"],
     ),
@@ -1177,13 +1177,6 @@ def test_bad_arguments(argument_cases, request, command, code, expected):
 # -- import: what a data set lets in -----------------------------------------------------------------------
 
 
-def _source(small_set: Path, tmp: Path) -> Path:
-    """TMP/src: the small set as a source folder to import (audio/, weak.tsv, strong.tsv, classes.txt)."""
-    src = tmp / "src"
-    shutil.copytree(small_set / "audio", src / "audio")
-    for name in ("weak.tsv", "strong.tsv", "classes.txt"):
-        shutil.copyfile(small_set / name, src / name)
-    return src
 
 
 NOISE = np.random.default_rng(1).normal(0, 0.1, 10 * 16000).astype(np.float32)  # 10 s no clip of the set has
@@ -1571,7 +1564,7 @@ IMPORT_CASES = [
 @pytest.fixture(scope="module")
 def import_cases(request, small_set, tmp_path_factory):
     def run(case, tmp):
-        src = _source(small_set, tmp)
+        src = source_folder(small_set, tmp)
         case[1](src)
         extra = [a.format(tmp=tmp) for a in case[2]]
         return src, tmp, _mtlsed("import", src, tmp / "out", *extra)
@@ -1777,7 +1770,7 @@ def reimported(small_set, tmp_path_factory):
     """``(run, data)``: a run trained on ``mtlsed import SRC DATA --seed 1``, then DATA imported again from
     the same SRC with ``--seed 2`` (another split: some clips the run learnt from are test clips now)."""
     tmp = tmp_path_factory.mktemp("reimported")
-    src, data, run = _source(small_set, tmp), tmp / "data", tmp / "run"
+    src, data, run = source_folder(small_set, tmp), tmp / "data", tmp / "run"
     for args in (
         ["import", src, data, "--seed", "1"],
         ["train", data, "--profile", "ci", "--out", run, "--set", *FAST],
@@ -2131,7 +2124,7 @@ def a_lock_left_by_a_killed_writer_blocks_nothing(tmp, small_set, trained):
 
 
 def a_failed_import_does_not_block_the_corrected_rerun(tmp, small_set, trained):
-    src, out = _source(small_set, tmp), tmp / "out"
+    src, out = source_folder(small_set, tmp), tmp / "out"
     _test_folder({"other_a.wav": "clip_00002.wav"})(src)
     bad = _mtlsed("import", src, out, "--test", tmp / "test")
     _assert_outcome(bad, 2, ["1 test clip(s) have the audio of training clips"])

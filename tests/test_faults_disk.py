@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import source_folder
 from test_adapters import make_fsd, make_tut
 
 import mtlsed.data.download as download_module
@@ -178,16 +179,9 @@ def test_a_read_only_folder_is_a_message(small_set, tmp_path):
 # -- import --copy -----------------------------------------------------------------------------------
 
 
-def _source(small_set: Path, tmp: Path) -> Path:
-    src = tmp / "src"
-    shutil.copytree(small_set / "audio", src / "audio")
-    for name in ("weak.tsv", "strong.tsv", "classes.txt"):
-        shutil.copyfile(small_set / name, src / name)
-    return src
-
 
 def test_import_copy_checks_the_space_first(small_set, tmp_path, monkeypatch):
-    src, out = _source(small_set, tmp_path), tmp_path / "out"
+    src, out = source_folder(small_set, tmp_path), tmp_path / "out"
     _free_under(monkeypatch, out, 5000)
     _refused(
         _mtlsed("import", src, out, "--copy"),
@@ -201,7 +195,7 @@ def test_a_disk_full_during_import_copy_is_a_message_and_the_rerun_finishes(smal
     """The copy cut short leaves no half file behind (it was taken for a clash with the source)."""
     import mtlsed.data.importer as importer
 
-    src, out = _source(small_set, tmp_path), tmp_path / "out"
+    src, out = source_folder(small_set, tmp_path), tmp_path / "out"
     copied = []
 
     def copy_until_full(source, target):
