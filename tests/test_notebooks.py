@@ -176,30 +176,20 @@ def test_output_differences_compares_only_tagged_cells_after_sanitising(tmp_path
 
 
 def test_a_failing_cell_in_a_build_is_one_message_naming_the_notebook_and_cell(tmp_path):
+    import nbformat
+
     from mtlsed.book.build import _execute
     from mtlsed.core.errors import UserError
 
     nb = tmp_path / "broken.ipynb"
-    nb.write_text(
-        json.dumps(
-            {
-                "cells": [
-                    {"cell_type": "code", "source": "x = 1", "metadata": {}, "outputs": []},
-                    {
-                        "cell_type": "code",
-                        "source": "raise ValueError('no such clip')",
-                        "metadata": {},
-                        "outputs": [],
-                    },
-                ],
-                "metadata": {
-                    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-                },
-                "nbformat": 4,
-                "nbformat_minor": 5,
-            }
-        )
+    book = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("x = 1"),
+            nbformat.v4.new_code_cell("raise ValueError('no such clip')"),
+        ],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
     )
+    nbformat.write(book, nb)
     out = tmp_path / "out.ipynb"
     with pytest.raises(
         UserError, match=r"broken\.ipynb: cell 2 failed: ValueError: no such clip \(the executed"
