@@ -252,7 +252,11 @@ if twin is not None:
         {"BCE only": twin, "segment\n+ silent": run_dir}, data_dir
     )
     fig, axes = plots.plot_constraint_masks(
-        views, mask_classes, shown, session.config.features.hop_ms / 1000, title=f"{clip}: the masks of the two runs"
+        views,
+        mask_classes,
+        shown,
+        session.config.features.hop_ms / 1000,
+        title=f"{clip}: the masks of the two runs",
     )
 else:
     print("the BCE-only twin of this run was not trained (the profile's run_overrides make another run)")

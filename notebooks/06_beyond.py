@@ -144,7 +144,11 @@ if 3 in session.prof.params["tables"]:
     table3 = reproduce(3, session.prof, session.data, root=session.root, log=lambda *a: None)
     views, names3, shown, clip = nb.constraint_views(table3, data_dir)
     fig, axes = plots.plot_constraint_masks(
-        views, names3, shown, session.config.features.hop_ms / 1000, title=f"{clip}: the masks of each row's first seed"
+        views,
+        names3,
+        shown,
+        session.config.features.hop_ms / 1000,
+        title=f"{clip}: the masks of each row's first seed",
     )
 else:
     print(f"profile {session.profile} does not run Table 3 (its 'tables': {session.prof.params['tables']})")

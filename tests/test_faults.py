@@ -1177,8 +1177,6 @@ def test_bad_arguments(argument_cases, request, command, code, expected):
 # -- import: what a data set lets in -----------------------------------------------------------------------
 
 
-
-
 NOISE = np.random.default_rng(1).normal(0, 0.1, 10 * 16000).astype(np.float32)  # 10 s no clip of the set has
 
 

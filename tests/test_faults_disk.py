@@ -179,7 +179,6 @@ def test_a_read_only_folder_is_a_message(small_set, tmp_path):
 # -- import --copy -----------------------------------------------------------------------------------
 
 
-
 def test_import_copy_checks_the_space_first(small_set, tmp_path, monkeypatch):
     src, out = source_folder(small_set, tmp_path), tmp_path / "out"
     _free_under(monkeypatch, out, 5000)
