@@ -580,16 +580,16 @@ def weighted_terms(run_dir: Path):
     (its ``log.csv``: means over the iterations since the previous line), with the weights of its config."""
     import pandas as pd
 
+    from mtlsed.core.vocabulary import PAPER_LOSS_TERMS
     from mtlsed.runs.runfolder import RunFolder
 
     log, loss = training_log(run_dir), RunFolder(run_dir).config().loss
     rows = {}
     for where, line in (("start", log.iloc[0]), ("end", log.iloc[-1])):
-        terms = {
-            "BCE": loss.bce_weight * line["bce"],
-            f"{loss.segment_weight:g} × segment": loss.segment_weight * line["segment"],
-            f"{loss.silent_weight:g} × silent": loss.silent_weight * line["silent"],
-        }
+        terms = {}
+        for name in PAPER_LOSS_TERMS:  # Eq. (8): bce, segment, silent
+            weight = getattr(loss, f"{name}_weight")
+            terms["BCE" if name == "bce" else f"{weight:g} × {name}"] = weight * line[name]
         terms["total"] = sum(terms.values())
         rows[f"{where} (iteration {int(line['iteration'])})"] = terms
     return pd.DataFrame(rows).T.round(3)
@@ -643,7 +643,7 @@ def shift_sentence(shifted: dict, metric: str = "sed_map") -> str:
     """What a run's scores through other channels say (``shifted``: ``{"clean": metrics, CHANNEL: metrics}``
     as :func:`mtlsed.evaluation.evaluate.evaluate_shifted` returns), read off the numbers: the channel that
     costs most and the one that costs least, in ``metric``."""
-    from mtlsed.experiments.comparison import METRIC_NAMES
+    from mtlsed.core.vocabulary import METRIC_NAMES
 
     clean = shifted["clean"].get(metric)
     changes = {
