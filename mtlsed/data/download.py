@@ -29,7 +29,6 @@ import hashlib
 import http.client
 import json
 import os
-import shutil
 import sys
 import time
 import urllib.error
@@ -44,7 +43,7 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from mtlsed.core.atomic import write_json
-from mtlsed.core.diskspace import FULL, ensure_free, human_size
+from mtlsed.core.diskspace import FULL, ensure_free, free_bytes, human_size
 from mtlsed.core.errors import UserError
 
 MIRROR_ENV = "MTLSED_DOWNLOAD_MIRROR"
@@ -462,7 +461,7 @@ def unpack(path: Path, target: Path, archive: Archive) -> list[str]:
                 )
             target.mkdir(parents=True, exist_ok=True)
             need = sum(m.file_size for m in members)
-            free = shutil.disk_usage(target).free
+            free = free_bytes(target)
             if need > free:
                 raise DownloadError(
                     f"{archive.name}: unpacking needs {human_size(need)} in {target}, "
@@ -495,7 +494,7 @@ def _check_space(to: Path, todo: list[Archive], keep: bool, log: Callable) -> No
             continue
         part = _state(to) / f"{a.name}.part"
         left += a.size - (part.stat().st_size if part.is_file() else 0)
-    free = shutil.disk_usage(to).free
+    free = free_bytes(to)
     if left > free:
         raise DownloadError(
             f"not enough space in {to}: the archives still to download need {human_size(left)}, "
