@@ -79,9 +79,10 @@ lock:
 	rm -rf $(LOCKVENV)
 	@echo "wrote $(LOCK) ($$(grep -c '==' $(LOCK)) packages)"
 
-# After setting REPOSITORY in mtlsed/book/publish.py: every notebook's first cell installs from it.
+# The notebooks' header cells (mtlsed/book/header.py) into every .ipynb, their stand-ins into the twins;
+# after setting REPOSITORY in mtlsed/book/publish.py, every notebook's first cell installs from it.
 setup-cells: $(STAMP)
-	$(PY) -c "from mtlsed.book.build import write_setup_cells; print(*write_setup_cells() or ['unchanged'], sep='\n')"
+	$(PY) -c "from mtlsed.book.build import write_header_cells; print(*write_header_cells() or ['unchanged'], sep='\n')"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -27,7 +27,7 @@ def test_six_paired_notebooks():
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_text_twin_matches_by_content(nb):
-    assert twin_differences(nb) == [], f"run `jupytext --sync {nb}`"
+    assert twin_differences(nb) == [], f"run `jupytext --sync {nb}`, then `make setup-cells`"
 
 
 def _pair(tmp_path: Path) -> tuple[Path, Path]:

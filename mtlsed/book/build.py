@@ -22,7 +22,16 @@ import sys
 import time
 from pathlib import Path
 
-from mtlsed.config.profiles import load_profile, params_dir
+from mtlsed.book.header import (
+    HEADER_TAGS,
+    SETUP_TAG,
+    fill_header,
+    header_source,
+    header_tag,
+    stand_in,
+    with_stand_ins,
+)
+from mtlsed.config.profiles import DEFAULT_PROFILE, load_profile, params_dir
 from mtlsed.core.atomic import write_json, write_text
 from mtlsed.core.errors import UserError
 
@@ -290,10 +299,28 @@ def _cell_contents(nb) -> list[tuple[str, str, dict]]:
     ]
 
 
+def _header_problems(contents: list[tuple[str, str, dict]], name: str) -> list[str]:
+    """Where a notebook's header cells are not :mod:`mtlsed.book.header`'s; their sources in ``contents``
+    become the twin's stand-ins, so the comparison that follows sees what the twin must hold."""
+    problems = []
+    for i, (kind, source, meta) in enumerate(contents):
+        tag = header_tag(meta) if kind == "code" else None
+        if tag is None:
+            continue
+        if source != header_source(tag).strip("\n"):
+            problems.append(
+                f"cell {i + 1}: {name}'s {tag} cell is not mtlsed.book.header's (make setup-cells)"
+            )
+        contents[i] = (kind, stand_in(tag), meta)
+    return problems
+
+
 def twin_differences(notebook: Path) -> list[str]:
     """Where ``notebook`` and its ``.py`` twin differ in content: cell types, sources and the kept cell
     metadata, in order. Headers (the jupytext version that wrote the twin) and outputs play no part,
-    so a new jupytext release does not make a matching pair differ. Empty when they match."""
+    so a new jupytext release does not make a matching pair differ. The two header cells
+    (:mod:`mtlsed.book.header`) must be the owner's in the notebook and its stand-ins in the twin. Empty
+    when they match."""
     import jupytext
     import nbformat
 
@@ -302,10 +329,15 @@ def twin_differences(notebook: Path) -> list[str]:
         return [f"{twin.name}: missing"]
     ours = _cell_contents(nbformat.read(notebook, as_version=4))
     theirs = _cell_contents(jupytext.read(twin))
-    problems = []
+    problems = _header_problems(ours, notebook.name)
+    stand_ins = {stand_in(tag) for tag in HEADER_TAGS}
     for i, (a, b) in enumerate(zip(ours, theirs, strict=False), start=1):
         for what, x, y in zip(("type", "source", "metadata"), a, b, strict=True):
-            if x != y:
+            if x != y and what == "source" and x in stand_ins:
+                problems.append(
+                    f"cell {i}: {twin.name} must hold the header cell's stand-in (make setup-cells)"
+                )
+            elif x != y:
                 problems.append(
                     f"cell {i}: {what} differs ({notebook.name}: {x!r:.80}; {twin.name}: {y!r:.80})"
                 )
@@ -315,7 +347,8 @@ def twin_differences(notebook: Path) -> list[str]:
 
 
 def twin_text(notebook: Path) -> str:
-    """The py:percent text a notebook pairs to (jupytext's CLI, so jupytext.toml's filters apply)."""
+    """The py:percent text a notebook pairs to (jupytext's CLI, so jupytext.toml's filters apply), with the
+    header cells' stand-ins (:func:`mtlsed.book.header.with_stand_ins`)."""
     jupytext = _tool("jupytext")
     result = subprocess.run(
         [jupytext, "--to", "py:percent", "--output", "-", str(notebook.resolve())],
@@ -324,7 +357,7 @@ def twin_text(notebook: Path) -> str:
         cwd=notebook.parent,
         check=True,
     )
-    return result.stdout
+    return with_stand_ins(result.stdout)
 
 
 def _drop_empty_tags(nb: Path) -> None:
@@ -336,7 +369,6 @@ def _drop_empty_tags(nb: Path) -> None:
     nb.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
-DEFAULT_PROFILE = "cpu"  # the notebooks' parameters cell: what the committed outputs were made with
 PROFILE_INDEPENDENT = "profile-independent"  # cells whose outputs every profile gives alike
 SANITIZE = "sanitize.cfg"  # in notebooks/: regular expressions for what may differ between runs
 
@@ -398,9 +430,6 @@ def output_differences(committed: Path, executed: Path, sanitize: Path | None = 
     return found
 
 
-SETUP_TAG = "colab-setup"  # the notebooks' first code cell, written from mtlsed.book.publish.setup_cell
-
-
 def setup_cell_source(notebook: Path) -> str | None:
     """The source of ``notebook``'s setup cell (tagged ``colab-setup``), None when it has none."""
     for cell in json.loads(notebook.read_text())["cells"]:
@@ -409,22 +438,22 @@ def setup_cell_source(notebook: Path) -> str | None:
     return None
 
 
-def write_setup_cells(root: Path | None = None) -> list[Path]:
-    """Write :func:`mtlsed.book.publish.setup_cell` into the setup cell of every notebook and its twin (the
-    outputs of the other cells are kept); returns the notebooks changed."""
-    from mtlsed.book.publish import setup_cell
-
-    text = setup_cell()
+def write_header_cells(root: Path | None = None, only: list[str] | None = None) -> list[Path]:
+    """Write the header cells of :mod:`mtlsed.book.header` (the Colab setup with the published source, the
+    parameters) into every notebook, keeping its outputs, and its twin with their stand-ins; returns the
+    files changed. ``only``: these notebooks (names such as ``04_training``), not all."""
     changed = []
     for nb in sorted((Path(root or repo_root()) / "notebooks").glob("[0-9]*.ipynb")):
-        data = json.loads(nb.read_text())
-        cell = next(c for c in data["cells"] if SETUP_TAG in c.get("metadata", {}).get("tags", []))
-        if "".join(cell["source"]) == text:
+        if only and nb.stem not in only:
             continue
-        cell["source"] = text.splitlines(keepends=True)
-        nb.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-        nb.with_suffix(".py").write_text(twin_text(nb))
-        changed.append(nb)
+        data = json.loads(nb.read_text())
+        if fill_header(data, nb.name):
+            nb.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+            changed.append(nb)
+        twin, text = nb.with_suffix(".py"), twin_text(nb)
+        if not twin.is_file() or twin.read_text() != text:
+            twin.write_text(text)
+            changed.append(twin)
     return changed
 
 
@@ -439,7 +468,6 @@ def refresh_notebooks(root: Path | None = None, log=print, only: list[str] | Non
 
     root = Path(root or repo_root())
     jupytext = _tool("jupytext")
-    write_setup_cells(root)  # the published source (mtlsed.book.publish) into every notebook first
     for twin in sorted((root / "notebooks").glob("[0-9]*.py")):
         if only and twin.stem not in only:
             continue
@@ -449,6 +477,7 @@ def refresh_notebooks(root: Path | None = None, log=print, only: list[str] | Non
             check=True,
             cwd=twin.parent,
         )
+        write_header_cells(root, only=[nb.stem])  # the twin's stand-ins become the header cells again
         log(f"  executing {nb.name} with its defaults (profile {DEFAULT_PROFILE}) ...")
         _execute(nb, nb, cwd=str(nb.parent))
         _drop_empty_tags(nb)

@@ -1,0 +1,110 @@
+"""The two cells every notebook opens with, and their stand-ins in the text twins.
+
+Every chapter starts with the same two code cells: the Colab setup (:func:`mtlsed.book.publish.setup_cell`,
+tagged ``colab-setup``) and the papermill parameters (:func:`parameters_cell`, tagged ``parameters``).
+This module is their one owner. ``make setup-cells`` and ``make notebooks`` write them into every
+``.ipynb``, the file Colab, papermill and the book run; the ``.py`` twins, the text a reviewer reads and
+diffs, hold a one-line stand-in for each (:func:`stand_in`), so the same cells are not repeated in six
+places of the source. :func:`mtlsed.book.build.twin_differences` holds both forms to this module.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from mtlsed.config.profiles import DEFAULT_PROFILE
+from mtlsed.core.errors import UserError
+
+SETUP_TAG = "colab-setup"
+PARAMETERS_TAG = "parameters"  # papermill's tag: its values are replaced by ``-p name value``
+HEADER_TAGS = (SETUP_TAG, PARAMETERS_TAG)
+
+# The papermill parameters of every chapter and their defaults, as Python source (mtlsed.book.notebook.setup
+# takes them in this order).
+PARAMETERS = (
+    ("profile", f'"{DEFAULT_PROFILE}"'),
+    ("data", "None"),
+    ("seeds", "None"),
+    ("n_clips", "None"),
+    ("overrides", "{}"),
+)
+
+
+def parameters_cell() -> str:
+    """The source of every notebook's ``parameters`` cell: what each parameter means, then the defaults."""
+    lines = [
+        "# Papermill parameters (`-p profile ci`): a shipped profile (ci, cpu, paper) or a profile file;",
+        "# `data`: a dataset folder (`mtlsed import` makes one) used instead of the embedded set; what to",
+        "# change in the profile: None keeps its value, overrides adds config keys on top of its own.",
+        '# On a GPU (Colab): profile = "paper" runs at the paper\'s scale, and data = "data/overlapped"'
+        " on the",
+        "# paper's DCASE 2018 set once README's \"On a Colab GPU\" has mixed it.",
+    ]
+    return "\n".join(lines + [f"{name} = {value}" for name, value in PARAMETERS])
+
+
+def header_source(tag: str) -> str:
+    """The source of the header cell tagged ``tag`` (one of :data:`HEADER_TAGS`)."""
+    from mtlsed.book.publish import setup_cell
+
+    return setup_cell() if tag == SETUP_TAG else parameters_cell()
+
+
+def stand_in(tag: str) -> str:
+    """What a text twin holds in place of the header cell tagged ``tag``: a comment naming the owner."""
+    if tag == SETUP_TAG:
+        return "# The Colab setup cell: the .ipynb holds mtlsed.book.publish.setup_cell() (make setup-cells)."
+    names = ", ".join(name for name, _ in PARAMETERS)
+    return (
+        f"# The papermill parameters {names}: the .ipynb holds\n"
+        "# mtlsed.book.header.parameters_cell(), their meaning and defaults (make setup-cells)."
+    )
+
+
+def header_tag(metadata: dict) -> str | None:
+    """Which header cell a cell with this metadata is (a tag of :data:`HEADER_TAGS`), None for the others."""
+    tags = metadata.get("tags", [])
+    return next((tag for tag in HEADER_TAGS if tag in tags), None)
+
+
+def fill_header(notebook: dict, name: str) -> bool:
+    """Write the header cells' sources into ``notebook`` (nbformat JSON, changed in place; outputs kept).
+    Returns whether anything changed; a notebook without both header cells is refused, naming ``name``."""
+    changed, seen = False, set()
+    for cell in notebook["cells"]:
+        tag = header_tag(cell.get("metadata", {}))
+        if tag is None or cell["cell_type"] != "code":
+            continue
+        seen.add(tag)
+        text = header_source(tag)
+        if "".join(cell["source"]) != text:
+            cell["source"] = text.splitlines(keepends=True)
+            changed = True
+    missing = [tag for tag in HEADER_TAGS if tag not in seen]
+    if missing:
+        raise UserError(f"{name}: no code cell tagged {' or '.join(missing)}; every notebook opens with both")
+    return changed
+
+
+_CELL = re.compile(r"^# %%(?P<rest>.*)$")
+_TAGS = re.compile(r"tags=(\[[^\]]*\])")
+
+
+def with_stand_ins(twin: str) -> str:
+    """A py:percent twin's text with each header cell's body replaced by its :func:`stand_in`."""
+    out: list[str] = []
+    skipping = False
+    for line in twin.splitlines():
+        marker = _CELL.match(line)
+        if marker:
+            tags = _TAGS.search(marker["rest"])
+            tag = header_tag({"tags": json.loads(tags[1])}) if tags else None
+            skipping = tag is not None and not marker["rest"].lstrip().startswith("[")
+            out.append(line)
+            if skipping:
+                out.extend(stand_in(tag).splitlines() + [""])
+            continue
+        if not skipping:
+            out.append(line)
+    return "\n".join(out) + "\n"

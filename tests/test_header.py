@@ -1,0 +1,122 @@
+"""The notebooks' two header cells: one owner, the full cells in every .ipynb, stand-ins in the twins."""
+
+import ast
+import inspect
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mtlsed.book import header
+from mtlsed.book.build import twin_differences, twin_text, write_header_cells
+from mtlsed.book.notebook import setup
+from mtlsed.book.publish import setup_cell
+from mtlsed.config.profiles import DEFAULT_PROFILE
+from mtlsed.core.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+
+
+def _cell(nb: Path, tag: str) -> dict:
+    return next(c for c in json.loads(nb.read_text())["cells"] if tag in c["metadata"].get("tags", []))
+
+
+def test_the_parameters_cell_defines_what_setup_takes_in_its_order():
+    tree = ast.parse(header.parameters_cell())
+    names = [node.targets[0].id for node in tree.body]
+    assert names == list(inspect.signature(setup).parameters)[:5]
+    values = {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body}
+    assert values["profile"] == DEFAULT_PROFILE and values["overrides"] == {}
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_holds_the_owners_cells_and_its_twin_the_stand_ins(nb):
+    assert "".join(_cell(nb, "parameters")["source"]) == header.parameters_cell()
+    assert "".join(_cell(nb, "colab-setup")["source"]) == setup_cell()
+    twin = nb.with_suffix(".py").read_text()
+    assert "PUBLISHED =" not in twin and "\nprofile = " not in twin
+    for tag in header.HEADER_TAGS:
+        assert header.stand_in(tag) in twin
+
+
+TWIN = """# %% [markdown]
+# # A chapter
+
+# %% tags=["remove-cell", "colab-setup"]
+DRIVE = False
+import os
+
+# %% tags=["parameters"]
+profile = "cpu"
+data = None
+
+# %% [markdown] tags=["parameters"]
+# a markdown cell is never a header cell
+
+# %%
+session = nb.setup(profile, data)
+"""
+
+
+def test_with_stand_ins_replaces_only_the_header_cells_bodies():
+    text = header.with_stand_ins(TWIN)
+    expected = TWIN.replace("DRIVE = False\nimport os\n", header.stand_in("colab-setup") + "\n").replace(
+        'profile = "cpu"\ndata = None\n', header.stand_in("parameters") + "\n"
+    )
+    assert text == expected
+    assert header.with_stand_ins(text) == text  # a twin already in stand-in form is kept
+
+
+def test_a_notebook_without_a_header_cell_is_refused_by_name():
+    notebook = {"cells": [{"cell_type": "code", "metadata": {"tags": ["colab-setup"]}, "source": []}]}
+    with pytest.raises(UserError, match=r"07_mine.ipynb: no code cell tagged parameters"):
+        header.fill_header(notebook, "07_mine.ipynb")
+    assert "".join(notebook["cells"][0]["source"]) == setup_cell()  # what was there is filled
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """A copy of chapter 1 with the checkout's jupytext settings (so the twin is written the same way)."""
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(ROOT / "jupytext.toml", tmp_path / "jupytext.toml")
+    for suffix in (".ipynb", ".py"):
+        shutil.copy(NOTEBOOKS[0].with_suffix(suffix), tmp_path / "notebooks" / f"01_data{suffix}")
+    return tmp_path / "notebooks" / "01_data.ipynb"
+
+
+def test_twin_check_holds_the_notebook_to_the_owner_and_the_twin_to_the_stand_ins(pair):
+    assert twin_differences(pair) == []
+    twin = pair.with_suffix(".py")
+    committed = twin.read_text()
+    # the twin as jupytext pairing writes it, with the full cells: the check names the cells to fix
+    twin.write_text(committed.replace(header.stand_in("parameters"), header.parameters_cell()))
+    assert twin_differences(pair) == [
+        "cell 3: 01_data.py must hold the header cell's stand-in (make setup-cells)"
+    ]
+    twin.write_text(committed)
+    data = json.loads(pair.read_text())
+    cell = next(c for c in data["cells"] if "parameters" in c["metadata"].get("tags", []))
+    cell["source"] = header.parameters_cell().replace('"cpu"', '"ci"')
+    pair.write_text(json.dumps(data))
+    assert twin_differences(pair) == [
+        "cell 3: 01_data.ipynb's parameters cell is not mtlsed.book.header's (make setup-cells)"
+    ]
+    # make setup-cells writes the owner's cells back, keeping the outputs, and leaves the twin as it was
+    assert write_header_cells(pair.parent.parent) == [pair]
+    assert twin_differences(pair) == [] and twin.read_text() == committed
+    outputs = [[c.get("outputs") for c in json.loads(nb.read_text())["cells"]] for nb in (pair, NOTEBOOKS[0])]
+    assert outputs[0] == outputs[1]
+    assert write_header_cells(pair.parent.parent) == []
+
+
+def test_twin_text_of_every_notebook_is_its_committed_twin():
+    def text(twin: str) -> str:  # the version of the jupytext that wrote it aside
+        return re.sub(r"jupytext_version: \S+", "", twin)
+
+    for nb in NOTEBOOKS:
+        assert text(twin_text(nb)) == text(nb.with_suffix(".py").read_text()), (
+            f"make setup-cells: {nb.stem}.py"
+        )
