@@ -34,8 +34,10 @@
 # The Colab setup cell: the .ipynb holds mtlsed.book.publish.setup_cell() (make setup-cells).
 
 # %% tags=["parameters"]
-# The papermill parameters profile, data, seeds, n_clips, overrides: the .ipynb holds
-# mtlsed.book.header.parameters_cell(), their meaning and defaults (make setup-cells).
+# The papermill parameters: the .ipynb holds mtlsed.book.header.parameters_cell() (make setup-cells).
+from mtlsed.book.header import default_parameters
+
+profile, data, seeds, n_clips, overrides = default_parameters()
 
 # %%
 import matplotlib.pyplot as plt

@@ -39,8 +39,10 @@
 # The Colab setup cell: the .ipynb holds mtlsed.book.publish.setup_cell() (make setup-cells).
 
 # %% tags=["parameters"]
-# The papermill parameters profile, data, seeds, n_clips, overrides: the .ipynb holds
-# mtlsed.book.header.parameters_cell(), their meaning and defaults (make setup-cells).
+# The papermill parameters: the .ipynb holds mtlsed.book.header.parameters_cell() (make setup-cells).
+from mtlsed.book.header import default_parameters
+
+profile, data, seeds, n_clips, overrides = default_parameters()
 
 # %%
 # This chapter trains every row of Tables 1 and 2 that is not trained yet: under "paper", Table 1 alone
@@ -70,7 +72,7 @@ print(session.card())
 # self-supervised); with the segment and silent losses. Each cell is our mean ± sample
 # standard deviation over the seeds, with the paper's value in brackets.
 
-# %%
+# %% tags=["full-width"]
 table1 = reproduce(1, session.prof, session.data, root=session.root, log=lambda *a: None)
 display(Markdown(markdown_table(table1.entries, HEADLINE)))
 
@@ -78,7 +80,7 @@ display(Markdown(markdown_table(table1.entries, HEADLINE)))
 # Beyond the paper: event F1 and PSDS (no paper value). F1 is undefined for a run that
 # detects no event at all; a cell marked `[n/N seeds]` averages the seeds where it is defined.
 
-# %%
+# %% tags=["full-width"]
 display(Markdown(markdown_table(table1.entries, BEYOND_METRICS)))
 
 # %% [markdown]
@@ -91,7 +93,7 @@ display(Markdown(markdown_table(table1.entries, BEYOND_METRICS)))
 # holds zero, *not comparable* with fewer than two seeds or, for ER, D, I and F1, when a
 # run detected nothing.
 
-# %%
+# %% tags=["full-width"]
 display(Markdown(comparison_markdown(1, "segment_silent-label", table1.comparisons["segment_silent-label"])))
 
 # %% [markdown]
@@ -102,7 +104,7 @@ display(Markdown(comparison_markdown(1, "segment_silent-label", table1.compariso
 # validation clips are weakly labelled; ties go to 0.2 / 0.2), and trains the row
 # `segment_silent-label-val` with it for every paired seed. Its comparison with BCE alone:
 
-# %%
+# %% tags=["full-width"]
 if table1.weights:
     display(Markdown(markdown_weights(table1.weights)))
     display(Markdown(comparison_markdown(1, TUNED, table1.comparisons[TUNED])))
@@ -190,7 +192,7 @@ fig, ax = plots.plot_frame_probs(
 # 6-30 dB); with one, both tables run on it (`mtlsed reproduce --data DIR` from the
 # command line).
 
-# %%
+# %% tags=["full-width"]
 table2 = reproduce(2, session.prof, session.data, root=session.root, log=lambda *a: None)
 display(Markdown(markdown_table(table2.entries, HEADLINE)))
 
@@ -203,7 +205,7 @@ display(Markdown(markdown_table(table2.entries, HEADLINE)))
 # %%
 config_sizes(session.config, ["attention", "talnet", "vgg_gwrp", "ddc_fap"], len(index.classes))
 
-# %%
+# %% tags=["full-width"]
 display(Markdown(markdown_table(table2.entries, BEYOND_METRICS)))
 
 # %% [markdown]

@@ -33,8 +33,10 @@
 # The Colab setup cell: the .ipynb holds mtlsed.book.publish.setup_cell() (make setup-cells).
 
 # %% tags=["parameters"]
-# The papermill parameters profile, data, seeds, n_clips, overrides: the .ipynb holds
-# mtlsed.book.header.parameters_cell(), their meaning and defaults (make setup-cells).
+# The papermill parameters: the .ipynb holds mtlsed.book.header.parameters_cell() (make setup-cells).
+from mtlsed.book.header import default_parameters
+
+profile, data, seeds, n_clips, overrides = default_parameters()
 
 # %%
 from IPython.display import Markdown, display
@@ -89,7 +91,7 @@ nb.constraint_terms(run_dir, data_dir, n=8)
 # would not fit the book's hour; `make book PROFILE=cpu-table3` does, and
 # `mtlsed reproduce --table 3` on its own).
 
-# %%
+# %% tags=["full-width"]
 if 3 in session.prof.params["tables"]:
     table3 = reproduce(3, session.prof, session.data, root=session.root, log=lambda *a: None)
     display(Markdown(markdown_table(table3.entries, HEADLINE)))
@@ -107,8 +109,7 @@ else:
 # active unlabelled one), on one colour scale. Under the profiles that run Table 3.
 
 # %% mystnb={"figure": {"caption": "One test clip's masks under each constraint of Table 3 (rows), for its labelled classes and one unlabelled class (columns), on one colour scale."}}
-if 3 in session.prof.params["tables"]:
-    table3 = reproduce(3, session.prof, session.data, root=session.root, log=lambda *a: None)
+if 3 in session.prof.params["tables"]:  # table3: the grid the cell above reproduced
     views, names3, shown, clip = nb.constraint_views(table3, data_dir)
     fig, axes = plots.plot_constraint_masks(
         views,
@@ -130,7 +131,7 @@ else:
 # with the post-processing it chose on the clean validation clips
 # (`mtlsed evaluate RUN --shifts mic eq room codec noise` from the command line).
 
-# %%
+# %% tags=["full-width"]
 shifted = evaluate_shifted(run_dir, data_dir, ["mic", "eq", "room", "codec", "noise"], seed=0)
 display(Markdown(markdown_shifted({"this run": shifted})))
 display(Markdown(nb.shift_sentence(shifted)))

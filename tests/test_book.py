@@ -52,6 +52,13 @@ def test_book_builds_and_pages_render(tmp_path):
         if any(all(r["verdict"].startswith("not comparable") for r in paired[key]) for key in shown):
             assert "Not compared here (fewer than two seeds with the metric in both rows)" in results
     assert "The BCE baseline here has D" in results
+    # Tables of seven metric columns take the width of the text and its margin: on the results page and
+    # in chapter 5, where the cells that show them carry the theme's full-width tag.
+    page = (html / "book" / "results.html").read_text()
+    assert re.search(r'<div class="full-width">\s*(<div[^>]*>\s*)?<table', page)
+    chapter5 = (html / "notebooks" / "05_evaluation.html").read_text()
+    cells = re.split(r'<div class="cell[ "]', chapter5)[1:]
+    assert any("tag_full-width" in c.split(">", 1)[0] and "<table" in c for c in cells)
     # The committed notebooks hold cpu outputs; the cells that every profile computes alike give, under ci,
     # what they show there.
     executed = html.parents[2] / "src" / "notebooks"

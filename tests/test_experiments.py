@@ -14,7 +14,8 @@ from conftest import fake_evaluation, mtlsed_here
 from mtlsed.experiments.aggregate import aggregate
 from mtlsed.experiments.paper import paper_row
 from mtlsed.experiments.registry import table_rows
-from mtlsed.experiments.tables import markdown_table
+from mtlsed.experiments.report import WIDE, wide_tables
+from mtlsed.experiments.tables import markdown_table, mean_std
 
 
 def test_rows_of_both_tables_and_their_paper_numbers():
@@ -54,12 +55,14 @@ def test_aggregate_mean_and_sample_std():
     assert entries[0]["at_map_paper"] == 0.662 and entries[0]["n_seeds"] == 3
     assert np.isnan(entries[1]["at_map_std"]) and np.isnan(entries[1]["er_mean"])
     md = markdown_table(entries, ["at_map", "er"])
-    assert "0.600 ± 0.100 (0.662)" in md and "0.400 (0.683)" in md and "n/a (1.661)" in md
+    assert "0.600\u00a0±\u00a00.100 (0.662)" in md and "0.400 (0.683)" in md and "n/a (1.661)" in md
     # F1 of the first row is defined for two of the three seeds: the table says so.
     assert entries[0]["f1_n"] == 2 and entries[0]["f1_mean"] == pytest.approx(0.4)
-    assert "| 0.400 ± 0.141 [2/3 seeds] |" in markdown_table(entries, ["f1"])
+    assert "| 0.400\u00a0±\u00a00.141 [2/3 seeds] |" in markdown_table(entries, ["f1"])
     # rows are named by method, loss and selection; the seed count is a column when it varies ...
     assert md.startswith("| Row | Seeds | AT-mAP | ER |")
+    # ... "mean ± std" never breaks inside a narrow column; the paper's value may go under it
+    assert "0.600 ± 0.100 (0.662)" not in md and mean_std(0.6, None) == mean_std(0.6, float("nan")) == "0.600"
     assert "| DDC-FAP | 3 | 0.600" in md and "| DDC-FAP: segment, label-guided | 1 | 0.400" in md
     # ... and a line under the table when it does not
     one = markdown_table(entries[:1], ["at_map"])
@@ -330,3 +333,15 @@ def test_reproduce_weight_grid_per_row_seeds_and_each_run_trained_once(tmp_path)
     again = _cli(tmp_path, "reproduce", "--table", "1", "--profile", str(prof), "--jobs", "2", *rows)
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stdout.count("done earlier, kept") == 6  # the distinct runs of the table, none trained again
+
+
+def test_wide_tables_wraps_only_tables_of_six_columns_or_more():
+    narrow = "| λ2 | λ3 |\n|---|---|\n| 0.1 | 0.2 |"
+    wide = "| Row | AT-mAP | SED-mAP | ER | D | I |\n|---|---|---|---|---|---|\n| x | 1 | 2 | 3 | 4 | 5 |"
+    page = f"# Title\n\n{narrow}\n\ntext\n<details>\n\n{wide}\n\n</details>\n{wide}"
+    out = wide_tables(page)
+    assert out.count(WIDE) == 2 and out.count("</div>") == 2
+    # each wide table sits between blank lines inside its block (Markdown inside an HTML block), the rest
+    # of the page is as it was
+    assert f"{WIDE}\n\n{wide}\n\n</div>\n\n</details>" in out and out.endswith(f"{WIDE}\n\n{wide}\n\n</div>")
+    assert out.replace(f"{WIDE}\n\n", "").replace("\n\n</div>", "") == page

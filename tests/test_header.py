@@ -30,6 +30,10 @@ def test_the_parameters_cell_defines_what_setup_takes_in_its_order():
     assert names == list(inspect.signature(setup).parameters)[:5]
     values = {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body}
     assert values["profile"] == DEFAULT_PROFILE and values["overrides"] == {}
+    # the twins' stand-in runs, and gives the same defaults (a twin run as a script, ruff on the twins)
+    ran: dict = {}
+    exec(header.stand_in("parameters"), ran)
+    assert {name: ran[name] for name in names} == values
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)

@@ -68,7 +68,7 @@ UNCHANGED = [
         "# a new comment\ndef seed_everything(",
     ),
     ("blank lines in the mAPs", "evaluation/ranking.py", "\n\n\ndef at_map(", "\n\n\n\n\ndef at_map("),
-    ("table formatting", "experiments/tables.py", 'f" ± {std:.3f}"', 'f" +- {std:.2f}"'),
+    ("table formatting", "experiments/tables.py", '±\\u00a0{std:.3f}"', '±\\u00a0{std:.2f}"'),
     ("plots", "book/plots.py", "def ", "def _unused():\n    return 1\n\n\ndef "),
     ("notebook helpers", "book/notebook.py", '"display.max_colwidth", 120', '"display.max_colwidth", 80'),
     ("the command line", "cli/commands.py", 'help="number of clips"', 'help="how many clips"'),

@@ -170,3 +170,16 @@ def test_every_error_a_user_causes_has_one_root():
         assert issubclass(getattr(module, name), errors.UserError), f"{rel}: {name} is not a UserError"
     cli = (ROOT / "mtlsed" / "cli" / "main.py").read_text()
     assert "except (UserError, FileNotFoundError, FileExistsError)" in cli
+
+
+def test_ruff_finds_nothing_in_the_tree():
+    """`make lint` as a test: the package, the tests, bench/ and the notebooks' twins (which must define
+    every name they use, so the twins' parameters stand-in defines the defaults)."""
+    ruff = Path(sys.executable).with_name("ruff")
+    found = subprocess.run(
+        [str(ruff if ruff.is_file() else "ruff"), "check", "--no-cache", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert found.returncode == 0, found.stdout[-3000:] + found.stderr[-1000:]

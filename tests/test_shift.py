@@ -366,8 +366,8 @@ def test_shifted_table_against_hand_means_and_changes():
     lines = md.splitlines()
     assert lines[0] == "| Row | Metric | clean | eq |"
     # clean AT-mAP 0.7 ± 0.141 (sample std of 0.6, 0.8); eq 0.5 ± 0, 0.2 below clean
-    assert lines[2] == "| BCE | AT-mAP | 0.700 ± 0.141 | 0.500 ± 0.000 (-0.200) |"
-    assert lines[3] == "| BCE | ER | 1.200 ± 0.283 | 1.400 ± 0.283 (+0.200) |"
+    assert lines[2] == "| BCE | AT-mAP | 0.700\u00a0±\u00a00.141 | 0.500\u00a0±\u00a00.000 (-0.200) |"
+    assert lines[3] == "| BCE | ER | 1.200\u00a0±\u00a00.283 | 1.400\u00a0±\u00a00.283 (+0.200) |"
     assert "scaled to a peak of 0.99 (eq 2;" in md
     assert "scaled to a peak" not in markdown_shifted({"BCE": seeds[:1]}, metrics=["er"])
 

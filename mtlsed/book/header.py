@@ -10,6 +10,7 @@ places of the source. :func:`mtlsed.book.build.twin_differences` holds both form
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 
@@ -51,14 +52,22 @@ def header_source(tag: str) -> str:
     return setup_cell() if tag == SETUP_TAG else parameters_cell()
 
 
+def default_parameters() -> tuple:
+    """The parameters' default values, in :data:`PARAMETERS`' order (what a twin run as a script uses)."""
+    return tuple(ast.literal_eval(value) for _, value in PARAMETERS)
+
+
 def stand_in(tag: str) -> str:
-    """What a text twin holds in place of the header cell tagged ``tag``: a comment naming the owner."""
+    """What a text twin holds in place of the header cell tagged ``tag``: a comment naming the owner; for
+    the parameters, also the defaults themselves, so the twin still runs (and lints) as a script."""
     if tag == SETUP_TAG:
         return "# The Colab setup cell: the .ipynb holds mtlsed.book.publish.setup_cell() (make setup-cells)."
     names = ", ".join(name for name, _ in PARAMETERS)
     return (
-        f"# The papermill parameters {names}: the .ipynb holds\n"
-        "# mtlsed.book.header.parameters_cell(), their meaning and defaults (make setup-cells)."
+        "# The papermill parameters: the .ipynb holds mtlsed.book.header.parameters_cell() "
+        "(make setup-cells).\n"
+        "from mtlsed.book.header import default_parameters\n\n"
+        f"{names} = default_parameters()"
     )
 
 

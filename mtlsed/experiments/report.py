@@ -252,7 +252,33 @@ def results_page(profile: Profile, root: Path, data: Path | None = None) -> str:
             f"clips, {len(index.classes)} classes: {', '.join(index.classes)}), not on the embedded sets.",
             "",
         ]
-    return "\n".join(out) + "\n" + "\n\n".join(sections) + "\n"
+    return "\n".join(out) + "\n" + wide_tables("\n\n".join(sections)) + "\n"
+
+
+WIDE = '<div class="full-width">'  # the book theme's class: the block spans the page's margin column too
+
+
+def wide_tables(markdown: str, columns: int = 6) -> str:
+    """``markdown`` with each table of ``columns`` or more columns (a run of lines starting with ``|``)
+    inside a :data:`WIDE` block, so the book gives a table of metric columns the width of the text and its
+    margin; GitHub and Jupyter show the table as before. The blank lines keep the table Markdown inside
+    the HTML block."""
+    lines = markdown.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not lines[i].startswith("|"):
+            out.append(lines[i])
+            i += 1
+            continue
+        end = i
+        while end < len(lines) and lines[end].startswith("|"):
+            end += 1
+        table = lines[i:end]
+        wide = table[0].strip().strip("|").count("|") + 1 >= columns
+        out += [WIDE, "", *table, "", "</div>"] if wide else table
+        i = end
+    return "\n".join(out)
 
 
 VERDICT_MARKER = "<!-- the build writes the bottom line here -->"

@@ -13,6 +13,13 @@ from mtlsed.core.vocabulary import EVENT_METRICS, METRIC_NAMES, METRICS
 from mtlsed.experiments.rows import row_name
 
 
+def mean_std(mean: float, std: float | None) -> str:
+    """``mean ± std`` to three decimals, the mean alone where ``std`` is None or NaN. No-break spaces hold
+    the pair on one line in a narrow table column; a bracket after it may wrap under it."""
+    spread = "" if std is None or std != std else f"\u00a0±\u00a0{std:.3f}"
+    return f"{mean:.3f}{spread}"
+
+
 def markdown_weights(choice: dict) -> str:
     metric = METRIC_NAMES[choice["metric"]]
     lines = [f"| λ2 (segment) | λ3 (silent) | validation {metric} | |", "|---|---|---|---|"]
@@ -43,7 +50,7 @@ def markdown_table(entries: list[dict], metrics=METRICS, notes: bool = True) -> 
         cells = [name] + ([str(e["n_seeds"])] if len(seeds) > 1 else [])
         for m in metrics:
             mean, std, paper = e[f"{m}_mean"], e[f"{m}_std"], e[f"{m}_paper"]
-            ours = "n/a" if mean != mean else (f"{mean:.3f}" + (f" ± {std:.3f}" if std == std else ""))
+            ours = "n/a" if mean != mean else mean_std(mean, std)
             n = e.get(f"{m}_n", e["n_seeds"])
             if 0 < n < e["n_seeds"]:
                 ours += f" [{n}/{e['n_seeds']} seeds]"
@@ -173,7 +180,7 @@ def markdown_shifted(results: dict[str, dict[str, dict]], metrics=SHIFT_METRICS)
                     if len(values) > 1
                     else None
                 )
-                cell = f"{mean:.3f}" + (f" ± {std:.3f}" if std is not None else "")
+                cell = mean_std(mean, std)
                 if c != "clean" and "clean" in channels:
                     clean = [r["clean"][m] for r in runs if r["clean"].get(m) is not None]
                     if clean:

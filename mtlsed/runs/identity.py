@@ -87,6 +87,7 @@ NOT_NUMERIC = {
     "data/hashes.py": "the audio hashes a data fingerprint is made of",
     "data/fingerprint.py": "the data fingerprint itself",
     "book/build.py": "the book build",
+    "book/header.py": "the notebooks' header cells and their stand-ins",
     "cli/main.py": "command line",
     "cli/commands.py": "command line",
     "experiments/comparison.py": "paired statistics, recomputed from the runs by every `reproduce`",
