@@ -24,7 +24,10 @@
 # collar (sed_eval). F1 and the modern PSDS1 / PSDS2 (sed_scores_eval, DESED's
 # settings) are reported beside them.
 #
-# The same grids run from the command line, and a grid that is interrupted resumes:
+# This chapter trains every row of Tables 1 and 2 that is not trained yet, and reuses the
+# runs that are. Under the `paper` profile Table 1 alone is 27 runs of 10 000 iterations,
+# hours on one GPU (README, "On a Colab GPU"). The same grids run from the command line,
+# and a grid that is interrupted resumes:
 #
 # ```bash
 # mtlsed reproduce --table 1 --profile cpu
@@ -45,8 +48,6 @@ from mtlsed.book.header import default_parameters
 profile, data, seeds, n_clips, overrides = default_parameters()
 
 # %%
-# This chapter trains every row of Tables 1 and 2 that is not trained yet: under "paper", Table 1 alone
-# is 27 runs of 10 000 iterations (hours on one GPU; README, "On a Colab GPU", step 7).
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 

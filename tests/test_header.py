@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mtlsed.book import header
-from mtlsed.book.build import twin_differences, twin_text, write_header_cells
+from mtlsed.book.build import present_parameters, twin_differences, twin_text, write_header_cells
 from mtlsed.book.notebook import setup
 from mtlsed.book.publish import setup_cell
 from mtlsed.config.profiles import DEFAULT_PROFILE
@@ -124,3 +124,40 @@ def test_twin_text_of_every_notebook_is_its_committed_twin():
         assert text(twin_text(nb)) == text(nb.with_suffix(".py").read_text()), (
             f"make setup-cells: {nb.stem}.py"
         )
+
+
+def _executed(tmp_path: Path) -> Path:
+    """A notebook as papermill leaves it: the parameters cell, then the cell it injected."""
+    cells = [
+        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": header.parameters_cell()},
+        {
+            "cell_type": "code",
+            "metadata": {"tags": ["injected-parameters"]},
+            "source": '# Parameters\nprofile = "x"\n',
+        },
+    ]
+    path = tmp_path / "run.ipynb"
+    path.write_text(json.dumps({"cells": cells}))
+    return path
+
+
+@pytest.mark.parametrize(
+    "profile, said",
+    [
+        ("ci", "the profile ci replaces the\n# notebook's default (`cpu`);"),
+        ("cpu", "the profile cpu, the notebook's default;"),
+    ],
+)
+def test_the_page_shows_one_parameters_cell_that_says_where_its_values_come_from(tmp_path, profile, said):
+    path = _executed(tmp_path)
+    present_parameters(path, profile)
+    default, injected = json.loads(path.read_text())["cells"]
+    assert "remove-cell" in default["metadata"]["tags"]
+    assert injected["source"].startswith(f"# Parameters injected by papermill: {said}")
+    assert injected["source"].endswith('profile = "x"\n') and "# Parameters\n" not in injected["source"]
+    assert "`data`" not in injected["source"]  # no data set given: the embedded set, and no line on it
+    path = _executed(tmp_path)
+    present_parameters(path, profile, data=tmp_path / "mine")
+    assert (
+        "# `data` replaces the embedded synthetic set" in json.loads(path.read_text())["cells"][1]["source"]
+    )

@@ -190,8 +190,8 @@ def present_parameters(notebook: Path, profile_file: str, data: Path | None = No
     parameter cells that disagree. The defaults are removed from the page and the
     injected cell says where its values come from.
     """
-    data = json.loads(notebook.read_text())
-    cells = data["cells"]
+    executed = json.loads(notebook.read_text())
+    cells = executed["cells"]
     injected = [c for c in cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
     if not injected:
         return
@@ -199,10 +199,12 @@ def present_parameters(notebook: Path, profile_file: str, data: Path | None = No
         tags = cell.get("metadata", {}).get("tags", [])
         if "parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
-    header = (
-        f"# Parameters injected by papermill: the profile {profile_file} replaces the\n"
-        f"# notebook's default (`{DEFAULT_PROFILE}`); `mtlsed config --profile NAME` prints its settings.\n"
-    )
+    if profile_file == DEFAULT_PROFILE:
+        chosen = f"the profile {profile_file}, the notebook's default;"
+    else:
+        chosen = f"the profile {profile_file} replaces the\n# notebook's default (`{DEFAULT_PROFILE}`);"
+    header = f"# Parameters injected by papermill: {chosen}\n"
+    header += "# `mtlsed config --profile NAME` prints its settings.\n"
     if data is not None:
         header += "# `data` replaces the embedded synthetic set in every chapter.\n"
     for cell in injected:
@@ -211,7 +213,7 @@ def present_parameters(notebook: Path, profile_file: str, data: Path | None = No
         if lines and lines[0].strip() == "# Parameters":
             lines = lines[1:]
         cell["source"] = header + "".join(lines)
-    notebook.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    notebook.write_text(json.dumps(executed, indent=1, ensure_ascii=False) + "\n")
 
 
 def build_book(
