@@ -3,6 +3,7 @@
 import ast
 import inspect
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -46,32 +47,26 @@ def test_every_notebook_holds_the_owners_cells_and_its_twin_the_stand_ins(nb):
         assert header.stand_in(tag) in twin
 
 
-TWIN = """# %% [markdown]
-# # A chapter
+def test_with_stand_ins_replaces_only_the_header_code_cells():
+    def cell(kind, tags, source):
+        return {"cell_type": kind, "metadata": {"tags": tags}, "source": source}
 
-# %% tags=["remove-cell", "colab-setup"]
-DRIVE = False
-import os
-
-# %% tags=["parameters"]
-profile = "cpu"
-data = None
-
-# %% [markdown] tags=["parameters"]
-# a markdown cell is never a header cell
-
-# %%
-session = nb.setup(profile, data)
-"""
-
-
-def test_with_stand_ins_replaces_only_the_header_cells_bodies():
-    text = header.with_stand_ins(TWIN)
-    expected = TWIN.replace("DRIVE = False\nimport os\n", header.stand_in("colab-setup") + "\n").replace(
-        'profile = "cpu"\ndata = None\n', header.stand_in("parameters") + "\n"
-    )
-    assert text == expected
-    assert header.with_stand_ins(text) == text  # a twin already in stand-in form is kept
+    notebook = {
+        "cells": [
+            cell("code", ["remove-cell", "colab-setup"], "DRIVE = False\n"),
+            cell("code", ["parameters"], 'profile = "cpu"\n'),
+            cell("markdown", ["parameters"], "a markdown cell is never a header cell"),
+            cell("code", [], 's = """\n# %% tags=["parameters"]\n"""\nprint(s)'),
+        ]
+    }
+    twin = header.with_stand_ins(notebook)
+    assert [c["source"] for c in twin["cells"]] == [
+        header.stand_in("colab-setup"),
+        header.stand_in("parameters"),
+        "a markdown cell is never a header cell",
+        's = """\n# %% tags=["parameters"]\n"""\nprint(s)',
+    ]
+    assert notebook["cells"][0]["source"] == "DRIVE = False\n"  # a copy: the notebook is as it was
 
 
 def test_a_notebook_without_a_header_cell_is_refused_by_name():
@@ -114,6 +109,43 @@ def test_twin_check_holds_the_notebook_to_the_owner_and_the_twin_to_the_stand_in
     outputs = [[c.get("outputs") for c in json.loads(nb.read_text())["cells"]] for nb in (pair, NOTEBOOKS[0])]
     assert outputs[0] == outputs[1]
     assert write_header_cells(pair.parent.parent) == []
+
+
+def test_setup_cells_refuse_to_drop_an_edit_and_leave_the_twin_no_older(pair):
+    twin = pair.with_suffix(".py")
+    committed = twin.read_text()
+    twin.write_text(committed + '\n# %%\nprint("my edit")\n')
+    with pytest.raises(
+        UserError, match=r"01_data.ipynb and 01_data.py differ outside the header cells .*jupytext --sync"
+    ):
+        write_header_cells(pair.parent.parent)
+    assert twin.read_text().endswith('print("my edit")\n')  # the edit is kept
+    twin.write_text(committed)
+    # a new published source changes only the notebook: the twin is touched, so jupytext's pairing does not
+    # find a notebook more recent than its text file
+    data = json.loads(pair.read_text())
+    next(c for c in data["cells"] if "colab-setup" in c["metadata"].get("tags", []))["source"] = "# old\n"
+    pair.write_text(json.dumps(data))
+    os.utime(twin, (1, 1))
+    assert write_header_cells(pair.parent.parent) == [pair]
+    assert twin.read_text() == committed and twin.stat().st_mtime >= pair.stat().st_mtime
+
+
+def test_a_header_marker_inside_a_string_stays_in_the_twin(pair):
+    data = json.loads(pair.read_text())
+    data["cells"].append(
+        {
+            "id": "a-string",
+            "cell_type": "code",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": 's = """\n# %% tags=["parameters"]\n"""\nprint(s)',
+        }
+    )
+    pair.write_text(json.dumps(data))
+    pair.with_suffix(".py").write_text(twin_text(pair))
+    assert twin_differences(pair) == []
 
 
 def test_twin_text_of_every_notebook_is_its_committed_twin():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -317,49 +318,70 @@ def _header_problems(contents: list[tuple[str, str, dict]], name: str) -> list[s
     return problems
 
 
+def _pair_contents(notebook: Path) -> tuple[list, list]:
+    """:func:`_cell_contents` of ``notebook`` and of its ``.py`` twin."""
+    import jupytext
+    import nbformat
+
+    ours = _cell_contents(nbformat.read(notebook, as_version=4))
+    return ours, _cell_contents(jupytext.read(notebook.with_suffix(".py")))
+
+
+def _differences(ours: list, theirs: list, notebook: str, twin: str) -> list[str]:
+    """Cell by cell, where two lists of :func:`_cell_contents` differ (one line per difference)."""
+    stand_ins = {stand_in(tag) for tag in HEADER_TAGS}
+    problems = []
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=False), start=1):
+        for what, x, y in zip(("type", "source", "metadata"), a, b, strict=True):
+            if x != y and what == "source" and x in stand_ins:
+                problems.append(f"cell {i}: {twin} must hold the header cell's stand-in (make setup-cells)")
+            elif x != y:
+                problems.append(f"cell {i}: {what} differs ({notebook}: {x!r:.80}; {twin}: {y!r:.80})")
+    if len(ours) != len(theirs):
+        problems.append(f"{notebook} has {len(ours)} cells, {twin} {len(theirs)}")
+    return problems
+
+
 def twin_differences(notebook: Path) -> list[str]:
     """Where ``notebook`` and its ``.py`` twin differ in content: cell types, sources and the kept cell
     metadata, in order. Headers (the jupytext version that wrote the twin) and outputs play no part,
     so a new jupytext release does not make a matching pair differ. The two header cells
     (:mod:`mtlsed.book.header`) must be the owner's in the notebook and its stand-ins in the twin. Empty
     when they match."""
-    import jupytext
-    import nbformat
-
     twin = notebook.with_suffix(".py")
     if not twin.is_file():
         return [f"{twin.name}: missing"]
-    ours = _cell_contents(nbformat.read(notebook, as_version=4))
-    theirs = _cell_contents(jupytext.read(twin))
+    ours, theirs = _pair_contents(notebook)
     problems = _header_problems(ours, notebook.name)
-    stand_ins = {stand_in(tag) for tag in HEADER_TAGS}
-    for i, (a, b) in enumerate(zip(ours, theirs, strict=False), start=1):
-        for what, x, y in zip(("type", "source", "metadata"), a, b, strict=True):
-            if x != y and what == "source" and x in stand_ins:
-                problems.append(
-                    f"cell {i}: {twin.name} must hold the header cell's stand-in (make setup-cells)"
-                )
-            elif x != y:
-                problems.append(
-                    f"cell {i}: {what} differs ({notebook.name}: {x!r:.80}; {twin.name}: {y!r:.80})"
-                )
-    if len(ours) != len(theirs):
-        problems.append(f"{notebook.name} has {len(ours)} cells, {twin.name} {len(theirs)}")
-    return problems
+    return problems + _differences(ours, theirs, notebook.name, twin.name)
+
+
+def edits_outside_the_header(notebook: Path) -> list[str]:
+    """Where ``notebook`` and its twin differ in anything but the header cells' sources: edits that one
+    of them has and the other lacks (``jupytext --sync`` carries them over). Empty when they agree."""
+
+    def blank(contents: list) -> list:
+        return [(k, "" if k == "code" and header_tag(m) else s, m) for k, s, m in contents]
+
+    ours, theirs = _pair_contents(notebook)
+    return _differences(blank(ours), blank(theirs), notebook.name, notebook.with_suffix(".py").name)
 
 
 def twin_text(notebook: Path) -> str:
-    """The py:percent text a notebook pairs to (jupytext's CLI, so jupytext.toml's filters apply), with the
-    header cells' stand-ins (:func:`mtlsed.book.header.with_stand_ins`)."""
+    """The py:percent text a notebook pairs to, with the header cells' stand-ins
+    (:func:`mtlsed.book.header.with_stand_ins`). jupytext's CLI runs in the notebook's folder, so
+    jupytext.toml's filters apply."""
     jupytext = _tool("jupytext")
+    notebook_json = with_stand_ins(json.loads(notebook.read_text()))
     result = subprocess.run(
-        [jupytext, "--to", "py:percent", "--output", "-", str(notebook.resolve())],
+        [jupytext, "--from", "ipynb", "--to", "py:percent", "--output", "-", "-"],
+        input=json.dumps(notebook_json),
         capture_output=True,
         text=True,
         cwd=notebook.parent,
         check=True,
     )
-    return with_stand_ins(result.stdout)
+    return result.stdout
 
 
 def _drop_empty_tags(nb: Path) -> None:
@@ -443,19 +465,32 @@ def setup_cell_source(notebook: Path) -> str | None:
 def write_header_cells(root: Path | None = None, only: list[str] | None = None) -> list[Path]:
     """Write the header cells of :mod:`mtlsed.book.header` (the Colab setup with the published source, the
     parameters) into every notebook, keeping its outputs, and its twin with their stand-ins; returns the
-    files changed. ``only``: these notebooks (names such as ``04_training``), not all."""
+    files changed. ``only``: these notebooks (names such as ``04_training``), not all.
+
+    A notebook and twin that differ elsewhere are refused (``jupytext --sync`` first): rewriting the twin
+    from the notebook would drop an edit made to it. The twin is left no older than its notebook, as
+    jupytext's pairing expects."""
     changed = []
     for nb in sorted((Path(root or repo_root()) / "notebooks").glob("[0-9]*.ipynb")):
         if only and nb.stem not in only:
             continue
+        twin = nb.with_suffix(".py")
+        edits = edits_outside_the_header(nb) if twin.is_file() else []
+        if edits:
+            raise UserError(
+                f"{nb.name} and {twin.name} differ outside the header cells ({edits[0]}); run "
+                f"`jupytext --sync {nb}` first, then `make setup-cells`"
+            )
         data = json.loads(nb.read_text())
         if fill_header(data, nb.name):
             nb.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
             changed.append(nb)
-        twin, text = nb.with_suffix(".py"), twin_text(nb)
+        text = twin_text(nb)
         if not twin.is_file() or twin.read_text() != text:
             twin.write_text(text)
             changed.append(twin)
+        elif nb in changed:
+            os.utime(twin)
     return changed
 
 

@@ -4,15 +4,14 @@ Every chapter starts with the same two code cells: the Colab setup (:func:`mtlse
 tagged ``colab-setup``) and the papermill parameters (:func:`parameters_cell`, tagged ``parameters``).
 This module is their one owner. ``make setup-cells`` and ``make notebooks`` write them into every
 ``.ipynb``, the file Colab, papermill and the book run; the ``.py`` twins, the text a reviewer reads and
-diffs, hold a one-line stand-in for each (:func:`stand_in`), so the same cells are not repeated in six
+diffs, hold a short stand-in for each (:func:`stand_in`), so the same cells are not repeated in six
 places of the source. :func:`mtlsed.book.build.twin_differences` holds both forms to this module.
 """
 
 from __future__ import annotations
 
 import ast
-import json
-import re
+import copy
 
 from mtlsed.config.profiles import DEFAULT_PROFILE
 from mtlsed.core.errors import UserError
@@ -96,24 +95,12 @@ def fill_header(notebook: dict, name: str) -> bool:
     return changed
 
 
-_CELL = re.compile(r"^# %%(?P<rest>.*)$")
-_TAGS = re.compile(r"tags=(\[[^\]]*\])")
-
-
-def with_stand_ins(twin: str) -> str:
-    """A py:percent twin's text with each header cell's body replaced by its :func:`stand_in`."""
-    out: list[str] = []
-    skipping = False
-    for line in twin.splitlines():
-        marker = _CELL.match(line)
-        if marker:
-            tags = _TAGS.search(marker["rest"])
-            tag = header_tag({"tags": json.loads(tags[1])}) if tags else None
-            skipping = tag is not None and not marker["rest"].lstrip().startswith("[")
-            out.append(line)
-            if skipping:
-                out.extend(stand_in(tag).splitlines() + [""])
-            continue
-        if not skipping:
-            out.append(line)
-    return "\n".join(out) + "\n"
+def with_stand_ins(notebook: dict) -> dict:
+    """A copy of ``notebook`` (nbformat JSON) whose header cells hold their :func:`stand_in`: what its text
+    twin is written from."""
+    twin = copy.deepcopy(notebook)
+    for cell in twin["cells"]:
+        tag = header_tag(cell.get("metadata", {})) if cell["cell_type"] == "code" else None
+        if tag is not None:
+            cell["source"] = stand_in(tag)
+    return twin
