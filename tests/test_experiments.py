@@ -345,3 +345,5 @@ def test_wide_tables_wraps_only_tables_of_six_columns_or_more():
     # of the page is as it was
     assert f"{WIDE}\n\n{wide}\n\n</div>\n\n</details>" in out and out.endswith(f"{WIDE}\n\n{wide}\n\n</div>")
     assert out.replace(f"{WIDE}\n\n", "").replace("\n\n</div>", "") == page
+    code = f"```text\n{wide}\n```"
+    assert wide_tables(code) == code  # a table shown as code stays code

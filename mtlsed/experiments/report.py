@@ -265,9 +265,11 @@ def wide_tables(markdown: str, columns: int = 6) -> str:
     the HTML block."""
     lines = markdown.split("\n")
     out: list[str] = []
-    i = 0
+    i, fenced = 0, False
     while i < len(lines):
-        if not lines[i].startswith("|"):
+        if lines[i].lstrip().startswith(("```", "~~~")):
+            fenced = not fenced  # a code block's lines are code, never a table
+        if fenced or not lines[i].startswith("|"):
             out.append(lines[i])
             i += 1
             continue
