@@ -246,3 +246,23 @@ def test_pooling_table_against_hand_computed_pools():
     alpha5 = math.exp(5) / (math.exp(5) + 3)
     assert table.loc["a", "auto-pool α=5"] == round(alpha5, 3)
     assert table.loc["b"].drop("label").abs().max() == 0.0
+
+
+def test_the_session_card_fits_a_code_block_and_keeps_every_word(tmp_path, monkeypatch):
+    from mtlsed.book.notebook import CARD_WIDTH
+    from mtlsed.core.envinfo import environment
+
+    monkeypatch.chdir(tmp_path)  # the session's data and runs folder: nothing is made until a chapter asks
+    session = setup("cpu")
+    card = session.card()
+    lines = card.splitlines()
+    assert all(len(line) <= CARD_WIDTH for line in lines), lines
+    assert [line.split(":")[0] for line in lines if not line.startswith("  ")] == [
+        "profile",
+        "data",
+        "hardware",
+        "software",
+    ]
+    words = " ".join(card.split())  # the wrapped lines joined again
+    assert f"profile: cpu ({' '.join(session.description.split())})" in words
+    assert f"sed_eval {environment()['sed_eval']}" in words

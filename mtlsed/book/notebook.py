@@ -8,11 +8,13 @@ show what comes back.
 from __future__ import annotations
 
 import ast
+import textwrap
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mtlsed.book.header import PARAMETERS
 from mtlsed.config.profiles import PROFILE_KEYS, Profile, load_profile, with_parameters
 from mtlsed.config.settings import Config, ConfigError
 from mtlsed.core.envinfo import environment, hardware_line
@@ -23,7 +25,8 @@ from mtlsed.core.errors import UserError
 warnings.filterwarnings("ignore", message="IProgress not found")
 
 # The parameters every notebook takes: a profile, and what a reader changes in it.
-NOTEBOOK_PARAMETERS = {"profile", "data", "seeds", "n_clips", "overrides"}
+NOTEBOOK_PARAMETERS = {name for name, _ in PARAMETERS}  # what papermill may set (mtlsed.book.header)
+CARD_WIDTH = 80  # characters of a session card line: a code block's width in the book
 
 
 class ParameterError(UserError, ValueError):
@@ -102,11 +105,14 @@ class Session:
         env = environment()
         versions = ", ".join(f"{k} {env[k]}" for k in ("mtlsed", "torch", "numpy", "librosa", "sed_eval"))
         data = f"data: {self.data}" if self.data else "data: the profile's embedded synthetic set"
-        return (
-            f"profile: {self.profile} ({self.description})\n{data}\n"
-            f"hardware: {hardware_line(env)}; device used: {self.device}\n"
-            f"software: Python {env['python']}, {versions}"
-        )
+        lines = [
+            f"profile: {self.profile} ({self.description})",
+            data,
+            f"hardware: {hardware_line(env)}; device used: {self.device}",
+            f"software: Python {env['python']}, {versions}",
+        ]
+        # wrapped to the width of a code block in the book, continuation lines indented
+        return "\n".join(textwrap.fill(line, CARD_WIDTH, subsequent_indent="  ") for line in lines)
 
     @property
     def device(self) -> str:
