@@ -79,7 +79,7 @@ lock:
 	rm -rf $(LOCKVENV)
 	@echo "wrote $(LOCK) ($$(grep -c '==' $(LOCK)) packages)"
 
-# The notebooks' header cells (mtlsed/book/header.py) into every .ipynb, their stand-ins into the twins;
+# The notebooks' header cells (mtlsed/book/header.py) into every notebook and its twin;
 # after setting REPOSITORY in mtlsed/book/publish.py, every notebook's first cell installs from it.
 setup-cells: $(STAMP)
 	$(PY) -c "from mtlsed.book.build import write_header_cells; print(*write_header_cells() or ['unchanged'], sep='\n')"

@@ -30,13 +30,44 @@
 # recordings did not reward.
 
 # %% tags=["remove-cell", "colab-setup"]
-# The Colab setup cell: the .ipynb holds mtlsed.book.publish.setup_cell() (make setup-cells).
+# Colab: installs mtlsed when it is missing, keeping Colab's CUDA torch; does nothing locally.
+# The package comes from MTLSED_SOURCE when it is set (a fork, a branch, a wheel's path), else from
+# PUBLISHED, the repository this book was built from (README, "On a Colab GPU").
+# DRIVE = True keeps data/ and runs/ on Google Drive, so a new session resumes where the last one stopped.
+DRIVE = False
+PUBLISHED = ""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+if importlib.util.find_spec("mtlsed") is None:
+    source = os.environ.get("MTLSED_SOURCE", "").strip() or PUBLISHED
+    if not source:
+        raise RuntimeError(
+            "mtlsed is not installed and this copy names no public repository: set MTLSED_SOURCE to a "
+            "git URL or a wheel (README, 'On a Colab GPU'), e.g. os.environ['MTLSED_SOURCE'] = '...whl'"
+        )
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
+if DRIVE:
+    from google.colab import drive
+
+    drive.mount("/content/drive")
+    os.makedirs("/content/drive/MyDrive/mtlsed", exist_ok=True)
+    os.chdir("/content/drive/MyDrive/mtlsed")  # data/ and runs/ go here
 
 # %% tags=["parameters"]
-# The papermill parameters: the .ipynb holds mtlsed.book.header.parameters_cell() (make setup-cells).
-from mtlsed.book.header import default_parameters
-
-profile, data, seeds, n_clips, overrides = default_parameters()
+# Papermill parameters (`-p profile ci`): a shipped profile (ci, cpu, paper) or a profile file;
+# `data`: a dataset folder (`mtlsed import` makes one) used instead of the embedded set; what to
+# change in the profile: None keeps its value, overrides adds config keys on top of its own.
+# On a GPU (Colab): profile = "paper" runs at the paper's scale, and data = "data/overlapped" on the
+# paper's DCASE 2018 set once README's "On a Colab GPU" has mixed it.
+profile = "cpu"
+data = None
+seeds = None
+n_clips = None
+overrides = {}
 
 # %%
 from IPython.display import Markdown, display

@@ -1,4 +1,4 @@
-"""The notebooks' two header cells: one owner, the full cells in every .ipynb, stand-ins in the twins."""
+"""The notebooks' two header cells: one owner, written into every notebook and its twin."""
 
 import ast
 import inspect
@@ -31,42 +31,14 @@ def test_the_parameters_cell_defines_what_setup_takes_in_its_order():
     assert names == list(inspect.signature(setup).parameters)[:5]
     values = {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body}
     assert values["profile"] == DEFAULT_PROFILE and values["overrides"] == {}
-    # the twins' stand-in runs, and gives the same defaults (a twin run as a script, ruff on the twins)
-    ran: dict = {}
-    exec(header.stand_in("parameters"), ran)
-    assert {name: ran[name] for name in names} == values
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
-def test_every_notebook_holds_the_owners_cells_and_its_twin_the_stand_ins(nb):
+def test_every_notebook_and_its_twin_hold_the_owners_cells(nb):
     assert "".join(_cell(nb, "parameters")["source"]) == header.parameters_cell()
     assert "".join(_cell(nb, "colab-setup")["source"]) == setup_cell()
     twin = nb.with_suffix(".py").read_text()
-    assert "PUBLISHED =" not in twin and "\nprofile = " not in twin
-    for tag in header.HEADER_TAGS:
-        assert header.stand_in(tag) in twin
-
-
-def test_with_stand_ins_replaces_only_the_header_code_cells():
-    def cell(kind, tags, source):
-        return {"cell_type": kind, "metadata": {"tags": tags}, "source": source}
-
-    notebook = {
-        "cells": [
-            cell("code", ["remove-cell", "colab-setup"], "DRIVE = False\n"),
-            cell("code", ["parameters"], 'profile = "cpu"\n'),
-            cell("markdown", ["parameters"], "a markdown cell is never a header cell"),
-            cell("code", [], 's = """\n# %% tags=["parameters"]\n"""\nprint(s)'),
-        ]
-    }
-    twin = header.with_stand_ins(notebook)
-    assert [c["source"] for c in twin["cells"]] == [
-        header.stand_in("colab-setup"),
-        header.stand_in("parameters"),
-        "a markdown cell is never a header cell",
-        's = """\n# %% tags=["parameters"]\n"""\nprint(s)',
-    ]
-    assert notebook["cells"][0]["source"] == "DRIVE = False\n"  # a copy: the notebook is as it was
+    assert header.parameters_cell() in twin and setup_cell() in twin
 
 
 def test_a_notebook_without_a_header_cell_is_refused_by_name():
@@ -86,66 +58,36 @@ def pair(tmp_path):
     return tmp_path / "notebooks" / "01_data.ipynb"
 
 
-def test_twin_check_holds_the_notebook_to_the_owner_and_the_twin_to_the_stand_ins(pair):
+def test_twin_check_holds_the_header_to_its_owner_and_setup_cells_repair_it(pair):
     assert twin_differences(pair) == []
     twin = pair.with_suffix(".py")
     committed = twin.read_text()
-    # the twin as jupytext pairing writes it, with the full cells: the check names the cells to fix
-    twin.write_text(committed.replace(header.stand_in("parameters"), header.parameters_cell()))
-    assert twin_differences(pair) == [
-        "cell 3: 01_data.py must hold the header cell's stand-in (make setup-cells)"
-    ]
-    twin.write_text(committed)
     data = json.loads(pair.read_text())
     cell = next(c for c in data["cells"] if "parameters" in c["metadata"].get("tags", []))
     cell["source"] = header.parameters_cell().replace('"cpu"', '"ci"')
     pair.write_text(json.dumps(data))
+    twin.write_text(twin_text(pair))  # a true pair, but not the owner's cell
     assert twin_differences(pair) == [
         "cell 3: 01_data.ipynb's parameters cell is not mtlsed.book.header's (make setup-cells)"
     ]
-    # make setup-cells writes the owner's cells back, keeping the outputs, and leaves the twin as it was
-    assert write_header_cells(pair.parent.parent) == [pair]
+    # make setup-cells writes the owner's cells back into both, keeping the outputs
+    os.utime(twin, (1, 1))
+    assert write_header_cells(pair.parent.parent) == [pair, twin]
     assert twin_differences(pair) == [] and twin.read_text() == committed
+    assert twin.stat().st_mtime >= pair.stat().st_mtime  # jupytext's pairing: the twin is not older
     outputs = [[c.get("outputs") for c in json.loads(nb.read_text())["cells"]] for nb in (pair, NOTEBOOKS[0])]
     assert outputs[0] == outputs[1]
     assert write_header_cells(pair.parent.parent) == []
 
 
-def test_setup_cells_refuse_to_drop_an_edit_and_leave_the_twin_no_older(pair):
+def test_setup_cells_refuse_to_drop_an_edit(pair):
     twin = pair.with_suffix(".py")
-    committed = twin.read_text()
-    twin.write_text(committed + '\n# %%\nprint("my edit")\n')
+    twin.write_text(twin.read_text() + '\n# %%\nprint("my edit")\n')
     with pytest.raises(
         UserError, match=r"01_data.ipynb and 01_data.py differ outside the header cells .*jupytext --sync"
     ):
         write_header_cells(pair.parent.parent)
     assert twin.read_text().endswith('print("my edit")\n')  # the edit is kept
-    twin.write_text(committed)
-    # a new published source changes only the notebook: the twin is touched, so jupytext's pairing does not
-    # find a notebook more recent than its text file
-    data = json.loads(pair.read_text())
-    next(c for c in data["cells"] if "colab-setup" in c["metadata"].get("tags", []))["source"] = "# old\n"
-    pair.write_text(json.dumps(data))
-    os.utime(twin, (1, 1))
-    assert write_header_cells(pair.parent.parent) == [pair]
-    assert twin.read_text() == committed and twin.stat().st_mtime >= pair.stat().st_mtime
-
-
-def test_a_header_marker_inside_a_string_stays_in_the_twin(pair):
-    data = json.loads(pair.read_text())
-    data["cells"].append(
-        {
-            "id": "a-string",
-            "cell_type": "code",
-            "metadata": {},
-            "execution_count": None,
-            "outputs": [],
-            "source": 's = """\n# %% tags=["parameters"]\n"""\nprint(s)',
-        }
-    )
-    pair.write_text(json.dumps(data))
-    pair.with_suffix(".py").write_text(twin_text(pair))
-    assert twin_differences(pair) == []
 
 
 def test_twin_text_of_every_notebook_is_its_committed_twin():

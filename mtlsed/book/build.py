@@ -23,15 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from mtlsed.book.header import (
-    HEADER_TAGS,
-    SETUP_TAG,
-    fill_header,
-    header_source,
-    header_tag,
-    stand_in,
-    with_stand_ins,
-)
+from mtlsed.book.header import SETUP_TAG, fill_header, header_source, header_tag
 from mtlsed.config.profiles import DEFAULT_PROFILE, load_profile, params_dir
 from mtlsed.core.atomic import write_json, write_text
 from mtlsed.core.errors import UserError
@@ -303,18 +295,12 @@ def _cell_contents(nb) -> list[tuple[str, str, dict]]:
 
 
 def _header_problems(contents: list[tuple[str, str, dict]], name: str) -> list[str]:
-    """Where a notebook's header cells are not :mod:`mtlsed.book.header`'s; their sources in ``contents``
-    become the twin's stand-ins, so the comparison that follows sees what the twin must hold."""
+    """Where a notebook's header cells are not :mod:`mtlsed.book.header`'s."""
     problems = []
-    for i, (kind, source, meta) in enumerate(contents):
+    for i, (kind, source, meta) in enumerate(contents, start=1):
         tag = header_tag(meta) if kind == "code" else None
-        if tag is None:
-            continue
-        if source != header_source(tag).strip("\n"):
-            problems.append(
-                f"cell {i + 1}: {name}'s {tag} cell is not mtlsed.book.header's (make setup-cells)"
-            )
-        contents[i] = (kind, stand_in(tag), meta)
+        if tag is not None and source != header_source(tag).strip("\n"):
+            problems.append(f"cell {i}: {name}'s {tag} cell is not mtlsed.book.header's (make setup-cells)")
     return problems
 
 
@@ -329,13 +315,10 @@ def _pair_contents(notebook: Path) -> tuple[list, list]:
 
 def _differences(ours: list, theirs: list, notebook: str, twin: str) -> list[str]:
     """Cell by cell, where two lists of :func:`_cell_contents` differ (one line per difference)."""
-    stand_ins = {stand_in(tag) for tag in HEADER_TAGS}
     problems = []
     for i, (a, b) in enumerate(zip(ours, theirs, strict=False), start=1):
         for what, x, y in zip(("type", "source", "metadata"), a, b, strict=True):
-            if x != y and what == "source" and x in stand_ins:
-                problems.append(f"cell {i}: {twin} must hold the header cell's stand-in (make setup-cells)")
-            elif x != y:
+            if x != y:
                 problems.append(f"cell {i}: {what} differs ({notebook}: {x!r:.80}; {twin}: {y!r:.80})")
     if len(ours) != len(theirs):
         problems.append(f"{notebook} has {len(ours)} cells, {twin} {len(theirs)}")
@@ -344,16 +327,14 @@ def _differences(ours: list, theirs: list, notebook: str, twin: str) -> list[str
 
 def twin_differences(notebook: Path) -> list[str]:
     """Where ``notebook`` and its ``.py`` twin differ in content: cell types, sources and the kept cell
-    metadata, in order. Headers (the jupytext version that wrote the twin) and outputs play no part,
-    so a new jupytext release does not make a matching pair differ. The two header cells
-    (:mod:`mtlsed.book.header`) must be the owner's in the notebook and its stand-ins in the twin. Empty
-    when they match."""
+    metadata, in order, and where the notebook's header cells are not :mod:`mtlsed.book.header`'s. Headers
+    (the jupytext version that wrote the twin) and outputs play no part, so a new jupytext release does
+    not make a matching pair differ. Empty when they match."""
     twin = notebook.with_suffix(".py")
     if not twin.is_file():
         return [f"{twin.name}: missing"]
     ours, theirs = _pair_contents(notebook)
-    problems = _header_problems(ours, notebook.name)
-    return problems + _differences(ours, theirs, notebook.name, twin.name)
+    return _header_problems(ours, notebook.name) + _differences(ours, theirs, notebook.name, twin.name)
 
 
 def edits_outside_the_header(notebook: Path) -> list[str]:
@@ -368,14 +349,10 @@ def edits_outside_the_header(notebook: Path) -> list[str]:
 
 
 def twin_text(notebook: Path) -> str:
-    """The py:percent text a notebook pairs to, with the header cells' stand-ins
-    (:func:`mtlsed.book.header.with_stand_ins`). jupytext's CLI runs in the notebook's folder, so
-    jupytext.toml's filters apply."""
+    """The py:percent text a notebook pairs to (jupytext's CLI, so jupytext.toml's filters apply)."""
     jupytext = _tool("jupytext")
-    notebook_json = with_stand_ins(json.loads(notebook.read_text()))
     result = subprocess.run(
-        [jupytext, "--from", "ipynb", "--to", "py:percent", "--output", "-", "-"],
-        input=json.dumps(notebook_json),
+        [jupytext, "--to", "py:percent", "--output", "-", str(notebook.resolve())],
         capture_output=True,
         text=True,
         cwd=notebook.parent,
@@ -464,8 +441,8 @@ def setup_cell_source(notebook: Path) -> str | None:
 
 def write_header_cells(root: Path | None = None, only: list[str] | None = None) -> list[Path]:
     """Write the header cells of :mod:`mtlsed.book.header` (the Colab setup with the published source, the
-    parameters) into every notebook, keeping its outputs, and its twin with their stand-ins; returns the
-    files changed. ``only``: these notebooks (names such as ``04_training``), not all.
+    parameters) into every notebook, keeping its outputs, and into its twin; returns the files changed.
+    ``only``: these notebooks (names such as ``04_training``), not all.
 
     A notebook and twin that differ elsewhere are refused (``jupytext --sync`` first): rewriting the twin
     from the notebook would drop an edit made to it. The twin is left no older than its notebook, as
@@ -514,7 +491,7 @@ def refresh_notebooks(root: Path | None = None, log=print, only: list[str] | Non
             check=True,
             cwd=twin.parent,
         )
-        write_header_cells(root, only=[nb.stem])  # the twin's stand-ins become the header cells again
+        write_header_cells(root, only=[nb.stem])  # the header cells from their owner
         log(f"  executing {nb.name} with its defaults (profile {DEFAULT_PROFILE}) ...")
         _execute(nb, nb, cwd=str(nb.parent))
         _drop_empty_tags(nb)

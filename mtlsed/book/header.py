@@ -1,17 +1,13 @@
-"""The two cells every notebook opens with, and their stand-ins in the text twins.
+"""The two cells every notebook opens with: the Colab setup and the papermill parameters.
 
 Every chapter starts with the same two code cells: the Colab setup (:func:`mtlsed.book.publish.setup_cell`,
 tagged ``colab-setup``) and the papermill parameters (:func:`parameters_cell`, tagged ``parameters``).
-This module is their one owner. ``make setup-cells`` and ``make notebooks`` write them into every
-``.ipynb``, the file Colab, papermill and the book run; the ``.py`` twins, the text a reviewer reads and
-diffs, hold a short stand-in for each (:func:`stand_in`), so the same cells are not repeated in six
-places of the source. :func:`mtlsed.book.build.twin_differences` holds both forms to this module.
+This module is their one owner: ``make setup-cells`` and ``make notebooks`` write them into every notebook
+and its ``.py`` twin (the twins stay true jupytext pairs), and
+:func:`mtlsed.book.build.twin_differences` names a notebook whose header cells are not these.
 """
 
 from __future__ import annotations
-
-import ast
-import copy
 
 from mtlsed.config.profiles import DEFAULT_PROFILE
 from mtlsed.core.errors import UserError
@@ -51,25 +47,6 @@ def header_source(tag: str) -> str:
     return setup_cell() if tag == SETUP_TAG else parameters_cell()
 
 
-def default_parameters() -> tuple:
-    """The parameters' default values, in :data:`PARAMETERS`' order (what a twin run as a script uses)."""
-    return tuple(ast.literal_eval(value) for _, value in PARAMETERS)
-
-
-def stand_in(tag: str) -> str:
-    """What a text twin holds in place of the header cell tagged ``tag``: a comment naming the owner; for
-    the parameters, also the defaults themselves, so the twin still runs (and lints) as a script."""
-    if tag == SETUP_TAG:
-        return "# The Colab setup cell: the .ipynb holds mtlsed.book.publish.setup_cell() (make setup-cells)."
-    names = ", ".join(name for name, _ in PARAMETERS)
-    return (
-        "# The papermill parameters: the .ipynb holds mtlsed.book.header.parameters_cell() "
-        "(make setup-cells).\n"
-        "from mtlsed.book.header import default_parameters\n\n"
-        f"{names} = default_parameters()"
-    )
-
-
 def header_tag(metadata: dict) -> str | None:
     """Which header cell a cell with this metadata is (a tag of :data:`HEADER_TAGS`), None for the others."""
     tags = metadata.get("tags", [])
@@ -93,14 +70,3 @@ def fill_header(notebook: dict, name: str) -> bool:
     if missing:
         raise UserError(f"{name}: no code cell tagged {' or '.join(missing)}; every notebook opens with both")
     return changed
-
-
-def with_stand_ins(notebook: dict) -> dict:
-    """A copy of ``notebook`` (nbformat JSON) whose header cells hold their :func:`stand_in`: what its text
-    twin is written from."""
-    twin = copy.deepcopy(notebook)
-    for cell in twin["cells"]:
-        tag = header_tag(cell.get("metadata", {})) if cell["cell_type"] == "code" else None
-        if tag is not None:
-            cell["source"] = stand_in(tag)
-    return twin
